@@ -1,0 +1,1 @@
+"""nameko-shop: e-commerce services on nameko and RabbitMQ."""

@@ -1,0 +1,1 @@
+"""Plumbing shared by every service; never imports a service package."""

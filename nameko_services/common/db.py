@@ -1,0 +1,62 @@
+"""SQLAlchemy engines and the per-worker session provider."""
+from __future__ import annotations
+
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+_green_patched = False
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with a pool sized for one service process."""
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def patch_psycopg_for_eventlet() -> None:
+    """Make psycopg2 yield to other greenthreads while it waits on the server."""
+    global _green_patched
+    if not _green_patched:
+        from psycogreen.eventlet import patch_psycopg
+
+        patch_psycopg()
+        _green_patched = True
+
+
+class Database(DependencyProvider):
+    """Gives each worker its own ``Session``, closed when the worker ends.
+
+    ``database`` names the Alembic environment (``core``, ``orders``,
+    ``payments``); the service refuses to start if that database is not at head.
+    """
+
+    def __init__(self, database: str, url_key: str = "DATABASE_URL") -> None:
+        self.database = database
+        self.url_key = url_key
+        self.sessions: dict[Any, Session] = {}
+
+    def setup(self) -> None:
+        from nameko_services.common.migrate import ensure_at_head
+
+        patch_psycopg_for_eventlet()
+        self.engine = make_engine(self.container.config[self.url_key])
+        ensure_at_head(self.database, self.engine)
+        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def stop(self) -> None:
+        self.engine.dispose()
+
+    def get_dependency(self, worker_ctx: Any) -> Session:
+        session = self.session_factory()
+        self.sessions[worker_ctx] = session
+        return session
+
+    def worker_teardown(self, worker_ctx: Any) -> None:
+        session = self.sessions.pop(worker_ctx, None)
+        if session is not None:
+            session.close()

@@ -1,0 +1,188 @@
+"""The one catalogue of errors that cross RPC.
+
+Every error a service raises on purpose derives from ``ServiceError``::
+
+    ServiceError                    code            HTTP (gateway/errors.py)
+    ├── InvalidInput                validation_error 422
+    │   └── WeakPassword
+    ├── NotAuthenticated            not_authenticated 401
+    │   └── InvalidCredentials
+    ├── PermissionDenied            forbidden       403
+    ├── NotFound                    not_found       404
+    │   ├── UserNotFound, CategoryNotFound, ProductNotFound
+    ├── Conflict                    conflict        409
+    │   ├── EmailTaken, DuplicateSku, DuplicateSlug, CategoryInUse
+    │   ├── OutOfStock, StockBelowReserved
+    └── OAuthError                  (RFC 6749 §5.2) 400/401
+        ├── InvalidGrant, InvalidClient, UnsupportedGrantType, InvalidRequest
+
+Each class is registered with nameko's ``deserialize_to_instance`` so a nameko
+caller (another service, ``nameko shell``) gets the same class back, and the
+gateway rebuilds it from ``exc_type``. Arguments are ``(message, details)``:
+both survive nameko's JSON serialisation.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from nameko.exceptions import deserialize_to_instance
+
+REGISTRY: dict[str, type["ServiceError"]] = {}
+
+
+def remote_error(cls: type["ServiceError"]) -> type["ServiceError"]:
+    """Register ``cls`` so it is rebuilt by name on the other side of RPC."""
+    REGISTRY[cls.__name__] = cls
+    return deserialize_to_instance(cls)
+
+
+@remote_error
+class ServiceError(Exception):
+    """Base of every error a service raises deliberately."""
+
+    code = "service_error"
+    default_message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, details: dict[str, Any] | None = None):
+        self.message = message or self.default_message
+        self.details = details or {}
+        super().__init__(self.message, self.details)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@remote_error
+class InvalidInput(ServiceError):
+    code = "validation_error"
+    default_message = "The request contains invalid fields."
+
+
+@remote_error
+class WeakPassword(InvalidInput):
+    default_message = "The password does not meet the password policy."
+
+
+@remote_error
+class NotAuthenticated(ServiceError):
+    code = "not_authenticated"
+    default_message = "Authentication is required."
+
+
+@remote_error
+class InvalidCredentials(NotAuthenticated):
+    code = "invalid_credentials"
+    default_message = "The password is not correct."
+
+
+@remote_error
+class PermissionDenied(ServiceError):
+    code = "forbidden"
+    default_message = "You are not allowed to do this."
+
+
+@remote_error
+class NotFound(ServiceError):
+    code = "not_found"
+    default_message = "The resource does not exist."
+
+
+@remote_error
+class UserNotFound(NotFound):
+    default_message = "User not found."
+
+
+@remote_error
+class CategoryNotFound(NotFound):
+    default_message = "Category not found."
+
+
+@remote_error
+class ProductNotFound(NotFound):
+    default_message = "Product not found."
+
+
+@remote_error
+class Conflict(ServiceError):
+    code = "conflict"
+    default_message = "The request conflicts with the current state."
+
+
+@remote_error
+class EmailTaken(Conflict):
+    code = "email_taken"
+    default_message = "An account with this email already exists."
+
+
+@remote_error
+class DuplicateSku(Conflict):
+    code = "duplicate_sku"
+    default_message = "A product with this SKU already exists."
+
+
+@remote_error
+class DuplicateSlug(Conflict):
+    code = "duplicate_slug"
+    default_message = "A category with this slug already exists."
+
+
+@remote_error
+class CategoryInUse(Conflict):
+    code = "category_in_use"
+    default_message = "The category still has products or subcategories."
+
+
+@remote_error
+class OutOfStock(Conflict):
+    code = "out_of_stock"
+    default_message = "Not enough stock is available."
+
+
+@remote_error
+class StockBelowReserved(Conflict):
+    code = "stock_below_reserved"
+    default_message = "On-hand stock cannot go below what is reserved."
+
+
+@remote_error
+class OAuthError(ServiceError):
+    """An OAuth 2.0 token-endpoint error; ``code`` is the RFC 6749 §5.2 error."""
+
+    code = "invalid_request"
+    status = 400
+
+
+@remote_error
+class InvalidRequest(OAuthError):
+    code = "invalid_request"
+    default_message = "The request is missing a parameter or is malformed."
+
+
+@remote_error
+class InvalidGrant(OAuthError):
+    code = "invalid_grant"
+    default_message = "The grant is invalid, expired or revoked."
+
+
+@remote_error
+class InvalidClient(OAuthError):
+    code = "invalid_client"
+    status = 401
+    default_message = "Client authentication failed."
+
+
+@remote_error
+class UnsupportedGrantType(OAuthError):
+    code = "unsupported_grant_type"
+    default_message = "This grant type is not supported."
+
+
+def rebuild(exc_type: str, exc_args: list[Any] | None) -> ServiceError | None:
+    """Rebuild a ServiceError from a nameko error payload; None if unknown."""
+    cls = REGISTRY.get(exc_type)
+    if cls is None:
+        return None
+    args = list(exc_args or [])
+    message = args[0] if args and isinstance(args[0], str) else None
+    details = args[1] if len(args) > 1 and isinstance(args[1], dict) else None
+    return cls(message, details)

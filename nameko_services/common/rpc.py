@@ -1,0 +1,48 @@
+"""The authenticated RPC entrypoint and the ``Caller`` dependency.
+
+Use ``rpc`` from here instead of ``nameko.rpc.rpc``: a call whose
+``nameko.authorization`` header is not a valid service token for this service is
+answered with ``NotAuthenticated`` and never reaches the method.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from nameko.rpc import Rpc
+
+from nameko_services.common.auth import TRUSTED_SERVICES, Principal, key_map, verify_service_token
+from nameko_services.common.keys import load_public_key
+
+AUTH_HEADER = "nameko.authorization"
+
+
+@lru_cache(maxsize=1)
+def trusted_service_keys() -> dict[str, Any]:
+    """Public keys of every service allowed to call another."""
+    return key_map(load_public_key(f"service-{name}") for name in TRUSTED_SERVICES)
+
+
+class AuthenticatedRpc(Rpc):
+    """An ``@rpc`` entrypoint that verifies the caller's service token first."""
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        token = (message.headers or {}).get(AUTH_HEADER)
+        # Raising here makes nameko's RpcConsumer reply with the serialised error.
+        verify_service_token(token, trusted_service_keys(), audience=self.container.service_name)
+        super().handle_message(body, message)
+
+
+rpc = AuthenticatedRpc.decorator
+
+
+class Caller(DependencyProvider):
+    """The verified ``Principal`` of the current call (anonymous if none)."""
+
+    def get_dependency(self, worker_ctx: Any) -> Principal:
+        token = worker_ctx.context_data.get("authorization")
+        if not token:
+            return Principal()
+        return verify_service_token(token, trusted_service_keys(),
+                                    audience=self.container.service_name)
