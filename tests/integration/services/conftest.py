@@ -1,0 +1,87 @@
+"""Services in nameko containers against the real RabbitMQ and PostgreSQL.
+
+eventlet must patch the standard library before anything else imports it.
+"""
+import warnings
+
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()
+
+import os  # noqa: E402
+import uuid  # noqa: E402
+
+import pytest  # noqa: E402
+from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from nameko_services.common import auth, keys, migrate  # noqa: E402
+from nameko_services.common.dbadmin import create_database, drop_database  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def keys_dir(tmp_path_factory):
+    """Fresh signing keys for the session, so tests never touch var/keys."""
+    path = tmp_path_factory.mktemp("keys")
+    os.environ["SHOP_KEYS_DIR"] = str(path)
+    return path
+
+
+def _test_url(database: str) -> str:
+    base = migrate.database_url(database).rsplit("/", 1)[0]
+    return f"{base}/shop_test_{database}_{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def core_db_url():
+    """A new core database at head for this test session, dropped afterwards."""
+    url = _test_url("core")
+    create_database(url, drop_existing=True)
+    migrate.upgrade("core", url)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture
+def core_db(core_db_url):
+    """The core database, emptied after each test."""
+    engine = create_engine(core_db_url)
+    yield engine
+    with engine.begin() as conn:
+        tables = conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename != 'alembic_version'"
+        )).scalars().all()
+        if tables:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def core_config(rabbit_config, core_db):
+    """nameko config for a service on the core database and a throw-away vhost."""
+    return dict(rabbit_config, DATABASE_URL=str(core_db.url.render_as_string(hide_password=False)))
+
+
+@pytest.fixture
+def call(rabbit_config):
+    """Call ``service.method`` over RabbitMQ as a gateway would, with a service token.
+
+    ``call("users", "get_user", user_id, as_user=("uid", ["admin"]))``; pass
+    ``token=None`` or ``token="garbage"`` to send no or a bad token.
+    """
+    gateway_key = keys.load_signing_key("service-gateway")
+    sentinel = object()
+
+    def _call(service, method, *args, as_user=None, token=sentinel, timeout=10, **kwargs):
+        if token is sentinel:
+            principal = auth.Principal(user_id=as_user[0], roles=tuple(as_user[1])) if as_user else None
+            token = auth.issue_service_token(gateway_key, service="gateway", audience=service,
+                                             principal=principal)
+        context = {"correlation_id": uuid.uuid4().hex}
+        if token is not None:
+            context["authorization"] = token
+        with ClusterRpcProxy(rabbit_config, context_data=context, timeout=timeout) as proxy:
+            return getattr(getattr(proxy, service), method)(*args, **kwargs)
+
+    return _call
