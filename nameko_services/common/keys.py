@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,8 @@ def _raw(public_key: Ed25519PublicKey) -> bytes:
 
 def thumbprint(public_key: Ed25519PublicKey) -> str:
     """RFC 7638 JWK thumbprint, used as ``kid``."""
-    canonical = '{"crv":"Ed25519","kty":"OKP","x":"%s"}' % _b64(_raw(public_key))
+    members = {"crv": "Ed25519", "kty": "OKP", "x": _b64(_raw(public_key))}
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True)
     return _b64(hashlib.sha256(canonical.encode()).digest())
 
 
