@@ -1,0 +1,122 @@
+"""Event handlers that retry with back-off and dead-letter instead of losing events.
+
+nameko acks an event whose handler raised, so the event is gone. ``event_handler``
+from here (use it instead of ``nameko.events.event_handler``) republishes a failed
+event to a delay queue (``<queue>.retry-<n>``, whose TTL dead-letters it back to
+the handler queue) and, after the last delay, to ``<queue>.dead-letter``, where an
+operator sees it in the RabbitMQ console and replays it with ``shopctl replay``.
+The original message is acked only after the republish is confirmed; if the
+republish fails the original is requeued. Every queue is declared when the
+service starts, so no event is dropped for want of a queue.
+
+Handlers must be idempotent (see ``idempotency.py``): retries and the outbox's
+at-least-once delivery both deliver an event more than once.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kombu import Connection, Exchange, Queue
+from nameko.amqp.publish import Publisher
+from nameko.constants import AMQP_URI_CONFIG_KEY
+from nameko.events import EventHandler
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_HEADER = "x-shop-attempts"
+DEFAULT_RETRY_DELAYS = (1.0, 5.0, 25.0)  # seconds; config EVENT_RETRY_DELAYS overrides
+DEFAULT_EXCHANGE = Exchange("", type="direct")
+
+
+def retry_queue_name(queue_name: str, delay: float) -> str:
+    return f"{queue_name}.retry-{int(delay * 1000)}ms"
+
+
+def dead_letter_queue_name(queue_name: str) -> str:
+    return f"{queue_name}.dead-letter"
+
+
+def retry_queues(queue_name: str, delays: tuple[float, ...]) -> list[Queue]:
+    """One delay queue per back-off step; expired messages go back to the handler queue."""
+    return [Queue(retry_queue_name(queue_name, delay), exchange=DEFAULT_EXCHANGE,
+                  routing_key=retry_queue_name(queue_name, delay), durable=True,
+                  queue_arguments={"x-message-ttl": int(delay * 1000),
+                                   "x-dead-letter-exchange": "",
+                                   "x-dead-letter-routing-key": queue_name})
+            for delay in delays]
+
+
+def dead_letter_queue(queue_name: str) -> Queue:
+    name = dead_letter_queue_name(queue_name)
+    return Queue(name, exchange=DEFAULT_EXCHANGE, routing_key=name, durable=True)
+
+
+class ReliableEventHandler(EventHandler):
+    """An event handler whose failures are retried, then dead-lettered, never dropped."""
+
+    def setup(self) -> None:
+        super().setup()
+        config = self.container.config
+        self.delays = tuple(float(d) for d in config.get("EVENT_RETRY_DELAYS", DEFAULT_RETRY_DELAYS))
+        self.publisher = Publisher(config[AMQP_URI_CONFIG_KEY], serializer="json")
+        self._declare(config[AMQP_URI_CONFIG_KEY])
+
+    def _declare(self, amqp_uri: str) -> None:
+        with Connection(amqp_uri) as connection:
+            channel = connection.channel()
+            # The handler queue too: it must exist before the consumer starts, and
+            # before any retry dead-letters into it.
+            self.queue.bind(channel).declare()
+            for queue in [*retry_queues(self.queue.name, self.delays), dead_letter_queue(self.queue.name)]:
+                queue.bind(channel).declare()
+
+    def handle_result(self, message: Any, worker_ctx: Any, result: Any = None,
+                      exc_info: Any = None) -> tuple[Any, Any]:
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+            return result, exc_info
+        try:
+            self._send_to_retry_or_dead_letter(message, exc_info)
+        except Exception:
+            log.exception("could not park failed event; requeueing it")
+            self.queue_consumer.requeue_message(message)
+        else:
+            self.queue_consumer.ack_message(message)
+        return result, exc_info
+
+    def _send_to_retry_or_dead_letter(self, message: Any, exc_info: Any) -> None:
+        headers = dict(message.headers or {})
+        attempt = int(headers.get(ATTEMPT_HEADER, 0)) + 1
+        headers[ATTEMPT_HEADER] = attempt
+        headers["x-shop-last-error"] = f"{exc_info[0].__name__}: {exc_info[1]}"[:500]
+        if attempt <= len(self.delays):
+            target = retry_queue_name(self.queue.name, self.delays[attempt - 1])
+            log.warning("event handler %s failed (attempt %s), retrying", self.queue.name, attempt)
+        else:
+            target = dead_letter_queue_name(self.queue.name)
+            log.error("event handler %s failed %s times; dead-lettered", self.queue.name, attempt)
+        self.publisher.publish(message.payload, exchange=DEFAULT_EXCHANGE, routing_key=target,
+                               headers=headers, use_confirms=True, mandatory=True)
+
+
+event_handler = ReliableEventHandler.decorator
+
+
+def replay_dead_letters(amqp_uri: str, queue_name: str, limit: int | None = None) -> int:
+    """Move dead-lettered events back to their handler queue; return how many moved."""
+    moved = 0
+    publisher = Publisher(amqp_uri, serializer="json")
+    with Connection(amqp_uri) as connection:
+        queue = dead_letter_queue(queue_name).bind(connection.channel())
+        while limit is None or moved < limit:
+            message = queue.get(no_ack=False)
+            if message is None:
+                break
+            headers = {k: v for k, v in (message.headers or {}).items()
+                       if k not in (ATTEMPT_HEADER, "x-shop-last-error")}
+            publisher.publish(message.payload, exchange=DEFAULT_EXCHANGE, routing_key=queue_name,
+                              headers=headers, use_confirms=True, mandatory=True)
+            message.ack()
+            moved += 1
+    return moved
