@@ -9,7 +9,7 @@ Every error a service raises on purpose derives from ``ServiceError``::
     │   └── InvalidCredentials
     ├── PermissionDenied            forbidden       403
     ├── NotFound                    not_found       404
-    │   ├── UserNotFound, CategoryNotFound, ProductNotFound
+    │   ├── UserNotFound, CategoryNotFound, ProductNotFound, ReservationNotFound
     ├── Conflict                    conflict        409
     │   ├── EmailTaken, DuplicateSku, DuplicateSlug, CategoryInUse
     │   ├── OutOfStock, StockBelowReserved
@@ -175,6 +175,11 @@ class InvalidClient(OAuthError):
 class UnsupportedGrantType(OAuthError):
     code = "unsupported_grant_type"
     default_message = "This grant type is not supported."
+
+
+@remote_error
+class ReservationNotFound(NotFound):
+    default_message = "No stock is reserved for this order."
 
 
 def rebuild(exc_type: str, exc_args: list[Any] | None) -> ServiceError | None:

@@ -1,0 +1,1 @@
+"""The catalog service: categories, products and stock (on hand, reserved, available)."""

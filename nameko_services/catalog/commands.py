@@ -1,0 +1,65 @@
+"""What the catalog is asked to do: commands, queries and the page they answer with."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from nameko_services.catalog.domain import Product, ReservedItem, StockLevel
+
+
+@dataclass(frozen=True)
+class CreateCategory:
+    """Add a category; the slug is made from the name when absent."""
+
+    name: str
+    slug: str | None = None
+    parent_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CreateProduct:
+    """Add a product with ``stock`` units on hand."""
+
+    sku: str
+    name: str
+    price: int
+    currency: str
+    description: str = ""
+    category_id: str | None = None
+    stock: int = 0
+
+
+@dataclass(frozen=True)
+class ProductQuery:
+    """Filter, search and page the product list."""
+
+    category_id: str | None = None
+    q: str | None = None
+    page: int = 1
+    per_page: int = 20
+    include_inactive: bool = False
+
+
+@dataclass(frozen=True)
+class ReserveStock:
+    """Hold stock for an order, all items or none."""
+
+    order_id: str
+    items: tuple[ReservedItem, ...]
+
+
+class ProductView(NamedTuple):
+    """A product with its stock, as every product answer shows it."""
+
+    product: Product
+    stock: StockLevel
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: ``items`` plus the total count of the whole list."""
+
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int

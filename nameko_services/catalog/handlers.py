@@ -1,0 +1,270 @@
+"""One function per catalog use case; each runs in one unit of work.
+
+Authorisation happens in the service before a payload is even parsed, so handlers
+only get ``is_admin`` where visibility depends on it.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from nameko_services.catalog.commands import (
+    CreateCategory,
+    CreateProduct,
+    Page,
+    ProductQuery,
+    ProductView,
+    ReserveStock,
+)
+from nameko_services.catalog.domain import (
+    RELEASED,
+    RESERVED,
+    Category,
+    Product,
+    Reservation,
+    StockLevel,
+    becomes_own_ancestor,
+    invalid,
+    merge_items,
+    new_id,
+    now,
+    parse_id,
+    slugify,
+    validate_page,
+    validate_slug,
+)
+from nameko_services.catalog.ports import UnitOfWork
+from nameko_services.common.errors import (
+    CategoryInUse,
+    CategoryNotFound,
+    Conflict,
+    DuplicateSku,
+    DuplicateSlug,
+    OutOfStock,
+    ProductNotFound,
+    ReservationNotFound,
+)
+
+log = logging.getLogger(__name__)
+
+# --- categories ----------------------------------------------------------------------
+
+
+def list_categories(uow: UnitOfWork) -> list[Category]:
+    with uow:
+        return uow.categories.list()
+
+
+def create_category(uow: UnitOfWork, cmd: CreateCategory) -> Category:
+    with uow:
+        slug = validate_slug(cmd.slug) if cmd.slug else slugify(cmd.name)
+        _check_parent(uow, cmd.parent_id)
+        _check_slug_free(uow, slug)
+        category = Category(new_id(), cmd.name, slug, cmd.parent_id)
+        uow.categories.add(category)
+        uow.commit()
+    return category
+
+
+def update_category(uow: UnitOfWork, category_id: str, changes: dict[str, Any]) -> Category:
+    with uow:
+        if changes.get("parent_id"):
+            uow.categories.lock_tree()  # two concurrent moves could otherwise close a loop
+        category = _category(uow, category_id)
+        if "slug" in changes:
+            _check_slug_free(uow, validate_slug(changes["slug"]), category.id)
+        if changes.get("parent_id"):
+            _check_parent(uow, changes["parent_id"])
+            if becomes_own_ancestor(category.id, changes["parent_id"], uow.categories.parent_of):
+                raise invalid("parent_id", "A category cannot be its own ancestor.")
+        category = replace(category, **changes)
+        uow.categories.update(category)
+        uow.commit()
+    return category
+
+
+def delete_category(uow: UnitOfWork, category_id: str) -> None:
+    with uow:
+        category = _category(uow, category_id)
+        if uow.categories.in_use(category.id):
+            raise CategoryInUse(details={"category_id": category.id})
+        uow.categories.delete(category.id)
+        uow.commit()
+
+
+def _category(uow: UnitOfWork, category_id: str) -> Category:
+    category = uow.categories.get(parse_id(category_id, CategoryNotFound))
+    if category is None:
+        raise CategoryNotFound(details={"category_id": category_id})
+    return category
+
+
+def _check_parent(uow: UnitOfWork, parent_id: str | None) -> None:
+    if parent_id is not None and uow.categories.get(parent_id) is None:
+        raise invalid("parent_id", "No category has this id.")
+
+
+def _check_slug_free(uow: UnitOfWork, slug: str, own_id: str | None = None) -> None:
+    other = uow.categories.get_by_slug(slug)
+    if other is not None and other.id != own_id:
+        raise DuplicateSlug(details={"slug": [f"{slug!r} is taken."]})
+
+
+# --- products ------------------------------------------------------------------------
+
+
+def list_products(uow: UnitOfWork, query: ProductQuery, is_admin: bool) -> Page:
+    validate_page(query.page, query.per_page)
+    with uow:
+        if query.category_id is not None:
+            query = replace(query, category_id=_category(uow, query.category_id).id)
+        query = replace(query, include_inactive=query.include_inactive and is_admin)
+        items, total = uow.products.search(query)
+        return Page(items, total, query.page, query.per_page)
+
+
+def get_product(uow: UnitOfWork, product_id: str, is_admin: bool) -> ProductView:
+    with uow:
+        view = _product(uow, product_id)
+    if not (view.product.active or is_admin):
+        raise ProductNotFound(details={"product_id": product_id})
+    return view
+
+
+def create_product(uow: UnitOfWork, cmd: CreateProduct) -> ProductView:
+    with uow:
+        _check_sku_free(uow, cmd.sku)
+        _check_category(uow, cmd.category_id)
+        stamp = now()
+        product = Product(new_id(), cmd.sku, cmd.name, cmd.price, cmd.currency, cmd.description,
+                          cmd.category_id, created_at=stamp, updated_at=stamp)
+        view = ProductView(product, StockLevel(product.id, on_hand=cmd.stock))
+        uow.products.add(product, view.stock)
+        uow.commit()
+    return view
+
+
+def update_product(uow: UnitOfWork, product_id: str, changes: dict[str, Any]) -> ProductView:
+    with uow:
+        product, stock = _product(uow, product_id)
+        if "sku" in changes:
+            _check_sku_free(uow, changes["sku"], product.id)
+        _check_category(uow, changes.get("category_id"))
+        product = product.changed(**changes)
+        uow.products.update(product)
+        uow.commit()
+    return ProductView(product, stock)
+
+
+def deactivate_product(uow: UnitOfWork, product_id: str) -> ProductView:
+    return update_product(uow, product_id, {"active": False})
+
+
+def _product(uow: UnitOfWork, product_id: str) -> ProductView:
+    view = uow.products.get(parse_id(product_id, ProductNotFound))
+    if view is None:
+        raise ProductNotFound(details={"product_id": product_id})
+    return view
+
+
+def _check_sku_free(uow: UnitOfWork, sku: str, own_id: str | None = None) -> None:
+    other = uow.products.get_by_sku(sku)
+    if other is not None and other.id != own_id:
+        raise DuplicateSku(details={"sku": [f"{sku!r} is taken."]})
+
+
+def _check_category(uow: UnitOfWork, category_id: str | None) -> None:
+    if category_id is not None and uow.categories.get(category_id) is None:
+        raise invalid("category_id", "No category has this id.")
+
+
+# --- stock ---------------------------------------------------------------------------
+
+
+def get_stock(uow: UnitOfWork, product_id: str) -> StockLevel:
+    with uow:
+        return _product(uow, product_id).stock
+
+
+def set_stock(uow: UnitOfWork, product_id: str, on_hand: int) -> StockLevel:
+    with uow:
+        product_id = _product(uow, product_id).product.id
+        level = uow.stock.lock([product_id])[product_id]
+        level.set_on_hand(on_hand)
+        uow.stock.save([level])
+        uow.commit()
+    return level
+
+
+def reserve_stock(uow: UnitOfWork, cmd: ReserveStock) -> Reservation:
+    """Reserve every item or none; the same order again returns what it holds."""
+    cmd = ReserveStock(cmd.order_id, merge_items(cmd.items))
+    with uow:
+        existing = uow.reservations.claim(cmd.order_id, RESERVED)
+        if existing is not None:
+            return _same_order(existing, cmd)
+        _check_sellable(uow, [item.product_id for item in cmd.items])
+        levels = uow.stock.lock([item.product_id for item in cmd.items])
+        short = [levels[i.product_id].shortage(i.quantity) for i in cmd.items
+                 if not levels[i.product_id].can_reserve(i.quantity)]
+        if short:
+            log.info("stock short for order", extra={"order_id": cmd.order_id, "short": short})
+            raise OutOfStock(details={"items": short})  # the rollback drops the claim too
+        for item in cmd.items:
+            levels[item.product_id].reserve(item.quantity)
+        uow.stock.save(levels.values())
+        reservation = Reservation(cmd.order_id, RESERVED, cmd.items)
+        uow.reservations.add_items(reservation)
+        uow.commit()
+    log.info("stock reserved", extra={"order_id": cmd.order_id, "lines": len(cmd.items)})
+    return reservation
+
+
+def release_stock(uow: UnitOfWork, order_id: str) -> Reservation:
+    """Give reserved stock back; a release that comes first makes a later reserve hold nothing."""
+    with uow:
+        order_id = parse_id(order_id, ReservationNotFound)
+        reservation = uow.reservations.claim(order_id, RELEASED)
+        if reservation is None:
+            uow.commit()
+            return Reservation(order_id, RELEASED)
+        if reservation.release():
+            _apply(uow, reservation, StockLevel.release)
+    return reservation
+
+
+def commit_stock(uow: UnitOfWork, order_id: str) -> Reservation:
+    """The order is paid: reserved units leave on-hand stock for good."""
+    with uow:
+        reservation = uow.reservations.lock(parse_id(order_id, ReservationNotFound))
+        if reservation is None:
+            raise ReservationNotFound(details={"order_id": order_id})
+        if reservation.commit():
+            _apply(uow, reservation, StockLevel.commit)
+    return reservation
+
+
+def _apply(uow: UnitOfWork, reservation: Reservation, move: Callable[[StockLevel, int], None]) -> None:
+    levels = uow.stock.lock([item.product_id for item in reservation.items])
+    for item in reservation.items:
+        move(levels[item.product_id], item.quantity)
+    uow.stock.save(levels.values())
+    uow.reservations.update_status(reservation)
+    uow.commit()
+    log.info("stock %s", reservation.status, extra={"order_id": reservation.order_id})
+
+
+def _same_order(existing: Reservation, cmd: ReserveStock) -> Reservation:
+    if existing.items and existing.items != cmd.items:
+        raise Conflict("This order already holds a reservation for other items.",
+                       {"order_id": cmd.order_id})
+    return existing
+
+
+def _check_sellable(uow: UnitOfWork, product_ids: list[str]) -> None:
+    products = uow.products.get_many(product_ids)
+    missing = [pid for pid in product_ids if pid not in products or not products[pid].active]
+    if missing:
+        raise ProductNotFound(details={"product_ids": missing})

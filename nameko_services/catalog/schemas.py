@@ -1,0 +1,175 @@
+"""Payloads in (marshmallow, unknown fields refused) and answers out (plain JSON dicts)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate
+
+from nameko_services.catalog import domain
+from nameko_services.catalog.commands import (
+    CreateCategory,
+    CreateProduct,
+    Page,
+    ProductQuery,
+    ProductView,
+    ReserveStock,
+)
+from nameko_services.common.errors import InvalidInput, ProductNotFound
+
+
+def rule(check: Callable[[Any], Any]) -> Callable[[Any], None]:
+    """A marshmallow validator made of a domain rule that raises ``InvalidInput``."""
+    def validator(value: Any) -> None:
+        try:
+            check(value)
+        except InvalidInput as error:
+            raise ValidationError([m for msgs in error.details.values() for m in msgs]) from None
+    return validator
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
+
+
+def _text(max_length: int, **kwargs: Any) -> fields.String:
+    return fields.String(validate=[validate.Length(max=max_length), _not_blank], **kwargs)
+
+
+def _uuid_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class CreateCategorySchema(Schema):
+    name = _text(120, required=True)
+    slug = fields.String(allow_none=True, validate=rule(domain.validate_slug))
+    parent_id = fields.UUID(allow_none=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> CreateCategory:
+        return CreateCategory(data["name"].strip(), data.get("slug"), _uuid_str(data.get("parent_id")))
+
+
+class UpdateCategorySchema(Schema):
+    name = _text(120)
+    slug = fields.String(validate=rule(domain.validate_slug))
+    parent_id = fields.UUID(allow_none=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if "parent_id" in data:
+            data["parent_id"] = _uuid_str(data["parent_id"])
+        return data
+
+
+def _product_fields(required: bool) -> dict[str, fields.Field]:
+    return {
+        "sku": fields.String(required=required, validate=rule(domain.validate_sku)),
+        "name": _text(200, required=required),
+        "description": fields.String(validate=validate.Length(max=10_000)),
+        "price": fields.Integer(strict=True, required=required, validate=rule(domain.validate_price)),
+        "currency": fields.String(required=required, validate=rule(domain.validate_currency)),
+        "category_id": fields.UUID(allow_none=True),
+    }
+
+
+def _clean_product(data: dict[str, Any]) -> dict[str, Any]:
+    if "category_id" in data:
+        data["category_id"] = _uuid_str(data["category_id"])
+    return {key: value.strip() if key in ("sku", "name") else value for key, value in data.items()}
+
+
+class CreateProductSchema(Schema.from_dict(_product_fields(required=True))):  # type: ignore[misc]
+    stock = fields.Integer(strict=True, validate=rule(lambda n: domain.validate_quantity(n, "stock")))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> CreateProduct:
+        return CreateProduct(**_clean_product(data))
+
+
+class UpdateProductSchema(Schema.from_dict(_product_fields(required=False))):  # type: ignore[misc]
+    active = fields.Boolean()
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return _clean_product(data)
+
+
+class ProductQuerySchema(Schema):
+    category_id = fields.String(allow_none=True)
+    q = fields.String(allow_none=True, validate=validate.Length(max=200))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    include_inactive = fields.Boolean()
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> ProductQuery:
+        return ProductQuery(**data)
+
+
+class ReservedItemSchema(Schema):
+    product_id = fields.String(required=True)
+    quantity = fields.Integer(strict=True, required=True,
+                              validate=validate.Range(min=1, max=domain.MAX_QUANTITY))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> domain.ReservedItem:
+        return domain.ReservedItem(domain.parse_id(data["product_id"], ProductNotFound), data["quantity"])
+
+
+class ReserveStockSchema(Schema):
+    order_id = fields.UUID(required=True)
+    items = fields.List(fields.Nested(ReservedItemSchema), required=True,
+                        validate=validate.Length(min=1, max=100))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> ReserveStock:
+        return ReserveStock(str(data["order_id"]), domain.merge_items(data["items"]))
+
+
+def _plain(messages: Any) -> Any:
+    """marshmallow keys nested list errors by int; JSON wants strings."""
+    if isinstance(messages, dict):
+        return {str(key): _plain(value) for key, value in messages.items()}
+    return messages
+
+
+def load(schema: Schema, payload: Any) -> Any:
+    """Validate ``payload``; every problem is reported at once as ``InvalidInput``."""
+    try:
+        return schema.load(payload if payload is not None else {})
+    except ValidationError as error:
+        raise InvalidInput(details=_plain(error.messages)) from None
+
+
+# --- answers -------------------------------------------------------------------------
+
+
+def dump_category(category: domain.Category) -> dict[str, Any]:
+    return {"id": category.id, "name": category.name, "slug": category.slug,
+            "parent_id": category.parent_id}
+
+
+def dump_product(view: ProductView) -> dict[str, Any]:
+    product = view.product
+    return {"id": product.id, "sku": product.sku, "name": product.name,
+            "description": product.description, "price": product.price,
+            "currency": product.currency, "category_id": product.category_id,
+            "active": product.active, "available": view.stock.available,
+            "created_at": product.created_at.isoformat(), "updated_at": product.updated_at.isoformat()}
+
+
+def dump_stock(level: domain.StockLevel) -> dict[str, Any]:
+    return {"product_id": level.product_id, "on_hand": level.on_hand, "reserved": level.reserved,
+            "available": level.available}
+
+
+def dump_reservation(reservation: domain.Reservation) -> dict[str, Any]:
+    return {"order_id": reservation.order_id, "status": reservation.status,
+            "items": [{"product_id": i.product_id, "quantity": i.quantity} for i in reservation.items]}
+
+
+def dump_page(page: Page, dump_item: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    return {"items": [dump_item(item) for item in page.items], "total": page.total,
+            "page": page.page, "per_page": page.per_page}

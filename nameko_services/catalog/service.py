@@ -1,0 +1,123 @@
+"""The catalog nameko service: thin entrypoints that check the caller, load, handle and dump."""
+from __future__ import annotations
+
+from typing import Any
+
+from nameko_services.catalog import handlers, schemas
+from nameko_services.catalog.domain import require_admin, require_stock_operator
+from nameko_services.catalog.repository import SqlUnitOfWork
+from nameko_services.common.db import Database
+from nameko_services.common.logging import LoggingContext, bind
+from nameko_services.common.rpc import Caller, rpc
+
+Json = dict[str, Any]
+
+
+class CatalogService:
+    """Categories, products and the stock that orders reserve."""
+
+    name = "catalog"
+
+    db = Database("core")
+    caller = Caller()
+    logging = LoggingContext()
+
+    @property
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.db)
+
+    @rpc
+    def list_categories(self) -> list[Json]:
+        """Every category, ordered by name."""
+        return [schemas.dump_category(c) for c in handlers.list_categories(self.uow)]
+
+    @rpc
+    def create_category(self, payload: Json) -> Json:
+        """Add a category (admin); the slug is made from the name when absent."""
+        require_admin(self.caller)
+        command = schemas.load(schemas.CreateCategorySchema(), payload)
+        return schemas.dump_category(handlers.create_category(self.uow, command))
+
+    @rpc
+    def update_category(self, category_id: str, changes: Json) -> Json:
+        """Rename, re-slug or move a category (admin)."""
+        require_admin(self.caller)
+        changes = schemas.load(schemas.UpdateCategorySchema(), changes)
+        return schemas.dump_category(handlers.update_category(self.uow, category_id, changes))
+
+    @rpc
+    def delete_category(self, category_id: str) -> None:
+        """Delete a category nothing points at (admin)."""
+        require_admin(self.caller)
+        handlers.delete_category(self.uow, category_id)
+
+    @rpc
+    def list_products(self, category_id: str | None = None, q: str | None = None, page: int = 1,
+                      per_page: int = 20, include_inactive: bool = False) -> Json:
+        """A page of products, searched and filtered; inactive ones only for admins."""
+        query = schemas.load(schemas.ProductQuerySchema(), {
+            "category_id": category_id, "q": q, "page": page, "per_page": per_page,
+            "include_inactive": include_inactive})
+        result = handlers.list_products(self.uow, query, self.caller.is_admin)
+        return schemas.dump_page(result, schemas.dump_product)
+
+    @rpc
+    def get_product(self, product_id: str) -> Json:
+        """One product; an inactive one is not found unless the caller is an admin."""
+        return schemas.dump_product(handlers.get_product(self.uow, product_id, self.caller.is_admin))
+
+    @rpc
+    def create_product(self, payload: Json) -> Json:
+        """Add a product with its initial stock (admin)."""
+        require_admin(self.caller)
+        command = schemas.load(schemas.CreateProductSchema(), payload)
+        return schemas.dump_product(handlers.create_product(self.uow, command))
+
+    @rpc
+    def update_product(self, product_id: str, changes: Json) -> Json:
+        """Change a product's fields (admin)."""
+        require_admin(self.caller)
+        changes = schemas.load(schemas.UpdateProductSchema(), changes)
+        return schemas.dump_product(handlers.update_product(self.uow, product_id, changes))
+
+    @rpc
+    def deactivate_product(self, product_id: str) -> Json:
+        """Hide a product from customers (admin); orders keep referring to it."""
+        require_admin(self.caller)
+        return schemas.dump_product(handlers.deactivate_product(self.uow, product_id))
+
+    @rpc
+    def get_stock(self, product_id: str) -> Json:
+        """On hand, reserved and available units of a product (admin)."""
+        require_admin(self.caller)
+        return schemas.dump_stock(handlers.get_stock(self.uow, product_id))
+
+    @rpc
+    def set_stock(self, product_id: str, on_hand: int) -> Json:
+        """Set the units on hand (admin); never below what is reserved."""
+        require_admin(self.caller)
+        return schemas.dump_stock(handlers.set_stock(self.uow, product_id, on_hand))
+
+    @rpc
+    def reserve_stock(self, order_id: str, items: list[Json]) -> Json:
+        """Hold stock for an order: every item or none; idempotent per order."""
+        require_stock_operator(self.caller)
+        bind(order_id=order_id)
+        command = schemas.load(schemas.ReserveStockSchema(), {"order_id": order_id, "items": items})
+        return schemas.dump_reservation(handlers.reserve_stock(self.uow, command))
+
+    @rpc
+    def release_stock(self, order_id: str) -> Json:
+        """Give an order's reserved stock back; idempotent."""
+        require_stock_operator(self.caller)
+        bind(order_id=order_id)
+        reservation = handlers.release_stock(self.uow, order_id)
+        return {"order_id": reservation.order_id, "status": reservation.status}
+
+    @rpc
+    def commit_stock(self, order_id: str) -> Json:
+        """The order is paid: its reserved units leave the warehouse; idempotent."""
+        require_stock_operator(self.caller)
+        bind(order_id=order_id)
+        reservation = handlers.commit_stock(self.uow, order_id)
+        return {"order_id": reservation.order_id, "status": reservation.status}

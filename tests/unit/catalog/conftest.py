@@ -1,0 +1,154 @@
+"""An in-memory unit of work for the catalog handlers: fakes, not mocks."""
+import copy
+import uuid
+
+import pytest
+
+from nameko_services.catalog.commands import ProductView
+from nameko_services.catalog.domain import merge_items
+
+
+class FakeCategories:
+    def __init__(self):
+        self.rows = {}
+        self.tree_locked = False
+
+    def get(self, category_id):
+        return copy.copy(self.rows.get(category_id))
+
+    def get_by_slug(self, slug):
+        return next((copy.copy(c) for c in self.rows.values() if c.slug == slug), None)
+
+    def parent_of(self, category_id):
+        return self.rows[category_id].parent_id if category_id in self.rows else None
+
+    def list(self):
+        return sorted(self.rows.values(), key=lambda c: (c.name, c.id))
+
+    def add(self, category):
+        self.rows[category.id] = copy.copy(category)
+
+    update = add
+
+    def delete(self, category_id):
+        del self.rows[category_id]
+
+    def in_use(self, category_id):
+        return any(c.parent_id == category_id for c in self.rows.values()) or any(
+            p.category_id == category_id for p in self.products.rows.values())
+
+    def lock_tree(self):
+        self.tree_locked = True
+
+
+class FakeProducts:
+    def __init__(self, stock):
+        self.rows = {}
+        self.stock = stock
+
+    def get(self, product_id):
+        if product_id not in self.rows:
+            return None
+        return ProductView(copy.copy(self.rows[product_id]), copy.copy(self.stock.rows[product_id]))
+
+    def get_by_sku(self, sku):
+        return next((p for p in self.rows.values() if p.sku.lower() == sku.lower()), None)
+
+    def get_many(self, product_ids):
+        return {pid: copy.copy(self.rows[pid]) for pid in product_ids if pid in self.rows}
+
+    def search(self, query):
+        needle = (query.q or "").lower()
+        found = [p for p in self.rows.values()
+                 if (p.active or query.include_inactive)
+                 and (query.category_id is None or p.category_id == query.category_id)
+                 and any(needle in text.lower() for text in (p.name, p.description, p.sku))]
+        found.sort(key=lambda p: (p.name, p.id))
+        start = (query.page - 1) * query.per_page
+        return [self.get(p.id) for p in found[start:start + query.per_page]], len(found)
+
+    def add(self, product, stock):
+        assert self.get_by_sku(product.sku) is None, "the database would refuse a duplicate sku"
+        self.rows[product.id] = copy.copy(product)
+        self.stock.rows[product.id] = copy.copy(stock)
+
+    def update(self, product):
+        self.rows[product.id] = copy.copy(product)
+
+
+class FakeStock:
+    def __init__(self):
+        self.rows = {}
+        self.locked = []
+
+    def lock(self, product_ids):
+        ids = sorted(product_ids)
+        self.locked.append(ids)
+        return {pid: copy.copy(self.rows[pid]) for pid in ids if pid in self.rows}
+
+    def save(self, levels):
+        for level in levels:
+            # The CHECK constraints of stock_levels.
+            assert 0 <= level.reserved <= level.on_hand, level
+            self.rows[level.product_id] = copy.copy(level)
+
+
+class FakeReservations:
+    def __init__(self):
+        self.rows = {}
+
+    def claim(self, order_id, status):
+        if order_id in self.rows:
+            return self.lock(order_id)
+        from nameko_services.catalog.domain import Reservation
+
+        self.rows[order_id] = Reservation(order_id, status)
+        return None
+
+    def lock(self, order_id):
+        return copy.deepcopy(self.rows.get(order_id))
+
+    def add_items(self, reservation):
+        self.rows[reservation.order_id].items = merge_items(reservation.items)
+
+    def update_status(self, reservation):
+        self.rows[reservation.order_id].status = reservation.status
+
+
+class FakeUnitOfWork:
+    """Keeps state in dicts; leaving the block without commit restores the last committed state."""
+
+    def __init__(self):
+        self.stock = FakeStock()
+        self.products = FakeProducts(self.stock)
+        self.categories = FakeCategories()
+        self.categories.products = self.products
+        self.reservations = FakeReservations()
+        self.commits = 0
+        self._saved = None
+
+    def _state(self):
+        return copy.deepcopy((self.categories.rows, self.products.rows, self.stock.rows,
+                              self.reservations.rows))
+
+    def __enter__(self):
+        self._saved = self._state()
+        return self
+
+    def __exit__(self, *exc_info):
+        (self.categories.rows, self.products.rows, self.stock.rows,
+         self.reservations.rows) = self._saved
+
+    def commit(self):
+        self.commits += 1
+        self._saved = self._state()
+
+
+@pytest.fixture
+def uow():
+    return FakeUnitOfWork()
+
+
+@pytest.fixture
+def new_uuid():
+    return lambda: str(uuid.uuid4())

@@ -1,0 +1,266 @@
+"""Catalog use cases against an in-memory unit of work."""
+import pytest
+
+from nameko_services.catalog import handlers
+from nameko_services.catalog.commands import CreateCategory, CreateProduct, ProductQuery, ReserveStock
+from nameko_services.catalog.domain import ReservedItem
+from nameko_services.common.errors import (
+    CategoryInUse,
+    CategoryNotFound,
+    Conflict,
+    DuplicateSku,
+    DuplicateSlug,
+    InvalidInput,
+    OutOfStock,
+    ProductNotFound,
+    ReservationNotFound,
+    StockBelowReserved,
+)
+
+ORDER = "00000000-0000-4000-8000-000000000001"
+OTHER_ORDER = "00000000-0000-4000-8000-000000000002"
+
+
+def make_product(uow, sku="MUG-1", name="Mug", stock=0, **kwargs):
+    return handlers.create_product(uow, CreateProduct(sku=sku, name=name, price=999, currency="EUR",
+                                                      stock=stock, **kwargs)).product
+
+
+def reserve(uow, order_id, *lines):
+    items = tuple(ReservedItem(product.id, qty) for product, qty in lines)
+    return handlers.reserve_stock(uow, ReserveStock(order_id, items))
+
+
+def stock_of(uow, product):
+    return handlers.get_stock(uow, product.id)
+
+
+# --- categories ----------------------------------------------------------------------
+
+def test_a_category_gets_a_slug_from_its_name_when_none_is_given(uow):
+    category = handlers.create_category(uow, CreateCategory("Running Shoes"))
+    assert category.slug == "running-shoes"
+    assert handlers.list_categories(uow) == [category]
+
+
+def test_a_second_category_with_the_same_slug_is_refused(uow):
+    handlers.create_category(uow, CreateCategory("Shoes"))
+    with pytest.raises(DuplicateSlug):
+        handlers.create_category(uow, CreateCategory("Other", slug="shoes"))
+
+
+def test_a_category_under_an_unknown_parent_is_invalid(uow, new_uuid):
+    with pytest.raises(InvalidInput) as raised:
+        handlers.create_category(uow, CreateCategory("Shoes", parent_id=new_uuid()))
+    assert "parent_id" in raised.value.details
+    assert handlers.list_categories(uow) == []
+
+
+def test_a_category_cannot_be_moved_under_its_own_child(uow):
+    root = handlers.create_category(uow, CreateCategory("Root"))
+    child = handlers.create_category(uow, CreateCategory("Child", parent_id=root.id))
+    with pytest.raises(InvalidInput) as raised:
+        handlers.update_category(uow, root.id, {"parent_id": child.id})
+    assert "parent_id" in raised.value.details
+    assert uow.categories.tree_locked
+
+
+def test_a_category_can_be_renamed_and_keeps_its_slug(uow):
+    category = handlers.create_category(uow, CreateCategory("Shoes"))
+    renamed = handlers.update_category(uow, category.id, {"name": "Footwear"})
+    assert (renamed.name, renamed.slug) == ("Footwear", "shoes")
+
+
+def test_a_category_cannot_take_the_slug_of_another(uow):
+    handlers.create_category(uow, CreateCategory("Shoes"))
+    hats = handlers.create_category(uow, CreateCategory("Hats"))
+    with pytest.raises(DuplicateSlug):
+        handlers.update_category(uow, hats.id, {"slug": "shoes"})
+    handlers.update_category(uow, hats.id, {"slug": "hats"})  # its own slug is fine
+
+
+def test_a_category_with_products_or_children_cannot_be_deleted(uow):
+    root = handlers.create_category(uow, CreateCategory("Root"))
+    child = handlers.create_category(uow, CreateCategory("Child", parent_id=root.id))
+    make_product(uow, category_id=child.id)
+    with pytest.raises(CategoryInUse):
+        handlers.delete_category(uow, root.id)
+    with pytest.raises(CategoryInUse):
+        handlers.delete_category(uow, child.id)
+
+
+def test_an_unused_category_is_deleted(uow):
+    category = handlers.create_category(uow, CreateCategory("Shoes"))
+    handlers.delete_category(uow, category.id)
+    assert handlers.list_categories(uow) == []
+
+
+@pytest.mark.parametrize("category_id", ["not-a-uuid", "00000000-0000-4000-8000-00000000dead"])
+def test_an_unknown_or_malformed_category_id_is_not_found(uow, category_id):
+    with pytest.raises(CategoryNotFound):
+        handlers.delete_category(uow, category_id)
+
+
+# --- products ------------------------------------------------------------------------
+
+def test_a_new_product_is_active_with_its_initial_stock_available(uow):
+    product = make_product(uow, stock=7)
+    view = handlers.get_product(uow, product.id, is_admin=False)
+    assert view.product.active and view.stock.available == 7
+
+
+def test_skus_are_unique_whatever_their_case(uow):
+    make_product(uow, sku="MUG-1")
+    with pytest.raises(DuplicateSku):
+        make_product(uow, sku="mug-1")
+
+
+def test_a_product_in_an_unknown_category_is_invalid(uow, new_uuid):
+    with pytest.raises(InvalidInput) as raised:
+        make_product(uow, category_id=new_uuid())
+    assert "category_id" in raised.value.details
+
+
+def test_a_product_cannot_take_the_sku_of_another(uow):
+    make_product(uow, sku="A")
+    b = make_product(uow, sku="B")
+    with pytest.raises(DuplicateSku):
+        handlers.update_product(uow, b.id, {"sku": "a"})
+
+
+def test_an_update_changes_only_the_given_fields(uow):
+    product = make_product(uow, name="Mug")
+    updated = handlers.update_product(uow, product.id, {"price": 1299}).product
+    assert (updated.name, updated.price, updated.currency) == ("Mug", 1299, "EUR")
+
+
+def test_a_deactivated_product_is_hidden_from_customers_but_not_from_admins(uow):
+    product = make_product(uow)
+    handlers.deactivate_product(uow, product.id)
+    with pytest.raises(ProductNotFound):
+        handlers.get_product(uow, product.id, is_admin=False)
+    assert handlers.get_product(uow, product.id, is_admin=True).product.active is False
+
+
+def test_inactive_products_are_listed_only_when_an_admin_asks_for_them(uow):
+    make_product(uow, sku="A", name="Alpha")
+    beta = make_product(uow, sku="B", name="Beta")
+    handlers.deactivate_product(uow, beta.id)
+    query = ProductQuery(include_inactive=True)
+    assert handlers.list_products(uow, query, is_admin=False).total == 1
+    assert handlers.list_products(uow, query, is_admin=True).total == 2
+
+
+def test_listing_pages_through_products_ordered_by_name(uow):
+    for sku, name in [("C", "Cup"), ("A", "Apron"), ("B", "Bowl")]:
+        make_product(uow, sku=sku, name=name)
+    page = handlers.list_products(uow, ProductQuery(page=2, per_page=2), is_admin=False)
+    assert [view.product.name for view in page.items] == ["Cup"]
+    assert (page.total, page.page, page.per_page) == (3, 2, 2)
+
+
+@pytest.mark.parametrize(("page", "per_page", "field"), [(0, 20, "page"), (1, 101, "per_page"),
+                                                         (1, 0, "per_page")])
+def test_pages_outside_the_limits_are_invalid(uow, page, per_page, field):
+    with pytest.raises(InvalidInput) as raised:
+        handlers.list_products(uow, ProductQuery(page=page, per_page=per_page), is_admin=False)
+    assert field in raised.value.details
+
+
+def test_filtering_by_an_unknown_category_is_not_found(uow):
+    with pytest.raises(CategoryNotFound):
+        handlers.list_products(uow, ProductQuery(category_id="nope"), is_admin=False)
+
+
+# --- stock ---------------------------------------------------------------------------
+
+def test_stock_cannot_be_set_below_what_is_reserved(uow):
+    product = make_product(uow, stock=5)
+    reserve(uow, ORDER, (product, 3))
+    with pytest.raises(StockBelowReserved):
+        handlers.set_stock(uow, product.id, 2)
+    level = handlers.set_stock(uow, product.id, 10)
+    assert (level.on_hand, level.reserved, level.available) == (10, 3, 7)
+
+
+def test_a_reservation_takes_every_item_or_nothing(uow):
+    plenty, scarce = make_product(uow, sku="A", stock=10), make_product(uow, sku="B", stock=1)
+    with pytest.raises(OutOfStock) as raised:
+        reserve(uow, ORDER, (plenty, 2), (scarce, 3))
+    assert raised.value.details == {"items": [{"product_id": scarce.id, "requested": 3, "available": 1}]}
+    assert stock_of(uow, plenty).reserved == 0
+    assert uow.reservations.lock(ORDER) is None  # a later retry of the order starts afresh
+
+
+def test_an_out_of_stock_error_names_every_short_product(uow):
+    a, b = make_product(uow, sku="A", stock=0), make_product(uow, sku="B", stock=1)
+    with pytest.raises(OutOfStock) as raised:
+        reserve(uow, ORDER, (a, 1), (b, 2))
+    assert {item["product_id"] for item in raised.value.details["items"]} == {a.id, b.id}
+
+
+def test_reserving_the_same_order_again_returns_the_reservation_without_reserving_twice(uow):
+    product = make_product(uow, stock=5)
+    first = reserve(uow, ORDER, (product, 2))
+    again = reserve(uow, ORDER, (product, 2))
+    assert again == first and again.status == "reserved"
+    assert stock_of(uow, product).reserved == 2
+
+
+def test_reserving_the_same_order_for_other_items_is_a_conflict(uow):
+    product = make_product(uow, stock=5)
+    reserve(uow, ORDER, (product, 2))
+    with pytest.raises(Conflict):
+        reserve(uow, ORDER, (product, 3))
+
+
+def test_unknown_or_inactive_products_cannot_be_reserved(uow, new_uuid):
+    product = make_product(uow, stock=5)
+    handlers.deactivate_product(uow, product.id)
+    with pytest.raises(ProductNotFound):
+        reserve(uow, ORDER, (product, 1))
+    ghost = type(product)(new_uuid(), "GHOST", "Ghost", 1, "EUR")
+    with pytest.raises(ProductNotFound):
+        reserve(uow, OTHER_ORDER, (ghost, 1))
+
+
+def test_releasing_gives_the_stock_back_once(uow):
+    product = make_product(uow, stock=5)
+    reserve(uow, ORDER, (product, 2))
+    assert handlers.release_stock(uow, ORDER).status == "released"
+    assert handlers.release_stock(uow, ORDER).status == "released"
+    assert stock_of(uow, product).available == 5
+
+
+def test_committing_takes_the_stock_out_once(uow):
+    product = make_product(uow, stock=5)
+    reserve(uow, ORDER, (product, 2))
+    assert handlers.commit_stock(uow, ORDER).status == "committed"
+    assert handlers.commit_stock(uow, ORDER).status == "committed"
+    level = stock_of(uow, product)
+    assert (level.on_hand, level.reserved, level.available) == (3, 0, 3)
+
+
+def test_a_committed_reservation_cannot_be_released_nor_a_released_one_committed(uow):
+    product = make_product(uow, stock=5)
+    reserve(uow, ORDER, (product, 1))
+    reserve(uow, OTHER_ORDER, (product, 1))
+    handlers.commit_stock(uow, ORDER)
+    handlers.release_stock(uow, OTHER_ORDER)
+    with pytest.raises(Conflict):
+        handlers.release_stock(uow, ORDER)
+    with pytest.raises(Conflict):
+        handlers.commit_stock(uow, OTHER_ORDER)
+
+
+def test_a_release_that_arrives_before_the_reservation_stops_it_from_holding_stock(uow):
+    product = make_product(uow, stock=5)
+    assert handlers.release_stock(uow, ORDER).status == "released"
+    assert reserve(uow, ORDER, (product, 1)).status == "released"
+    assert stock_of(uow, product).reserved == 0
+
+
+@pytest.mark.parametrize("order_id", [ORDER, "not-a-uuid"])
+def test_committing_an_order_that_reserved_nothing_is_not_found(uow, order_id):
+    with pytest.raises(ReservationNotFound):
+        handlers.commit_stock(uow, order_id)

@@ -1,0 +1,75 @@
+"""Catalog payloads: unknown fields refused, every bad field named, answers plain JSON."""
+import json
+
+import pytest
+
+from nameko_services.catalog import schemas
+from nameko_services.catalog.commands import CreateProduct, ProductView
+from nameko_services.catalog.domain import Product, ReservedItem, StockLevel
+from nameko_services.common.errors import InvalidInput, ProductNotFound
+
+ORDER = "6c0f4b3e-8d2c-4b9a-9a55-1f0b6f1e1a11"
+PRODUCT = "0b1d5d5e-0000-4000-8000-000000000001"
+
+
+def problems(schema, payload):
+    with pytest.raises(InvalidInput) as raised:
+        schemas.load(schema, payload)
+    return raised.value.details
+
+
+def test_a_product_payload_becomes_a_create_product_command():
+    command = schemas.load(schemas.CreateProductSchema(),
+                           {"sku": " MUG-1 ", "name": "Mug", "price": 999, "currency": "EUR"})
+    assert command == CreateProduct(sku="MUG-1", name="Mug", price=999, currency="EUR")
+
+
+def test_every_invalid_product_field_is_named_at_once():
+    details = problems(schemas.CreateProductSchema(), {
+        "sku": "a b", "name": " ", "price": 9.99, "currency": "eur", "stock": -1, "colour": "red"})
+    assert set(details) == {"sku", "name", "price", "currency", "stock", "colour"}
+    assert details["colour"] == ["Unknown field."]
+
+
+def test_a_missing_payload_names_the_required_fields():
+    assert set(problems(schemas.CreateProductSchema(), None)) == {"sku", "name", "price", "currency"}
+
+
+def test_stock_cannot_be_changed_through_a_product_update():
+    assert "stock" in problems(schemas.UpdateProductSchema(), {"stock": 5})
+
+
+def test_a_category_parent_must_be_a_uuid():
+    assert "parent_id" in problems(schemas.CreateCategorySchema(), {"name": "x", "parent_id": "7"})
+
+
+def test_a_reservation_payload_merges_lines_of_the_same_product():
+    command = schemas.load(schemas.ReserveStockSchema(), {"order_id": ORDER, "items": [
+        {"product_id": PRODUCT.upper(), "quantity": 1}, {"product_id": PRODUCT, "quantity": 2}]})
+    assert command.items == (ReservedItem(PRODUCT, 3),)
+
+
+def test_reservation_errors_for_nested_items_are_keyed_by_string_positions():
+    details = problems(schemas.ReserveStockSchema(), {"order_id": ORDER, "items": [
+        {"product_id": PRODUCT, "quantity": 0}]})
+    assert list(details["items"]) == ["0"]
+    json.dumps(details)
+
+
+def test_an_empty_reservation_is_invalid():
+    assert "items" in problems(schemas.ReserveStockSchema(), {"order_id": ORDER, "items": []})
+
+
+def test_a_reservation_of_a_malformed_product_id_is_not_found():
+    with pytest.raises(ProductNotFound):
+        schemas.load(schemas.ReserveStockSchema(), {"order_id": ORDER, "items": [
+            {"product_id": "mug", "quantity": 1}]})
+
+
+def test_a_product_answer_is_plain_json_with_its_available_stock():
+    product = Product(PRODUCT, "MUG-1", "Mug", 999, "EUR")
+    answer = schemas.dump_product(ProductView(product, StockLevel(PRODUCT, on_hand=5, reserved=2)))
+    assert answer["available"] == 3
+    assert set(answer) == {"id", "sku", "name", "description", "price", "currency", "category_id",
+                           "active", "available", "created_at", "updated_at"}
+    assert json.loads(json.dumps(answer))["created_at"].endswith("+00:00")
