@@ -1,0 +1,1 @@
+"""The users service: accounts, profiles, roles and OAuth 2.0 tokens."""

@@ -1,0 +1,34 @@
+"""What the handlers need from storage (SQL in production, in-memory fakes in unit tests)."""
+from __future__ import annotations
+
+from typing import Protocol
+
+from nameko_services.users.domain import RefreshToken, User
+
+
+class UserRepository(Protocol):
+    def get(self, user_id: str) -> User | None: ...
+    def get_by_email(self, email: str) -> User | None: ...
+    def add(self, user: User) -> None:
+        """Raises ``EmailTaken`` at commit if the email is taken."""
+    def update(self, user: User) -> None: ...
+    def page(self, offset: int, limit: int) -> tuple[list[User], int]: ...
+
+
+class RefreshTokenRepository(Protocol):
+    def add(self, token: RefreshToken) -> None: ...
+    def lock_by_hash(self, token_hash: str) -> RefreshToken | None:
+        """The token row, locked until the unit of work ends (rotation is a race otherwise)."""
+    def save(self, token: RefreshToken) -> None: ...
+    def revoke_family(self, family_id: str) -> None: ...
+    def revoke_all_of_user(self, user_id: str) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    users: UserRepository
+    refresh_tokens: RefreshTokenRepository
+
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(self, exc_type: object, error: object, traceback: object) -> None:
+        """Roll back whatever was not committed."""
+    def commit(self) -> None: ...

@@ -1,0 +1,109 @@
+"""The users nameko service: thin entrypoints that check the caller, load, handle and dump."""
+from __future__ import annotations
+
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+
+from nameko_services.common.db import Database
+from nameko_services.common.keys import load_signing_key
+from nameko_services.common.logging import LoggingContext
+from nameko_services.common.rpc import Caller, rpc
+from nameko_services.users import handlers, schemas
+from nameko_services.users.domain import require_admin, require_user
+from nameko_services.users.repository import SqlUnitOfWork
+from nameko_services.users.tokens import TokenSettings
+
+Json = dict[str, Any]
+
+
+class Tokens(DependencyProvider):
+    """Token signing settings from config, with the access-token key loaded once."""
+
+    def setup(self) -> None:
+        config = self.container.config
+        self.settings = TokenSettings(
+            key=load_signing_key("access"), issuer=config["TOKEN_ISSUER"],
+            audience=config["TOKEN_AUDIENCE"], access_ttl=int(config["ACCESS_TOKEN_TTL"]),
+            refresh_ttl=int(config["REFRESH_TOKEN_TTL"]))
+
+    def get_dependency(self, worker_ctx: Any) -> TokenSettings:
+        return self.settings
+
+
+class UsersService:
+    """Accounts, profiles, roles and OAuth 2.0 tokens."""
+
+    name = "users"
+
+    db = Database("core")
+    tokens = Tokens()
+    caller = Caller()
+    logging = LoggingContext()
+
+    @property
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.db)
+
+    @rpc
+    def register(self, payload: Json) -> Json:
+        """Open a customer account."""
+        data = schemas.load(schemas.RegisterSchema(), payload)
+        return schemas.dump_user(handlers.register(self.uow, data["email"], data["password"], data["name"]))
+
+    @rpc
+    def issue_token(self, grant: Json) -> Json:
+        """OAuth 2.0 token endpoint: password and refresh_token grants."""
+        return handlers.issue_token(self.uow, self.tokens, grant if isinstance(grant, dict) else {})
+
+    @rpc
+    def revoke_token(self, token: str, token_type_hint: str | None = None) -> None:
+        """RFC 7009 revocation; unknown tokens succeed silently."""
+        if isinstance(token, str) and token:
+            handlers.revoke_token(self.uow, token)
+
+    @rpc
+    def get_jwks(self) -> Json:
+        """The public keys that sign access tokens."""
+        return self.tokens.jwks()
+
+    @rpc
+    def get_me(self) -> Json:
+        """The caller's profile."""
+        return schemas.dump_user(handlers.get_user(self.uow, require_user(self.caller)))
+
+    @rpc
+    def update_me(self, changes: Json) -> Json:
+        """Change the caller's name or shipping address."""
+        user_id = require_user(self.caller)
+        data = schemas.load(schemas.UpdateProfileSchema(), changes)
+        return schemas.dump_user(handlers.update_profile(self.uow, user_id, data))
+
+    @rpc
+    def change_password(self, current_password: str, new_password: str) -> None:
+        """Change the caller's password; every refresh token is revoked."""
+        user_id = require_user(self.caller)
+        data = schemas.load(schemas.ChangePasswordSchema(), {
+            "current_password": current_password, "new_password": new_password})
+        handlers.change_password(self.uow, user_id, data["current_password"], data["new_password"])
+
+    @rpc
+    def list_users(self, page: int = 1, per_page: int = 20) -> Json:
+        """A page of accounts (admin)."""
+        require_admin(self.caller)
+        query = schemas.load(schemas.PageSchema(), {"page": page, "per_page": per_page})
+        users, total = handlers.list_users(self.uow, query["page"], query["per_page"])
+        return schemas.dump_page(users, total, query["page"], query["per_page"])
+
+    @rpc
+    def get_user(self, user_id: str) -> Json:
+        """One account (admin)."""
+        require_admin(self.caller)
+        return schemas.dump_user(handlers.get_user(self.uow, user_id))
+
+    @rpc
+    def set_roles(self, user_id: str, roles: list[str]) -> Json:
+        """Replace an account's roles (admin); ``customer`` is always kept."""
+        require_admin(self.caller)
+        data = schemas.load(schemas.RolesSchema(), {"roles": roles})
+        return schemas.dump_user(handlers.set_roles(self.uow, user_id, data["roles"]))
