@@ -25,7 +25,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import nameko.exceptions
 from nameko.exceptions import deserialize_to_instance
+
+_stringify = nameko.exceptions.safe_for_serialization
+
+
+def _keep_json_scalars(value: Any) -> Any:
+    """nameko turns every non-string in error arguments into a string ("2", "None");
+    keep numbers, booleans and None as they are so ``details`` cross RPC intact."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return _stringify(value)
+
+
+# nameko's serialiser looks the function up at call time, recursion included.
+nameko.exceptions.safe_for_serialization = _keep_json_scalars
 
 REGISTRY: dict[str, type["ServiceError"]] = {}
 
