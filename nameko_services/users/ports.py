@@ -25,8 +25,10 @@ class RefreshTokenRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    users: UserRepository
-    refresh_tokens: RefreshTokenRepository
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def refresh_tokens(self) -> RefreshTokenRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: object, error: object, traceback: object) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,7 +86,7 @@ class SqlRefreshTokens:
     def revoke_all_of_user(self, user_id: str) -> None:
         self._revoke(RefreshTokenRow.user_id == uuid.UUID(user_id))
 
-    def _revoke(self, condition) -> None:  # type: ignore[no-untyped-def]
+    def _revoke(self, condition: ColumnElement[bool]) -> None:
         self.session.execute(update(RefreshTokenRow)
                              .where(condition, RefreshTokenRow.revoked_at.is_(None))
                              .values(revoked_at=datetime.now(UTC)))
