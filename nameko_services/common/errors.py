@@ -13,6 +13,8 @@ Every error a service raises on purpose derives from ``ServiceError``::
     ├── Conflict                    conflict        409
     │   ├── EmailTaken, DuplicateSku, DuplicateSlug, CategoryInUse
     │   ├── OutOfStock, StockBelowReserved
+    ├── ServiceUnavailable          service_unavailable 503
+    │   └── ServiceTimeout          timeout         504
     └── OAuthError                  (RFC 6749 §5.2) 400/401
         ├── InvalidGrant, InvalidClient, UnsupportedGrantType, InvalidRequest
 
@@ -42,10 +44,10 @@ def _keep_json_scalars(value: Any) -> Any:
 # nameko's serialiser looks the function up at call time, recursion included.
 nameko.exceptions.safe_for_serialization = _keep_json_scalars
 
-REGISTRY: dict[str, type["ServiceError"]] = {}
+REGISTRY: dict[str, type[ServiceError]] = {}
 
 
-def remote_error(cls: type["ServiceError"]) -> type["ServiceError"]:
+def remote_error(cls: type[ServiceError]) -> type[ServiceError]:
     """Register ``cls`` so it is rebuilt by name on the other side of RPC."""
     REGISTRY[cls.__name__] = cls
     return deserialize_to_instance(cls)
@@ -195,6 +197,22 @@ class UnsupportedGrantType(OAuthError):
 @remote_error
 class ReservationNotFound(NotFound):
     default_message = "No stock is reserved for this order."
+
+
+@remote_error
+class ServiceUnavailable(ServiceError):
+    """A service this call depends on is not running or not reachable."""
+
+    code = "service_unavailable"
+    default_message = "A service is unavailable; try again later."
+
+
+@remote_error
+class ServiceTimeout(ServiceUnavailable):
+    """A service this call depends on did not answer in time."""
+
+    code = "timeout"
+    default_message = "A service did not answer in time."
 
 
 def rebuild(exc_type: str, exc_args: list[Any] | None) -> ServiceError | None:

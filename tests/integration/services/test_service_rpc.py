@@ -1,0 +1,65 @@
+"""Service-to-service calls carry the caller's own token, the end user, and a deadline."""
+import eventlet
+import pytest
+from nameko.testing.services import dummy
+
+from nameko_services.common.errors import ServiceTimeout, ServiceUnavailable
+from nameko_services.common.rpc import Caller, rpc
+from nameko_services.common.service_rpc import ServiceRpc
+
+
+# Only the platform's own services hold trusted keys, so the test services borrow two names.
+class Downstream:
+    name = "payments"
+    caller = Caller()
+
+    @rpc
+    def whoami(self):
+        return {"service": self.caller.service, "user_id": self.caller.user_id}
+
+    @rpc
+    def slow(self):
+        eventlet.sleep(3)
+
+
+class Upstream:
+    name = "orders"
+    downstream = ServiceRpc("payments", timeout=1)
+    nowhere = ServiceRpc("nowhere", timeout=1)
+
+    @rpc
+    def relay(self):
+        return self.downstream.whoami()
+
+    @rpc
+    def relay_slow(self):
+        return self.downstream.slow()
+
+    @rpc
+    def relay_nowhere(self):
+        return self.nowhere.anything()
+
+    @dummy
+    def unused(self):
+        pass
+
+
+@pytest.fixture
+def services(container_factory, rabbit_config):
+    for cls in (Downstream, Upstream):
+        container_factory(cls, rabbit_config).start()
+
+
+def test_the_downstream_service_sees_the_calling_service_and_the_end_user(services, call):
+    assert call("orders", "relay", as_user=("u-7", ["customer"])) == {
+        "service": "orders", "user_id": "u-7"}
+
+
+def test_a_slow_downstream_service_is_a_timeout_not_a_hang(services, call):
+    with pytest.raises(ServiceTimeout):
+        call("orders", "relay_slow")
+
+
+def test_a_service_that_does_not_exist_is_unavailable(services, call):
+    with pytest.raises(ServiceUnavailable):
+        call("orders", "relay_nowhere")
