@@ -33,20 +33,15 @@ def _test_url(database: str) -> str:
     return f"{base}/shop_test_{database}_{os.getpid()}"
 
 
-@pytest.fixture(scope="session")
-def core_db_url():
-    """A new core database at head for this test session, dropped afterwards."""
-    url = _test_url("core")
+def _database_at_head(database):
+    url = _test_url(database)
     create_database(url, drop_existing=True)
-    migrate.upgrade("core", url)
-    yield url
-    drop_database(url)
+    migrate.upgrade(database, url)
+    return url
 
 
-@pytest.fixture
-def core_db(core_db_url):
-    """The core database, emptied after each test."""
-    engine = create_engine(core_db_url)
+def _emptied(url):
+    engine = create_engine(url)
     yield engine
     with engine.begin() as conn:
         tables = conn.execute(text(
@@ -57,10 +52,62 @@ def core_db(core_db_url):
     engine.dispose()
 
 
+def _url_of(engine):
+    return engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def core_db_url():
+    """A new core database at head for this test session, dropped afterwards."""
+    url = _database_at_head("core")
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def orders_db_url():
+    url = _database_at_head("orders")
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def payments_db_url():
+    url = _database_at_head("payments")
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture
+def core_db(core_db_url):
+    """The core database, emptied after each test."""
+    yield from _emptied(core_db_url)
+
+
+@pytest.fixture
+def orders_db(orders_db_url):
+    yield from _emptied(orders_db_url)
+
+
+@pytest.fixture
+def payments_db(payments_db_url):
+    yield from _emptied(payments_db_url)
+
+
 @pytest.fixture
 def core_config(rabbit_config, core_db):
     """nameko config for a service on the core database and a throw-away vhost."""
-    return dict(rabbit_config, DATABASE_URL=str(core_db.url.render_as_string(hide_password=False)))
+    return dict(rabbit_config, DATABASE_URL=_url_of(core_db))
+
+
+@pytest.fixture
+def orders_config(rabbit_config, orders_db):
+    return dict(rabbit_config, DATABASE_URL=_url_of(orders_db))
+
+
+@pytest.fixture
+def payments_config(rabbit_config, payments_db):
+    return dict(rabbit_config, DATABASE_URL=_url_of(payments_db))
 
 
 @pytest.fixture
