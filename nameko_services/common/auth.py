@@ -88,11 +88,12 @@ def verify_access_token(token: str, keys: Mapping[str, Ed25519PublicKey], *,
 
 
 def issue_service_token(key: SigningKey, *, service: str, audience: str,
-                        principal: Principal | None = None, now: float | None = None) -> str:
+                        principal: Principal | None = None, now: float | None = None,
+                        ttl: int = SERVICE_TOKEN_TTL) -> str:
     """Sign the token a service puts on an RPC call to ``audience``."""
     issued = int(now if now is not None else time.time())
     claims: dict[str, Any] = {"iss": service, "aud": audience, "iat": issued,
-                              "exp": issued + SERVICE_TOKEN_TTL, "jti": uuid.uuid4().hex}
+                              "exp": issued + ttl, "jti": uuid.uuid4().hex}
     if principal is not None and principal.user_id:
         claims["sub"] = principal.user_id
         claims["roles"] = list(principal.roles)

@@ -1,0 +1,51 @@
+# nameko-shop: `make run` starts everything on this machine, `make test` runs every suite.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+# Each suite is its own pytest process: eventlet's monkey patching (services) must not leak
+# into the asyncio gateway tests.
+SUITES := tests/unit tests/integration/services tests/integration/gateway tests/e2e
+PYTEST_ARGS ?=
+
+.PHONY: run test install infra lint typecheck migrate bench clean
+
+run: $(INSTALLED)
+	$(BIN)/shopctl up
+
+$(INSTALLED): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[test]' 'setuptools<82'
+	touch $@
+
+install: $(INSTALLED)
+
+infra: $(INSTALLED)
+	$(BIN)/shopctl ensure-infra
+
+# Runs all suites even when one fails; any failure (exit code 5, "no tests collected",
+# included) fails the target.
+test: infra
+	@failed=""; \
+	for suite in $(SUITES); do \
+		echo "==> pytest $$suite"; \
+		$(BIN)/pytest $$suite $(PYTEST_ARGS) || failed="$$failed $$suite"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi; \
+	echo "all suites passed"
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check nameko_services gateway tests bench
+
+typecheck: $(INSTALLED)
+	$(BIN)/mypy nameko_services/common gateway
+
+migrate: $(INSTALLED)
+	$(BIN)/shopctl migrate
+
+bench: $(INSTALLED)
+	$(BIN)/python bench/product_get.py
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""The HTTP gateway: Starlette on uvicorn, calling the nameko services over AMQP RPC."""

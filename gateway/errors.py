@@ -1,0 +1,150 @@
+"""HTTP translation of errors: ONE table from error base class to (status, code).
+
+Errors of ``nameko_services.common.errors`` (raised by services, rebuilt by the RPC
+client) and the gateway's own errors below are answered as
+``{"error": {"code", "message", "details"}}``; OAuth errors in RFC 6749 §5.2 shape.
+The gateway's own errors never cross RPC, so they are not registered remote errors::
+
+    ServiceError (common.errors)
+    ├── BadRequest           bad_request        400  malformed body
+    ├── PayloadTooLarge      payload_too_large  413
+    ├── BadGateway           bad_gateway        502  a service answered with an unknown error
+    └── NotAuthenticated
+        └── InvalidToken     not_authenticated  401  a bearer token was given but is not valid
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from nameko_services.common.errors import (
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    OAuthError,
+    PermissionDenied,
+    ServiceError,
+    ServiceTimeout,
+    ServiceUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+
+class BadRequest(ServiceError):
+    code = "bad_request"
+    default_message = "The request body is malformed."
+
+
+class PayloadTooLarge(ServiceError):
+    code = "payload_too_large"
+    default_message = "The request body is too large."
+
+
+class BadGateway(ServiceError):
+    code = "bad_gateway"
+    default_message = "A service answered in an unexpected way."
+
+
+class InvalidToken(NotAuthenticated):
+    """A bearer token was presented but is malformed, forged, expired or not for us."""
+
+
+# Looked up along the error's MRO, so the most specific base wins.
+STATUS: dict[type[ServiceError], tuple[int, str]] = {
+    BadRequest: (400, "bad_request"),
+    InvalidInput: (422, "validation_error"),
+    NotAuthenticated: (401, "not_authenticated"),
+    PermissionDenied: (403, "forbidden"),
+    NotFound: (404, "not_found"),
+    Conflict: (409, "conflict"),
+    PayloadTooLarge: (413, "payload_too_large"),
+    OAuthError: (400, "invalid_request"),
+    BadGateway: (502, "bad_gateway"),
+    ServiceUnavailable: (503, "service_unavailable"),
+    ServiceTimeout: (504, "timeout"),
+}
+
+HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
+              413: "payload_too_large", 415: "unsupported_media_type"}
+
+
+def status_for(cls: type[BaseException]) -> tuple[int, str] | None:
+    """(status, code) of an error class; None when it has no mapping (a bare ServiceError)."""
+    for base in cls.__mro__:
+        if base in STATUS:
+            status, code = STATUS[base]
+            if issubclass(cls, OAuthError):
+                status = int(getattr(cls, "status", status))
+            # The class's own code is more specific than its base's (email_taken vs conflict).
+            return status, str(getattr(cls, "code", None) or code)
+    return None
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def error_response(code: str, message: str, status: int, details: dict[str, Any] | None = None,
+                   headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
+
+
+def _internal_error() -> JSONResponse:
+    return error_response("internal_error", "Something went wrong on our side.", 500)
+
+
+def _authenticate_header(exc: ServiceError) -> dict[str, str]:
+    if isinstance(exc, InvalidToken):
+        return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    return {"WWW-Authenticate": "Bearer"}
+
+
+async def service_error_handler(request: Request, exc: Exception) -> Response:
+    """Answer a typed error with its status and code."""
+    assert isinstance(exc, ServiceError)
+    mapped = status_for(type(exc))
+    if mapped is None:
+        log.error("unmapped service error %s: %s", type(exc).__name__, exc)
+        return _internal_error()
+    status, code = mapped
+    headers = _authenticate_header(exc) if status == 401 else None
+    return error_response(code, exc.message, status, exc.details, headers)
+
+
+async def oauth_error_handler(request: Request, exc: Exception) -> Response:
+    """RFC 6749 §5.2: ``{"error", "error_description"}``, never cached."""
+    assert isinstance(exc, OAuthError)
+    status, code = status_for(type(exc)) or (400, "invalid_request")
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="nameko-shop"'
+    return JSONResponse({"error": code, "error_description": exc.message}, status_code=status,
+                        headers=headers)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 (no route, wrong method) in our error shape."""
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    return error_response(code, str(exc.detail), exc.status_code, headers=exc.headers)
+
+
+async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    """A bug: log it in full, tell the client nothing about our internals."""
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _internal_error()
+
+
+EXCEPTION_HANDLERS = {
+    ServiceError: service_error_handler,
+    OAuthError: oauth_error_handler,
+    HTTPException: http_error_handler,
+    Exception: unexpected_error_handler,
+}

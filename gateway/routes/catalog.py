@@ -1,0 +1,102 @@
+"""Categories, products and stock: /api/v1/categories, /api/v1/products."""
+from __future__ import annotations
+
+from starlette.responses import JSONResponse, Response
+
+from gateway.auth import ADMIN, ANYONE, authorize
+from gateway.routing import Context, Endpoint
+from gateway.schemas import (
+    CategoryBody,
+    CategoryChanges,
+    ProductBody,
+    ProductChanges,
+    ProductQuery,
+    StockBody,
+)
+from nameko_services.common.errors import CategoryNotFound, ProductNotFound
+
+
+async def list_categories(ctx: Context) -> Response:
+    return JSONResponse(await ctx.call("catalog", "list_categories"))
+
+
+async def create_category(ctx: Context) -> Response:
+    created = await ctx.call("catalog", "create_category", payload=await ctx.body())
+    return JSONResponse(created, status_code=201)
+
+
+async def update_category(ctx: Context) -> Response:
+    category_id = ctx.path_id("category_id", CategoryNotFound)
+    changes = await ctx.body()
+    updated = await ctx.call("catalog", "update_category", category_id=category_id, changes=changes)
+    return JSONResponse(updated)
+
+
+async def delete_category(ctx: Context) -> Response:
+    await ctx.call("catalog", "delete_category", category_id=ctx.path_id("category_id", CategoryNotFound))
+    return Response(status_code=204)
+
+
+async def list_products(ctx: Context) -> Response:
+    query = ctx.query()
+    if query["include_inactive"]:
+        authorize(ctx.principal, ADMIN)  # inactive products are for admins only
+    return JSONResponse(await ctx.call("catalog", "list_products", **query))
+
+
+async def get_product(ctx: Context) -> Response:
+    product_id = ctx.path_id("product_id", ProductNotFound)
+    return JSONResponse(await ctx.call("catalog", "get_product", product_id=product_id))
+
+
+async def create_product(ctx: Context) -> Response:
+    created = await ctx.call("catalog", "create_product", payload=await ctx.body())
+    return JSONResponse(created, status_code=201)
+
+
+async def update_product(ctx: Context) -> Response:
+    product_id = ctx.path_id("product_id", ProductNotFound)
+    changes = await ctx.body()
+    return JSONResponse(await ctx.call("catalog", "update_product", product_id=product_id, changes=changes))
+
+
+async def deactivate_product(ctx: Context) -> Response:
+    product_id = ctx.path_id("product_id", ProductNotFound)
+    return JSONResponse(await ctx.call("catalog", "deactivate_product", product_id=product_id))
+
+
+async def get_stock(ctx: Context) -> Response:
+    product_id = ctx.path_id("product_id", ProductNotFound)
+    return JSONResponse(await ctx.call("catalog", "get_stock", product_id=product_id))
+
+
+async def set_stock(ctx: Context) -> Response:
+    product_id = ctx.path_id("product_id", ProductNotFound)
+    return JSONResponse(await ctx.call("catalog", "set_stock", product_id=product_id, **await ctx.body()))
+
+
+CATEGORY = "/api/v1/categories/{category_id}"
+PRODUCT = "/api/v1/products/{product_id}"
+
+ENDPOINTS = [
+    Endpoint("GET", "/api/v1/categories", list_categories, "Every category", "catalog"),
+    Endpoint("POST", "/api/v1/categories", create_category, "Add a category", "catalog", ADMIN,
+             status=201, body=CategoryBody, errors=(409,)),
+    Endpoint("PATCH", CATEGORY, update_category, "Rename, re-slug or move a category", "catalog", ADMIN,
+             body=CategoryChanges, errors=(404, 409)),
+    Endpoint("DELETE", CATEGORY, delete_category, "Delete an unused category", "catalog", ADMIN,
+             status=204, errors=(404, 409)),
+    Endpoint("GET", "/api/v1/products", list_products, "A page of products, searched and filtered",
+             "catalog", ANYONE, query=ProductQuery),
+    Endpoint("GET", PRODUCT, get_product, "One product", "catalog", ANYONE, errors=(404,)),
+    Endpoint("POST", "/api/v1/products", create_product, "Add a product with its initial stock", "catalog",
+             ADMIN, status=201, body=ProductBody, errors=(409,)),
+    Endpoint("PATCH", PRODUCT, update_product, "Change a product", "catalog", ADMIN, body=ProductChanges,
+             errors=(404, 409)),
+    Endpoint("DELETE", PRODUCT, deactivate_product, "Deactivate a product (hidden from customers)",
+             "catalog", ADMIN, errors=(404,)),
+    Endpoint("GET", f"{PRODUCT}/stock", get_stock, "On hand, reserved and available units", "catalog",
+             ADMIN, errors=(404,)),
+    Endpoint("PUT", f"{PRODUCT}/stock", set_stock, "Set the units on hand", "catalog", ADMIN,
+             body=StockBody, errors=(404, 409)),
+]

@@ -1,0 +1,105 @@
+"""The route table: each endpoint declares its path, who may call it and what it accepts.
+
+Routes are mounted from this table and the OpenAPI document is built from it, so the
+two cannot drift apart. Authentication and role checks happen here, before a handler runs.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import Schema, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.auth import ANYONE, authenticate, authorize
+from gateway.errors import BadRequest
+from gateway.rpc import RpcClient
+from nameko_services.common.auth import Principal
+from nameko_services.common.errors import InvalidInput, NotFound
+
+PUBLIC = "public"  # no token is even looked at (operations, OAuth, JWKS)
+
+
+@dataclass
+class Context:
+    """What a handler gets: the request, the verified caller and helpers bound to its endpoint."""
+
+    request: Request
+    principal: Principal | None
+    rpc: RpcClient
+    endpoint: Endpoint
+
+    async def call(self, service: str, method: str, **kwargs: Any) -> Any:
+        """Call a service method on behalf of the caller."""
+        return await self.rpc.call(service, method, principal=self.principal, **kwargs)
+
+    async def body(self) -> dict[str, Any]:
+        """The JSON body, validated by the endpoint's body schema."""
+        raw = await self.request.body()
+        try:
+            data = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            raise BadRequest("The request body is not valid JSON.") from None
+        assert self.endpoint.body is not None
+        return validated(self.endpoint.body(), data)
+
+    def query(self) -> dict[str, Any]:
+        """The query string, validated by the endpoint's query schema."""
+        assert self.endpoint.query is not None
+        return validated(self.endpoint.query(), dict(self.request.query_params))
+
+    def path_id(self, name: str, not_found: type[NotFound] = NotFound) -> str:
+        """A UUID path parameter in canonical form; anything else is simply not found."""
+        try:
+            return str(uuid.UUID(self.request.path_params[name]))
+        except ValueError:
+            raise not_found() from None
+
+
+Handler = Callable[[Context], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One method on one path, with what the OpenAPI document says about it."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    access: str = ANYONE
+    status: int = 200
+    body: type[Schema] | None = None
+    query: type[Schema] | None = None
+    form: bool = False
+    errors: tuple[int, ...] = field(default=())
+
+
+def validated(schema: Schema, data: Any) -> dict[str, Any]:
+    """Load ``data``; every problem is reported at once, naming its field."""
+    try:
+        loaded = schema.load(data)
+    except ValidationError as error:
+        messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        raise InvalidInput(details=messages) from None
+    return dict(loaded)
+
+
+def mount(endpoint: Endpoint) -> Route:
+    """A Starlette route that authenticates, authorizes, then runs the endpoint's handler."""
+
+    async def run(request: Request) -> Response:
+        state = request.app.state
+        principal = None
+        if endpoint.access != PUBLIC:
+            principal = await authenticate(state.verifier, request.headers.get("authorization"))
+            authorize(principal, endpoint.access)
+        return await endpoint.handler(Context(request, principal, state.rpc, endpoint))
+
+    return Route(endpoint.path, run, methods=[endpoint.method], name=f"{endpoint.method} {endpoint.path}")

@@ -1,0 +1,131 @@
+"""Request bodies and query strings, validated at the edge (marshmallow, unknown fields refused).
+
+These mirror what the services accept, so bad input is answered with a 422 naming
+every field before it costs an RPC; the services validate again (they trust nobody).
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+MAX_PER_PAGE = 100
+MAX_PRICE = 10**12
+MAX_QUANTITY = 10**9
+ROLES = ("customer", "admin")
+SLUG = validate.Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
+                       error="Use lower-case letters, digits and single dashes.")
+SKU = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                      error="Use 1-64 letters, digits, dots, dashes or underscores.")
+CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="Must be an ISO 4217 code such as EUR.")
+
+
+def not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
+
+
+class UuidString(fields.String):
+    """A UUID, passed on as its canonical string (RPC arguments are plain JSON)."""
+
+    default_error_messages = {"invalid_uuid": "Not a valid UUID."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return str(uuid.UUID(text))
+        except ValueError:
+            raise self.make_error("invalid_uuid") from None
+
+
+def text(max_length: int, **kwargs: Any) -> fields.String:
+    return fields.String(validate=[validate.Length(max=max_length), not_blank], **kwargs)
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+# --- users ------------------------------------------------------------------------------
+
+
+class RegisterBody(StrictSchema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    name = text(100, required=True)
+
+
+class AddressBody(StrictSchema):
+    line1 = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    line2 = fields.String(allow_none=True, validate=validate.Length(max=200))
+    city = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    postal_code = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    country = fields.String(required=True, validate=validate.Regexp(
+        r"^[A-Z]{2}$", error="Must be an ISO 3166-1 alpha-2 code such as DE or US."))
+
+
+class UpdateMeBody(StrictSchema):
+    name = text(100)
+    shipping_address = fields.Nested(AddressBody, allow_none=True)
+
+
+class ChangePasswordBody(StrictSchema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class RolesBody(StrictSchema):
+    roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True,
+                        validate=validate.Length(min=1, max=len(ROLES)))
+
+
+class PageQuery(StrictSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+# --- catalog ----------------------------------------------------------------------------
+
+
+class CategoryBody(StrictSchema):
+    name = text(120, required=True)
+    slug = fields.String(allow_none=True, validate=[validate.Length(max=120), SLUG])
+    parent_id = UuidString(allow_none=True)
+
+
+class CategoryChanges(StrictSchema):
+    name = text(120)
+    slug = fields.String(validate=[validate.Length(max=120), SLUG])
+    parent_id = UuidString(allow_none=True)
+
+
+class ProductBody(StrictSchema):
+    sku = fields.String(required=True, validate=[validate.Length(min=1, max=64), SKU])
+    name = text(200, required=True)
+    description = fields.String(validate=validate.Length(max=10_000))
+    price = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=MAX_PRICE))
+    currency = fields.String(required=True, validate=CURRENCY)
+    category_id = UuidString(allow_none=True)
+    stock = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_QUANTITY))
+
+
+class ProductChanges(StrictSchema):
+    sku = fields.String(validate=[validate.Length(min=1, max=64), SKU])
+    name = text(200)
+    description = fields.String(validate=validate.Length(max=10_000))
+    price = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_PRICE))
+    currency = fields.String(validate=CURRENCY)
+    category_id = UuidString(allow_none=True)
+    active = fields.Boolean()
+
+
+class ProductQuery(PageQuery):
+    category_id = UuidString()
+    q = fields.String(validate=validate.Length(max=200))
+    include_inactive = fields.Boolean(load_default=False)
+
+
+class StockBody(StrictSchema):
+    on_hand = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=MAX_QUANTITY))

@@ -1,0 +1,1 @@
+"""Operations: bring up infrastructure, prepare databases and keys, run the Procfile (`shopctl`)."""

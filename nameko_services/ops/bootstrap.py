@@ -1,0 +1,40 @@
+"""Prepare what the processes share: databases at head, signing keys, the first admin."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from nameko_services.common import auth, keys, migrate
+from nameko_services.common.dbadmin import create_database
+from nameko_services.ops.endpoints import redact
+
+Say = Callable[[str], None]
+
+
+def key_names() -> list[str]:
+    """Every signing key the platform uses: ``access`` and one per trusted service."""
+    return ["access", *(f"service-{name}" for name in auth.TRUSTED_SERVICES)]
+
+
+def ensure_signing_keys() -> list[str]:
+    """Load (in development: generate) every key now, before processes race to create them."""
+    names = key_names()
+    for name in names:
+        keys.load_signing_key(name)
+    return names
+
+
+def prepare_databases(databases: Iterable[str], say: Say) -> None:
+    """Create each database if missing and migrate it to head."""
+    for database in databases:
+        url = migrate.database_url(database)
+        created = create_database(url)
+        say(f"database {database} ({redact(url)}): {'created' if created else 'exists'}, migrating")
+        migrate.upgrade(database, url)
+
+
+def create_admin(email: str, password: str) -> str:
+    """Make sure an admin with ``email`` exists in the core database; return its id."""
+    # Imported here: only this command needs the users service's code.
+    from nameko_services.users.admin import ensure_admin
+
+    return ensure_admin(migrate.database_url("core"), email, password)

@@ -1,0 +1,219 @@
+"""The whole platform as processes, driven over HTTP.
+
+For the session: a throw-away RabbitMQ vhost (management API), fresh ``shop_e2e_*`` databases at
+head, a temporary key folder, then every ``Procfile`` process started exactly as ``shopctl up``
+runs it (with a free gateway port). Tests get an ``httpx.Client`` on the gateway once ``/ready``
+answers 200. Nothing here is mocked; missing infrastructure fails loudly.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from nameko_services.common import migrate
+from nameko_services.common.dbadmin import create_database, drop_database
+from nameko_services.ops import bootstrap, procfile
+from nameko_services.ops.endpoints import (
+    amqp_credentials,
+    amqp_uri,
+    management_url,
+    with_database,
+    with_vhost,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+LOG_TAIL = 60
+ADMIN_EMAIL = "admin@e2e.example.com"
+ADMIN_PASSWORD = "e2e operator secret"
+CUSTOMER_PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Platform:
+    """The running processes (by Procfile name), their log files and the gateway's URL."""
+
+    base_url: str
+    env: dict[str, str]
+    log_dir: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, commands: dict[str, str]) -> None:
+        for name, command in commands.items():
+            with open(self.log_dir / f"{name}.log", "wb") as log:
+                # exec: the pid is the program's own, so tests can signal it (SIGSTOP, SIGTERM).
+                self.processes[name] = subprocess.Popen(
+                    procfile.exec_command(command), cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
+                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def exited(self) -> dict[str, int]:
+        return {name: code for name, proc in self.processes.items() if (code := proc.poll()) is not None}
+
+    def report(self) -> str:
+        """The tail of every process's output, with how it ended if it did."""
+        parts = []
+        for name, proc in self.processes.items():
+            lines = (self.log_dir / f"{name}.log").read_text(errors="replace").splitlines()
+            state = "running" if proc.poll() is None else f"exited with {proc.returncode}"
+            parts.append(f"----- {name} ({state}), last {LOG_TAIL} lines -----\n"
+                         + "\n".join(lines[-LOG_TAIL:]))
+        return "\n".join(parts) + f"\n(full logs in {self.log_dir})"
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            if self.exited():
+                pytest.fail(f"processes exited early: {self.exited()}\n{self.report()}")
+            try:
+                response = httpx.get(f"{self.base_url}/ready", timeout=5)
+                if response.status_code == 200:
+                    return
+                last = f"{response.status_code} {response.text[:300]}"
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.5)
+        pytest.fail(f"GET /ready did not answer 200 within {timeout:.0f} s (last: {last})\n{self.report()}")
+
+    def stop(self) -> None:
+        """SIGTERM everything (after SIGCONT, in case a test paused it), SIGKILL what lingers."""
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGCONT)
+                proc.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def vhost_uri() -> Iterator[str]:
+    """A fresh RabbitMQ vhost for this session (deleted afterwards); its AMQP URI."""
+    broker = amqp_uri()
+    api, auth = management_url(broker), amqp_credentials(broker)
+    name = f"shop-e2e-{uuid.uuid4().hex[:8]}"
+    path = quote(name, safe="")
+    try:
+        httpx.put(f"{api}/api/vhosts/{path}", auth=auth, timeout=10).raise_for_status()
+        httpx.put(f"{api}/api/permissions/{path}/{quote(auth[0], safe='')}", auth=auth, timeout=10,
+                  json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+    except httpx.HTTPError as exc:
+        pytest.fail(f"cannot create a vhost through the RabbitMQ management API at {api} ({exc}): "
+                    "run `shopctl ensure-infra` (enables rabbitmq_management)")
+    yield with_vhost(broker, name)
+    httpx.delete(f"{api}/api/vhosts/{path}", auth=auth, timeout=10)
+
+
+@pytest.fixture(scope="session")
+def database_urls() -> Iterator[dict[str, str]]:
+    """``shop_e2e_<db>_<pid>`` databases, recreated and migrated to head; dropped afterwards.
+
+    The pid keeps two runs on one server (two engineers, two CI jobs) out of each other's way.
+    """
+    urls = {db: with_database(migrate.database_url(db), f"shop_e2e_{db}_{os.getpid()}")
+            for db in migrate.DATABASES}
+    for db, url in urls.items():
+        create_database(url, drop_existing=True)
+        migrate.upgrade(db, url)
+    yield urls
+    for url in urls.values():
+        drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Signing keys for this session only, made before any process starts."""
+    path = tmp_path_factory.mktemp("keys")
+    previous = os.environ.get("SHOP_KEYS_DIR")
+    os.environ["SHOP_KEYS_DIR"] = str(path)
+    bootstrap.ensure_signing_keys()
+    yield path
+    if previous is None:
+        os.environ.pop("SHOP_KEYS_DIR", None)
+    else:
+        os.environ["SHOP_KEYS_DIR"] = previous
+
+
+@pytest.fixture(scope="session")
+def platform(vhost_uri: str, database_urls: dict[str, str], keys_dir: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """Every Procfile process running against the test vhost and databases, gateway ready."""
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = procfile.process_env(os.environ, BIN) | {
+        "SHOP_ENV": "development", "SHOP_AMQP_URI": vhost_uri, "SHOP_KEYS_DIR": str(keys_dir),
+        "SHOP_CORE_DB_URL": database_urls["core"], "SHOP_ORDERS_DB_URL": database_urls["orders"],
+        "SHOP_PAYMENTS_DB_URL": database_urls["payments"], "SHOP_GATEWAY_HOST": "127.0.0.1",
+        "SHOP_GATEWAY_PORT": str(port), "SHOP_TOKEN_ISSUER": base_url, "SHOP_LOG_LEVEL": "INFO",
+    }
+    running = Platform(base_url, env, tmp_path_factory.mktemp("logs"))
+    try:
+        running.start(procfile.read(ROOT / "Procfile"))
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop()
+        crashed = {name: code for name, code in running.exited().items() if code not in (0, -15, 143)}
+        if crashed:
+            print(f"\nprocesses that did not stop cleanly: {crashed}\n{running.report()}")
+
+
+@pytest.fixture(scope="session")
+def client(platform: Platform) -> Iterator[httpx.Client]:
+    """An HTTP client on the gateway."""
+    with httpx.Client(base_url=platform.base_url, timeout=30) as http:
+        yield http
+
+
+def _password_grant(client: httpx.Client, email: str, password: str) -> str:
+    response = client.post("/api/v1/oauth/token",
+                           data={"grant_type": "password", "username": email, "password": password})
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+@pytest.fixture(scope="session")
+def admin_token(client: httpx.Client, database_urls: dict[str, str]) -> str:
+    """An access token of an admin made with ``ensure_admin`` (as `shopctl up` does)."""
+    from nameko_services.users.admin import ensure_admin
+
+    ensure_admin(database_urls["core"], ADMIN_EMAIL, ADMIN_PASSWORD)
+    return _password_grant(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def register_customer(client: httpx.Client) -> Callable[..., tuple[dict, str]]:
+    """``register_customer(name="Ada")`` → (the new user, an access token for them)."""
+
+    def _register(name: str = "Ada") -> tuple[dict, str]:
+        email = f"customer-{uuid.uuid4().hex[:10]}@example.com"
+        created = client.post("/api/v1/users",
+                              json={"email": email, "password": CUSTOMER_PASSWORD, "name": name})
+        assert created.status_code == 201, created.text
+        return created.json(), _password_grant(client, email, CUSTOMER_PASSWORD)
+
+    return _register

@@ -1,0 +1,46 @@
+"""The shopctl command line: arguments, messages and exit codes that need no servers."""
+import io
+
+import jwt
+import pytest
+
+from nameko_services.cli import _banner, build_parser, main
+
+
+def test_token_takes_a_service_a_user_roles_and_a_lifetime():
+    args = build_parser().parse_args(["token", "--service", "users", "--user-id", "u-1",
+                                      "--roles", "admin", "--ttl", "600"])
+    assert (args.service, args.user_id, args.roles, args.ttl) == ("users", "u-1", "admin", 600)
+
+
+def test_migrate_accepts_each_database_or_all_and_nothing_else(capsys):
+    assert build_parser().parse_args(["migrate"]).database == "all"
+    assert build_parser().parse_args(["migrate", "--database", "orders"]).database == "orders"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["migrate", "--database", "users"])
+
+
+def test_token_prints_a_service_token_signed_by_shopctl(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SHOP_KEYS_DIR", str(tmp_path))
+    assert main(["token", "--service", "catalog", "--user-id", "u-9", "--roles", "admin"]) == 0
+    claims = jwt.decode(capsys.readouterr().out.strip(), options={"verify_signature": False})
+    assert (claims["iss"], claims["aud"], claims["sub"]) == ("shopctl", "catalog", "u-9")
+    assert claims["exp"] - claims["iat"] == 3600
+
+
+def test_create_admin_without_a_password_or_terminal_says_how_to_give_one(monkeypatch):
+    monkeypatch.delenv("SHOP_ADMIN_PASSWORD", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    with pytest.raises(SystemExit, match="SHOP_ADMIN_PASSWORD"):
+        main(["create-admin", "--email", "root@example.com"])
+
+
+def test_up_outside_the_project_folder_fails_with_a_message(tmp_path, capsys):
+    assert main(["up", "--procfile", str(tmp_path / "Procfile")]) == 2
+    assert "no Procfile" in capsys.readouterr().err
+
+
+def test_the_banner_shows_the_gateway_and_the_rabbitmq_console():
+    banner = _banner({"SHOP_GATEWAY_PORT": "8080"})
+    assert "http://127.0.0.1:8080" in banner
+    assert "http://127.0.0.1:15672 (user guest, password guest)" in banner
