@@ -134,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``shopctl`` console script."""
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    from nameko_services.common.errors import ServiceError
     from nameko_services.infra import InfrastructureUnavailable
     from nameko_services.ops.procfile import ProcfileError
 
@@ -142,6 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except (InfrastructureUnavailable, ProcfileError) as exc:
         print(f"shopctl: {exc}", file=sys.stderr)
+        return 2
+    except ServiceError as exc:  # e.g. an admin password the policy refuses
+        details = "".join(f"\n  {field}: {' '.join(map(str, msgs))}" for field, msgs in exc.details.items())
+        print(f"shopctl: {exc}{details}", file=sys.stderr)
         return 2
 
 

@@ -44,7 +44,11 @@ class Database(DependencyProvider):
         from nameko_services.common.migrate import ensure_at_head
 
         patch_psycopg_for_eventlet()
-        self.engine = make_engine(self.container.config[self.url_key])
+        # One connection per concurrent worker: a smaller pool makes overflow connections
+        # open and close on every call under load (a new PostgreSQL backend each time).
+        workers = int(self.container.config.get("max_workers", 10))
+        self.engine = make_engine(self.container.config[self.url_key], pool_size=workers,
+                                  max_overflow=workers)
         ensure_at_head(self.database, self.engine)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
 

@@ -6,6 +6,8 @@ answered with ``NotAuthenticated`` and never reaches the method.
 """
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Any
 
@@ -24,13 +26,36 @@ def trusted_service_keys() -> dict[str, Any]:
     return key_map(load_public_key(f"service-{name}") for name in TRUSTED_SERVICES)
 
 
+_VERIFIED_LIMIT = 4096
+# Long enough to span one call (entrypoint, then Caller), short next to the 30 s leeway.
+_VERIFIED_SECONDS = 5.0
+_verified: OrderedDict[tuple[str, str], tuple[Principal, float]] = OrderedDict()
+
+
+def verified_principal(token: str | None, audience: str) -> Principal:
+    """Verify a service token, remembering the result while the token is fresh.
+
+    The entrypoint and the ``Caller`` dependency both need the principal of one call;
+    signature checks are a good part of a small call's CPU, so the second is a lookup.
+    """
+    key = (token or "", audience)
+    hit = _verified.get(key)
+    if hit is not None and hit[1] > time.time():
+        return hit[0]
+    principal = verify_service_token(token, trusted_service_keys(), audience=audience)
+    _verified[key] = (principal, time.time() + _VERIFIED_SECONDS)
+    if len(_verified) > _VERIFIED_LIMIT:
+        _verified.popitem(last=False)
+    return principal
+
+
 class AuthenticatedRpc(Rpc):
     """An ``@rpc`` entrypoint that verifies the caller's service token first."""
 
     def handle_message(self, body: Any, message: Any) -> None:
         token = (message.headers or {}).get(AUTH_HEADER)
         # Raising here makes nameko's RpcConsumer reply with the serialised error.
-        verify_service_token(token, trusted_service_keys(), audience=self.container.service_name)
+        verified_principal(token, self.container.service_name)
         super().handle_message(body, message)
 
 
@@ -44,5 +69,4 @@ class Caller(DependencyProvider):
         token = worker_ctx.context_data.get("authorization")
         if not token:
             return Principal()
-        return verify_service_token(token, trusted_service_keys(),
-                                    audience=self.container.service_name)
+        return verified_principal(token, self.container.service_name)

@@ -14,10 +14,10 @@ import eventlet
 from nameko.exceptions import UnknownService
 from nameko.rpc import MethodProxy, RpcProxy
 
-from nameko_services.common.auth import Principal, issue_service_token, verify_service_token
+from nameko_services.common.auth import Principal, issue_service_token
 from nameko_services.common.errors import ServiceTimeout, ServiceUnavailable
 from nameko_services.common.keys import SigningKey, load_signing_key
-from nameko_services.common.rpc import AUTH_HEADER, trusted_service_keys
+from nameko_services.common.rpc import AUTH_HEADER, verified_principal
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -35,8 +35,7 @@ class SignedMethodProxy(MethodProxy):
         token = worker_ctx.context_data.get("authorization")
         if not token:
             return None
-        return verify_service_token(token, trusted_service_keys(),
-                                    audience=worker_ctx.container.service_name)
+        return verified_principal(token, worker_ctx.container.service_name)
 
     def get_message_headers(self, worker_ctx: Any) -> dict[str, Any]:
         headers = super().get_message_headers(worker_ctx)

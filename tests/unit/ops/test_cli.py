@@ -44,3 +44,14 @@ def test_the_banner_shows_the_gateway_and_the_rabbitmq_console():
     banner = _banner({"SHOP_GATEWAY_PORT": "8080"})
     assert "http://127.0.0.1:8080" in banner
     assert "http://127.0.0.1:15672 (user guest, password guest)" in banner
+
+
+def test_an_admin_password_the_policy_refuses_is_a_message_not_a_traceback(monkeypatch, capsys):
+    from nameko_services.common.errors import WeakPassword
+
+    def refuse(email, password):
+        raise WeakPassword(details={"password": ["Must not contain the email address."]})
+
+    monkeypatch.setattr("nameko_services.ops.bootstrap.create_admin", refuse)
+    assert main(["create-admin", "--email", "admin@example.com", "--password", "admin password"]) == 2
+    assert "password: Must not contain the email address." in capsys.readouterr().err
