@@ -18,19 +18,16 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT) not in sys.path:  # the gateway package, not a folder named like it
-    sys.path.insert(0, str(ROOT))
-
-from gateway.rpc import AmqpRpcClient  # noqa: E402
-from nameko_services.common.keys import load_signing_key  # noqa: E402
-from nameko_services.ops.endpoints import (  # noqa: E402
+from gateway.rpc import AmqpRpcClient
+from nameko_services.common.keys import load_signing_key
+from nameko_services.ops.endpoints import (
     amqp_credentials,
     amqp_uri,
     management_url,
     with_vhost,
 )
 
+ROOT = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
 SERVICE_START_TIMEOUT = 30.0
 

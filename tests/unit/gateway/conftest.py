@@ -1,26 +1,15 @@
-"""Gateway route tests: the real app with a fake RPC client injected; no broker, no eventlet.
-
-This folder has no ``__init__.py`` on purpose: as a package it would be importable as
-``gateway`` (pytest puts ``tests/unit`` on sys.path for its sibling packages) and shadow
-the real one. The project root goes first on sys.path so ``gateway`` is ours.
-"""
+"""Gateway route tests: the real app with a fake RPC client injected; no broker, no eventlet."""
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
-ROOT = str(Path(__file__).resolve().parents[3])
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+import httpx
+import pytest
 
-import httpx  # noqa: E402
-import pytest  # noqa: E402
-from gateway_fakes import AUDIENCE, ISSUER, MAX_BODY, FakeRpc, access_token, new_key  # noqa: E402
-
-from gateway.app import create_app  # noqa: E402
-from gateway.settings import Settings  # noqa: E402
-from nameko_services.common.keys import SigningKey  # noqa: E402
+from gateway.app import create_app
+from gateway.settings import Settings
+from nameko_services.common.keys import SigningKey
+from tests.unit.gateway.gateway_fakes import AUDIENCE, ISSUER, MAX_BODY, FakeRpc, access_token, new_key
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ import json
 import time
 
 import pytest
-from gateway_fakes import access_token, new_key
 
 from gateway.auth import TokenVerifier
 from gateway.errors import InvalidToken
 from nameko_services.common.auth import issue_service_token
+from tests.unit.gateway.gateway_fakes import access_token, new_key
 
 
 def _b64(data: dict) -> str:

@@ -5,12 +5,12 @@ import asyncio
 import subprocess
 import sys
 
-from gateway_fakes import MAX_BODY, ROOT
 from starlette.routing import Route
 
 from gateway.app import ENDPOINTS, create_app
 from gateway.settings import Settings
 from nameko_services.common.errors import ServiceUnavailable
+from tests.unit.gateway.gateway_fakes import MAX_BODY, ROOT
 
 
 async def test_health_is_always_ok(client, rpc):
