@@ -84,6 +84,7 @@ def _banner(env: Mapping[str, str]) -> str:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from nameko_services.common.auth import ensure_signing_keys
     from nameko_services.infra import ensure_infrastructure
     from nameko_services.ops import bootstrap, procfile, runner
 
@@ -95,7 +96,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     email, password = os.environ.get("SHOP_ADMIN_EMAIL"), os.environ.get("SHOP_ADMIN_PASSWORD")
     if email and password:
         _say(f"admin {email}: {bootstrap.create_admin(email, password)}")
-    _say(f"signing keys ready: {', '.join(bootstrap.ensure_signing_keys())}")
+    _say(f"signing keys ready: {', '.join(ensure_signing_keys())}")
     print(_banner(os.environ), flush=True)
     env = procfile.process_env(os.environ, Path(sys.executable).parent)
     return runner.run_processes(processes, env, root)

@@ -18,7 +18,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from nameko_services.common.errors import NotAuthenticated
-from nameko_services.common.keys import ALGORITHM, SigningKey, thumbprint
+from nameko_services.common.keys import ALGORITHM, SigningKey, load_signing_key, thumbprint
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 SERVICE_TOKEN_TYPE = "service+jwt"
@@ -114,3 +114,11 @@ def verify_service_token(token: str | None, keys: Mapping[str, Ed25519PublicKey]
 def key_map(public_keys: Iterable[Ed25519PublicKey]) -> dict[str, Ed25519PublicKey]:
     """Index public keys by their ``kid``."""
     return {thumbprint(key): key for key in public_keys}
+
+
+def ensure_signing_keys() -> list[str]:
+    """Load (in development: generate) every key the platform uses, before processes race for them."""
+    names = ["access", *(f"service-{name}" for name in TRUSTED_SERVICES)]
+    for name in names:
+        load_signing_key(name)
+    return names

@@ -3,24 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from nameko_services.common import auth, keys, migrate
+from nameko_services.common import migrate
 from nameko_services.common.dbadmin import create_database
 from nameko_services.ops.endpoints import redact
 
 Say = Callable[[str], None]
-
-
-def key_names() -> list[str]:
-    """Every signing key the platform uses: ``access`` and one per trusted service."""
-    return ["access", *(f"service-{name}" for name in auth.TRUSTED_SERVICES)]
-
-
-def ensure_signing_keys() -> list[str]:
-    """Load (in development: generate) every key now, before processes race to create them."""
-    names = key_names()
-    for name in names:
-        keys.load_signing_key(name)
-    return names
 
 
 def prepare_databases(databases: Iterable[str], say: Say) -> None:

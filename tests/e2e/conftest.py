@@ -24,7 +24,8 @@ import pytest
 
 from nameko_services.common import migrate
 from nameko_services.common.dbadmin import create_database, drop_database
-from nameko_services.ops import bootstrap, procfile
+from nameko_services.common.testing import temporary_keys
+from nameko_services.ops import procfile
 from nameko_services.ops.endpoints import (
     amqp_credentials,
     amqp_uri,
@@ -147,15 +148,8 @@ def database_urls() -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="session")
 def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Signing keys for this session only, made before any process starts."""
-    path = tmp_path_factory.mktemp("keys")
-    previous = os.environ.get("SHOP_KEYS_DIR")
-    os.environ["SHOP_KEYS_DIR"] = str(path)
-    bootstrap.ensure_signing_keys()
-    yield path
-    if previous is None:
-        os.environ.pop("SHOP_KEYS_DIR", None)
-    else:
-        os.environ["SHOP_KEYS_DIR"] = previous
+    with temporary_keys(tmp_path_factory.mktemp("keys")) as path:
+        yield path
 
 
 @pytest.fixture(scope="session")

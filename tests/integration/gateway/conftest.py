@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from gateway.rpc import AmqpRpcClient
-from nameko_services.common.keys import load_signing_key
+from nameko_services.common.testing import temporary_keys
 from nameko_services.ops.endpoints import (
     amqp_credentials,
     amqp_uri,
@@ -96,16 +96,8 @@ def broker() -> Iterator[Broker]:
 
 @pytest.fixture(scope="session")
 def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("keys")
-    previous = os.environ.get("SHOP_KEYS_DIR")
-    os.environ["SHOP_KEYS_DIR"] = str(path)
-    for name in ("gateway", "users", "catalog", "orders", "payments", "shopctl"):
-        load_signing_key(f"service-{name}")  # made now, before two processes race for them
-    yield path
-    if previous is None:
-        os.environ.pop("SHOP_KEYS_DIR", None)
-    else:
-        os.environ["SHOP_KEYS_DIR"] = previous
+    with temporary_keys(tmp_path_factory.mktemp("keys")) as path:
+        yield path
 
 
 @pytest.fixture(scope="session")

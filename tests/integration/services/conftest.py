@@ -18,14 +18,14 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from nameko_services.common import auth, keys, migrate  # noqa: E402
 from nameko_services.common.dbadmin import create_database, drop_database  # noqa: E402
+from nameko_services.common.testing import temporary_keys  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
 def keys_dir(tmp_path_factory):
     """Fresh signing keys for the session, so tests never touch var/keys."""
-    path = tmp_path_factory.mktemp("keys")
-    os.environ["SHOP_KEYS_DIR"] = str(path)
-    return path
+    with temporary_keys(tmp_path_factory.mktemp("keys")) as path:
+        yield path
 
 
 def _test_url(database: str) -> str:
