@@ -1,0 +1,70 @@
+"""Plumbing every service shares: the schema check at start-up and JSON logs with call ids."""
+import json
+import logging
+import os
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from nameko_services.common import migrate
+from nameko_services.common.db import Database
+from nameko_services.common.dbadmin import create_database, drop_database
+from nameko_services.common.logging import ContextFilter, LoggingContext, json_formatter
+from nameko_services.common.migrate import SchemaOutOfDate
+from nameko_services.common.rpc import rpc
+
+log = logging.getLogger("tests.plumbing")
+
+
+class NeedsCore:
+    name = "users"  # a trusted name, so the test's service token verifies
+    db = Database("core")
+    logging = LoggingContext()
+
+    @rpc
+    def log_something(self):
+        log.info("handled")
+        return self.db.execute(text("SELECT 1")).scalar()
+
+
+@pytest.fixture
+def behind_database():
+    url = migrate.database_url("core").rsplit("/", 1)[0] + f"/shop_test_behind_{os.getpid()}"
+    create_database(url, drop_existing=True)
+    yield url
+    drop_database(url)
+
+
+def test_a_service_refuses_to_start_on_a_database_that_is_not_at_head(
+        container_factory, rabbit_config, behind_database):
+    container = container_factory(NeedsCore, dict(rabbit_config, DATABASE_URL=behind_database))
+    with pytest.raises(SchemaOutOfDate, match="shopctl migrate"):
+        container.start()
+
+
+def test_a_database_at_head_passes_the_check(core_db_url):
+    engine = create_engine(core_db_url)
+    try:
+        migrate.ensure_at_head("core", engine)
+    finally:
+        engine.dispose()
+
+
+def test_log_lines_are_json_with_the_service_call_id_and_correlation_id(
+        container_factory, core_config, call):
+    handler = logging.StreamHandler()
+    lines = []
+    handler.emit = lambda record: lines.append(handler.format(record))
+    handler.setFormatter(json_formatter())
+    handler.addFilter(ContextFilter("users"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        container_factory(NeedsCore, core_config).start()
+        assert call("users", "log_something") == 1
+    finally:
+        log.removeHandler(handler)
+    record = json.loads(lines[-1])
+    assert record["service"] == "users" and record["message"] == "handled"
+    assert record["call_id"].startswith("users.log_something.")
+    assert record["correlation_id"]
