@@ -13,12 +13,13 @@ from gateway.context import configure_logging
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.middleware import BodyLimitMiddleware, Metrics, RequestContextMiddleware
 from gateway.openapi import build_openapi
-from gateway.routes import catalog, oauth, ops, users
+from gateway.routes import catalog, oauth, ops, orders, payments, users
 from gateway.routing import Endpoint, mount
 from gateway.rpc import AmqpRpcClient, RpcClient
 from gateway.settings import Settings
 
-ENDPOINTS: list[Endpoint] = [*ops.ENDPOINTS, *oauth.ENDPOINTS, *users.ENDPOINTS, *catalog.ENDPOINTS]
+ENDPOINTS: list[Endpoint] = [*ops.ENDPOINTS, *oauth.ENDPOINTS, *users.ENDPOINTS, *catalog.ENDPOINTS,
+                             *orders.ENDPOINTS, *payments.ENDPOINTS]
 
 
 def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -> Starlette:

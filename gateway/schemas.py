@@ -129,3 +129,49 @@ class ProductQuery(PageQuery):
 
 class StockBody(StrictSchema):
     on_hand = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=MAX_QUANTITY))
+
+
+# --- orders and payments ----------------------------------------------------------------
+
+MAX_ORDER_LINES = 50
+MAX_LINE_QUANTITY = 100
+ORDER_STATUSES = ("pending", "awaiting_payment", "confirmed", "shipped", "delivered", "cancelled")
+
+
+class OrderItemBody(StrictSchema):
+    product_id = UuidString(required=True)
+    quantity = fields.Integer(required=True, strict=True,
+                              validate=validate.Range(min=1, max=MAX_LINE_QUANTITY))
+
+
+class PaymentBody(StrictSchema):
+    token = fields.String(required=True, validate=[validate.Length(min=1, max=255), not_blank])
+
+
+def _order_items(**kwargs: Any) -> fields.List:
+    return fields.List(fields.Nested(OrderItemBody),
+                       validate=validate.Length(min=1, max=MAX_ORDER_LINES), **kwargs)
+
+
+class OrderBody(StrictSchema):
+    items = _order_items(required=True)
+    shipping_address = fields.Nested(AddressBody, required=True)
+    payment = fields.Nested(PaymentBody, required=True)
+
+
+class OrderChanges(StrictSchema):
+    items = _order_items()
+    shipping_address = fields.Nested(AddressBody)
+
+
+class OrderQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf(ORDER_STATUSES))
+    user_id = UuidString()
+
+
+class PaymentQuery(PageQuery):
+    order_id = UuidString()
+
+
+class RefundBody(StrictSchema):
+    amount = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=MAX_PRICE))

@@ -1,0 +1,73 @@
+"""Orders: /api/v1/orders (customers their own, admins all)."""
+from __future__ import annotations
+
+import re
+
+from starlette.responses import JSONResponse, Response
+
+from gateway.auth import ADMIN, CUSTOMER
+from gateway.errors import BadRequest
+from gateway.routing import Context, Endpoint, Handler
+from gateway.schemas import OrderBody, OrderChanges, OrderQuery
+from nameko_services.common.errors import NotFound
+
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, as the IETF draft expects
+
+
+def _order_id(ctx: Context) -> str:
+    return ctx.path_id("order_id", NotFound)
+
+
+async def place_order(ctx: Context) -> Response:
+    key = ctx.request.headers.get("idempotency-key", "")
+    if not IDEMPOTENCY_KEY.match(key):
+        raise BadRequest("An Idempotency-Key header (1-255 printable characters) is required.",
+                         {"Idempotency-Key": ["Missing or malformed."]})
+    placed = await ctx.call("orders", "place_order", idempotency_key=key, payload=await ctx.body())
+    # The same key and body again returns the order placed the first time.
+    return JSONResponse(placed["order"], status_code=200 if placed["replayed"] else 201)
+
+
+async def list_orders(ctx: Context) -> Response:
+    return JSONResponse(await ctx.call("orders", "list_orders", **ctx.query()))
+
+
+async def get_order(ctx: Context) -> Response:
+    return JSONResponse(await ctx.call("orders", "get_order", order_id=_order_id(ctx)))
+
+
+async def get_order_events(ctx: Context) -> Response:
+    return JSONResponse(await ctx.call("orders", "get_order_events", order_id=_order_id(ctx)))
+
+
+async def modify_order(ctx: Context) -> Response:
+    order_id = _order_id(ctx)
+    return JSONResponse(await ctx.call("orders", "modify_order", order_id=order_id, changes=await ctx.body()))
+
+
+def _transition(method: str) -> Handler:
+    """A handler moving the order along: cancel, ship, deliver."""
+    async def handler(ctx: Context) -> Response:
+        return JSONResponse(await ctx.call("orders", method, order_id=_order_id(ctx)))
+    return handler
+
+
+ORDER = "/api/v1/orders/{order_id}"
+
+ENDPOINTS = [
+    Endpoint("POST", "/api/v1/orders", place_order, "Place an order (header Idempotency-Key)", "orders",
+             CUSTOMER, status=201, body=OrderBody, errors=(400, 404, 409, 422)),
+    Endpoint("GET", "/api/v1/orders", list_orders, "Your orders (admins: all, filtered)", "orders",
+             CUSTOMER, query=OrderQuery),
+    Endpoint("GET", ORDER, get_order, "One order", "orders", CUSTOMER, errors=(404,)),
+    Endpoint("GET", f"{ORDER}/events", get_order_events, "The order's history, oldest first", "orders",
+             CUSTOMER, errors=(404,)),
+    Endpoint("PATCH", ORDER, modify_order, "Change items or address before payment", "orders", CUSTOMER,
+             body=OrderChanges, errors=(404, 409)),
+    Endpoint("POST", f"{ORDER}/cancel", _transition("cancel_order"), "Cancel (stock released, money back)",
+             "orders", CUSTOMER, errors=(404, 409)),
+    Endpoint("POST", f"{ORDER}/ship", _transition("ship_order"), "Mark shipped", "orders", ADMIN,
+             errors=(404, 409)),
+    Endpoint("POST", f"{ORDER}/deliver", _transition("deliver_order"), "Mark delivered", "orders", ADMIN,
+             errors=(404, 409)),
+]
