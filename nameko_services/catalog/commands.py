@@ -42,9 +42,19 @@ class ProductQuery:
 
 @dataclass(frozen=True)
 class ReserveStock:
-    """Hold stock for an order, all items or none."""
+    """Hold stock for version ``order_version`` of an order, all items or none."""
 
     order_id: str
+    items: tuple[ReservedItem, ...]
+    order_version: int = 1
+
+
+@dataclass(frozen=True)
+class AdjustReservation:
+    """Replace what an order holds with ``items`` (the order's version ``order_version``)."""
+
+    order_id: str
+    order_version: int
     items: tuple[ReservedItem, ...]
 
 

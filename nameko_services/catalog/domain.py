@@ -3,7 +3,10 @@
 Stock is ``on_hand`` (physically in the warehouse) and ``reserved`` (promised to
 orders that are not yet paid); ``available = on_hand - reserved`` is what can still
 be sold. A reservation belongs to one order and moves ``reserved`` → ``committed``
-(the goods leave: on_hand and reserved drop) or ``reserved`` → ``released``.
+(the goods leave: on_hand and reserved drop) or ``reserved`` → ``released``; a cancelled
+order's committed reservation goes ``committed`` → ``restocked`` (the goods come back).
+Its ``order_version`` is the order version whose items it holds: a request for an older
+version is stale and changes nothing.
 """
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ MAX_PER_PAGE = 100
 MAX_PRICE = 10**12  # minor units; far above any real price, far below BIGINT
 MAX_QUANTITY = 10**9  # fits the INTEGER stock columns with room to spare
 
-RESERVED, RELEASED, COMMITTED = "reserved", "released", "committed"
+RESERVED, RELEASED, COMMITTED, RESTOCKED = "reserved", "released", "committed", "restocked"
 
 
 def invalid(field_name: str, message: str) -> InvalidInput:
@@ -206,6 +209,12 @@ class StockLevel:
         self.release(quantity)
         self.on_hand -= quantity
 
+    def restock(self, quantity: int) -> None:
+        """Units of a cancelled, already committed order come back on hand."""
+        if quantity <= 0:
+            raise Conflict(f"Cannot restock {quantity} units.")
+        self.on_hand += quantity
+
     def set_on_hand(self, on_hand: int) -> None:
         validate_quantity(on_hand, "on_hand")
         if on_hand < self.reserved:
@@ -230,23 +239,59 @@ class Reservation:
     order_id: str
     status: str = RESERVED
     items: tuple[ReservedItem, ...] = ()
+    order_version: int = 1
 
     def release(self) -> bool:
         """Move to released; False if it already was (idempotent)."""
-        return self._move(RELEASED, COMMITTED)
+        return self._move(RELEASED, (COMMITTED, RESTOCKED))
 
     def commit(self) -> bool:
         """Move to committed; False if it already was (idempotent)."""
-        return self._move(COMMITTED, RELEASED)
+        return self._move(COMMITTED, (RELEASED, RESTOCKED))
 
-    def _move(self, target: str, forbidden: str) -> bool:
+    def cancel(self) -> Callable[[StockLevel, int], None] | None:
+        """The order is cancelled: the stock move that undoes this reservation, or None if none is due.
+
+        Reserved units are released; committed ones are put back on hand (``restocked``).
+        """
+        if self.status == RESERVED:
+            self.status = RELEASED
+            return StockLevel.release
+        if self.status == COMMITTED:
+            self.status = RESTOCKED
+            return StockLevel.restock
+        return None
+
+    def is_newer_than(self, order_version: int) -> bool:
+        """Does it hold a later version of the order (so a request for ``order_version`` is stale)?"""
+        return self.order_version > order_version
+
+    def _move(self, target: str, forbidden: tuple[str, ...]) -> bool:
         if self.status == target:
             return False
-        if self.status == forbidden:
-            raise Conflict(f"The reservation of order {self.order_id} is already {forbidden}.",
+        if self.status in forbidden:
+            raise Conflict(f"The reservation of order {self.order_id} is already {self.status}.",
                            {"order_id": self.order_id, "status": self.status})
         self.status = target
         return True
+
+
+def move_reservation(levels: dict[str, StockLevel], old: Iterable[ReservedItem],
+                     new: Iterable[ReservedItem]) -> None:
+    """Release ``old`` and reserve ``new`` on ``levels`` (locked, covering both).
+
+    Raises ``OutOfStock`` naming every short product of ``new``; the levels are then
+    half-changed and must not be saved.
+    """
+    for item in old:
+        levels[item.product_id].release(item.quantity)
+    new = tuple(new)
+    short = [levels[i.product_id].shortage(i.quantity) for i in new
+             if not levels[i.product_id].can_reserve(i.quantity)]
+    if short:
+        raise OutOfStock(details={"items": short})
+    for item in new:
+        levels[item.product_id].reserve(item.quantity)
 
 
 def merge_items(items: Iterable[ReservedItem]) -> tuple[ReservedItem, ...]:

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from nameko_services.catalog import pricing
 from nameko_services.catalog.commands import (
+    AdjustReservation,
     CreateCategory,
     CreateProduct,
     Page,
@@ -24,10 +26,12 @@ from nameko_services.catalog.domain import (
     Category,
     Product,
     Reservation,
+    ReservedItem,
     StockLevel,
     becomes_own_ancestor,
     invalid,
     merge_items,
+    move_reservation,
     new_id,
     now,
     parse_id,
@@ -198,28 +202,73 @@ def set_stock(uow: UnitOfWork, product_id: str, on_hand: int) -> StockLevel:
     return level
 
 
+def price_items(uow: UnitOfWork, items: tuple[ReservedItem, ...]) -> pricing.Quote:
+    """Price an order's items at the current prices of active products."""
+    items = pricing.order_items(items)
+    with uow:
+        products = uow.products.get_many([item.product_id for item in items])
+    return pricing.quote(items, products)
+
+
 def reserve_stock(uow: UnitOfWork, cmd: ReserveStock) -> Reservation:
     """Reserve every item or none; the same order again returns what it holds."""
-    cmd = ReserveStock(cmd.order_id, merge_items(cmd.items))
     with uow:
-        existing = uow.reservations.claim(cmd.order_id, RESERVED)
-        if existing is not None:
-            return _same_order(existing, cmd)
-        _check_sellable(uow, [item.product_id for item in cmd.items])
-        levels = uow.stock.lock([item.product_id for item in cmd.items])
-        short = [levels[i.product_id].shortage(i.quantity) for i in cmd.items
-                 if not levels[i.product_id].can_reserve(i.quantity)]
-        if short:
-            log.info("stock short for order", extra={"order_id": cmd.order_id, "short": short})
-            raise OutOfStock(details={"items": short})  # the rollback drops the claim too
-        for item in cmd.items:
-            levels[item.product_id].reserve(item.quantity)
-        uow.stock.save(levels.values())
-        reservation = Reservation(cmd.order_id, RESERVED, cmd.items)
-        uow.reservations.add_items(reservation)
+        reservation, created = reserve(uow, cmd)
         uow.commit()
-    log.info("stock reserved", extra={"order_id": cmd.order_id, "lines": len(cmd.items)})
+    if created:
+        log.info("stock reserved", extra={"order_id": cmd.order_id, "lines": len(reservation.items)})
     return reservation
+
+
+def reserve(uow: UnitOfWork, cmd: ReserveStock) -> tuple[Reservation, bool]:
+    """Claim the order and hold its items, without committing; True if this call reserved.
+
+    An order that already has a reservation gets it back unchanged. Raises ``OutOfStock``
+    or ``ProductNotFound`` with the claim still in the unit of work: roll back or discard it.
+    """
+    cmd = ReserveStock(cmd.order_id, merge_items(cmd.items), cmd.order_version)
+    existing = uow.reservations.claim(cmd.order_id, RESERVED, cmd.order_version)
+    if existing is not None:
+        return _same_order(existing, cmd.items, cmd.order_version), False
+    reservation = _hold(uow, Reservation(cmd.order_id, RESERVED, (), cmd.order_version), cmd.items)
+    uow.reservations.add_items(reservation)
+    return reservation, True
+
+
+def adjust_reservation(uow: UnitOfWork, cmd: AdjustReservation) -> Reservation:
+    """Replace an order's reserved items in one go; OutOfStock keeps the old ones."""
+    items = pricing.order_items(cmd.items)
+    with uow:
+        existing = uow.reservations.claim(cmd.order_id, RESERVED, cmd.order_version)
+        if existing is None:
+            reservation = _hold(uow, Reservation(cmd.order_id, RESERVED, (), cmd.order_version), items)
+            uow.reservations.add_items(reservation)
+        elif existing.status != RESERVED:
+            raise Conflict(f"The reservation of order {cmd.order_id} is already {existing.status}.",
+                           {"order_id": cmd.order_id, "status": existing.status})
+        elif existing.order_version >= cmd.order_version:
+            return _same_order(existing, items, cmd.order_version)
+        else:
+            reservation = _hold(uow, existing, items, cmd.order_version)
+            uow.reservations.replace_items(reservation)
+        uow.commit()
+    log.info("reservation adjusted", extra={"order_id": cmd.order_id, "order_version": cmd.order_version})
+    return reservation
+
+
+def _hold(uow: UnitOfWork, current: Reservation, items: tuple[ReservedItem, ...],
+          order_version: int | None = None) -> Reservation:
+    """Release what ``current`` holds and reserve ``items`` instead, all or nothing."""
+    _check_sellable(uow, [item.product_id for item in items])
+    levels = uow.stock.lock({item.product_id for item in (*current.items, *items)})
+    try:
+        move_reservation(levels, current.items, items)
+    except OutOfStock as short:
+        log.info("stock short for order", extra={"order_id": current.order_id, "short": short.details})
+        raise
+    uow.stock.save(levels.values())
+    version = current.order_version if order_version is None else order_version
+    return Reservation(current.order_id, RESERVED, items, version)
 
 
 def release_stock(uow: UnitOfWork, order_id: str) -> Reservation:
@@ -231,7 +280,8 @@ def release_stock(uow: UnitOfWork, order_id: str) -> Reservation:
             uow.commit()
             return Reservation(order_id, RELEASED)
         if reservation.release():
-            _apply(uow, reservation, StockLevel.release)
+            apply_move(uow, reservation, StockLevel.release)
+            uow.commit()
     return reservation
 
 
@@ -242,24 +292,32 @@ def commit_stock(uow: UnitOfWork, order_id: str) -> Reservation:
         if reservation is None:
             raise ReservationNotFound(details={"order_id": order_id})
         if reservation.commit():
-            _apply(uow, reservation, StockLevel.commit)
+            apply_move(uow, reservation, StockLevel.commit)
+            uow.commit()
     return reservation
 
 
-def _apply(uow: UnitOfWork, reservation: Reservation, move: Callable[[StockLevel, int], None]) -> None:
+def apply_move(uow: UnitOfWork, reservation: Reservation, move: Callable[[StockLevel, int], None]) -> None:
+    """Move the stock of every reserved item and store the reservation's new status (no commit)."""
     levels = uow.stock.lock([item.product_id for item in reservation.items])
     for item in reservation.items:
         move(levels[item.product_id], item.quantity)
     uow.stock.save(levels.values())
     uow.reservations.update_status(reservation)
-    uow.commit()
     log.info("stock %s", reservation.status, extra={"order_id": reservation.order_id})
 
 
-def _same_order(existing: Reservation, cmd: ReserveStock) -> Reservation:
-    if existing.items and existing.items != cmd.items:
+def _same_order(existing: Reservation, items: tuple[ReservedItem, ...], order_version: int) -> Reservation:
+    """What a repeated request gets: the reservation as it stands.
+
+    One that is over (released, committed, restocked) or holds a later version of the
+    order makes the request stale; the same version for other items is a conflict.
+    """
+    if existing.status != RESERVED or existing.is_newer_than(order_version):
+        return existing
+    if existing.items and existing.items != items:
         raise Conflict("This order already holds a reservation for other items.",
-                       {"order_id": cmd.order_id})
+                       {"order_id": existing.order_id})
     return existing
 
 

@@ -1,4 +1,7 @@
-"""Catalog tables in the core database (the users tables live beside them, in their own metadata)."""
+"""Catalog tables in the core database (the users tables live beside them, in their own metadata).
+
+``outbox`` and ``processed_events`` are the catalog's: the users service publishes no events.
+"""
 from __future__ import annotations
 
 import uuid
@@ -19,6 +22,9 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from nameko_services.common.idempotency import processed_events_table
+from nameko_services.common.outbox import outbox_table
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -95,11 +101,15 @@ class StockReservationRow(Base):
 
     __tablename__ = "stock_reservations"
     __table_args__ = (
-        CheckConstraint("status IN ('reserved', 'released', 'committed')", name="status_known"),
+        CheckConstraint("status IN ('reserved', 'released', 'committed', 'restocked')",
+                        name="status_known"),
+        CheckConstraint("order_version > 0", name="order_version_positive"),
     )
 
     order_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
+    # The order version whose items are held; requests for older versions are stale.
+    order_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _created()
 
@@ -113,3 +123,9 @@ class StockReservationItemRow(Base):
     product_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("products.id", ondelete="RESTRICT"), primary_key=True, index=True)
     quantity: Mapped[int] = mapped_column(Integer)
+
+
+# Events of catalog.events, written in the transaction of the stock change they announce.
+outbox = outbox_table(Base.metadata)
+# Orders events already applied, recorded in the transaction that applied them.
+processed_events = processed_events_table(Base.metadata)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from nameko_services.catalog.commands import ProductQuery, ProductView
 from nameko_services.catalog.domain import Category, Product, Reservation, StockLevel
@@ -40,12 +40,21 @@ class StockRepository(Protocol):
 
 
 class ReservationRepository(Protocol):
-    def claim(self, order_id: str, status: str) -> Reservation | None:
+    def claim(self, order_id: str, status: str, order_version: int = 1) -> Reservation | None:
         """Create the order's reservation with ``status`` and return None, or return the
         existing one, locked; waits while another unit of work is claiming the same order."""
     def lock(self, order_id: str) -> Reservation | None: ...
     def add_items(self, reservation: Reservation) -> None: ...
+    def replace_items(self, reservation: Reservation) -> None:
+        """Store the reservation's items and order version in place of the old ones."""
     def update_status(self, reservation: Reservation) -> None: ...
+    def discard(self, order_id: str) -> None:
+        """Drop a claim that reserved nothing (a failed reservation keeps no row)."""
+
+
+class Outbox(Protocol):
+    def add(self, event_type: str, payload: dict[str, Any]) -> str:
+        """Queue an event of ``catalog.events`` in the unit of work; return its id."""
 
 
 class UnitOfWork(Protocol):
@@ -57,6 +66,11 @@ class UnitOfWork(Protocol):
     def stock(self) -> StockRepository: ...
     @property
     def reservations(self) -> ReservationRepository: ...
+    @property
+    def outbox(self) -> Outbox: ...
+
+    def first_delivery(self, event_id: str, handler: str) -> bool:
+        """Record that ``handler`` applies event ``event_id``; False if it already did."""
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: object, error: object, traceback: object) -> None:

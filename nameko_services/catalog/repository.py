@@ -26,8 +26,12 @@ from nameko_services.catalog.models import (
     StockLevelRow,
     StockReservationItemRow,
     StockReservationRow,
+    outbox,
+    processed_events,
 )
 from nameko_services.common.errors import CategoryInUse, Conflict, DuplicateSku, DuplicateSlug
+from nameko_services.common.idempotency import first_delivery
+from nameko_services.common.outbox import add_to_outbox
 
 CATEGORY_TREE_LOCK = 0x636174616C6F67  # "catalog": one advisory lock for moves in the tree
 
@@ -178,29 +182,45 @@ class SqlReservations:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def claim(self, order_id: str, status: str) -> Reservation | None:
+    def claim(self, order_id: str, status: str, order_version: int = 1) -> Reservation | None:
         # A concurrent claim of the same order makes this INSERT wait until that one ends.
         created = self.session.execute(
-            insert(StockReservationRow).values(order_id=uuid.UUID(order_id), status=status)
+            insert(StockReservationRow)
+            .values(order_id=uuid.UUID(order_id), status=status, order_version=order_version)
             .on_conflict_do_nothing(index_elements=["order_id"])
             .returning(StockReservationRow.order_id)).first()
         return None if created is not None else self.lock(order_id)
 
     def lock(self, order_id: str) -> Reservation | None:
         key = uuid.UUID(order_id)
-        status = self.session.scalar(select(StockReservationRow.status)
-                                     .where(StockReservationRow.order_id == key).with_for_update())
-        if status is None:
+        found = self.session.execute(
+            select(StockReservationRow.status, StockReservationRow.order_version)
+            .where(StockReservationRow.order_id == key).with_for_update()).first()
+        if found is None:
             return None
         items = self.session.execute(
             select(StockReservationItemRow.product_id, StockReservationItemRow.quantity)
             .where(StockReservationItemRow.order_id == key))
-        return Reservation(order_id, status, merge_items(ReservedItem(str(p), q) for p, q in items))
+        return Reservation(order_id, found.status, merge_items(ReservedItem(str(p), q) for p, q in items),
+                           found.order_version)
 
     def add_items(self, reservation: Reservation) -> None:
         self.session.execute(insert(StockReservationItemRow), [
             {"order_id": uuid.UUID(reservation.order_id), "product_id": uuid.UUID(item.product_id),
              "quantity": item.quantity} for item in reservation.items])
+
+    def replace_items(self, reservation: Reservation) -> None:
+        key = uuid.UUID(reservation.order_id)
+        self.session.execute(delete(StockReservationItemRow).where(StockReservationItemRow.order_id == key))
+        self.add_items(reservation)
+        self.session.execute(
+            update(StockReservationRow).where(StockReservationRow.order_id == key)
+            .values(order_version=reservation.order_version, status=reservation.status,
+                    updated_at=func.now()))
+
+    def discard(self, order_id: str) -> None:
+        self.session.execute(
+            delete(StockReservationRow).where(StockReservationRow.order_id == uuid.UUID(order_id)))
 
     def update_status(self, reservation: Reservation) -> None:
         self.session.execute(
@@ -228,6 +248,14 @@ def translate(error: IntegrityError) -> Exception:
     return factory(deleting) if factory else Conflict(details={"constraint": constraint})
 
 
+class SqlOutbox:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, event_type: str, payload: dict[str, Any]) -> str:
+        return add_to_outbox(self.session, outbox, event_type, payload)
+
+
 class SqlUnitOfWork:
     """Repositories over one session; leaving the block rolls back what was not committed."""
 
@@ -237,6 +265,10 @@ class SqlUnitOfWork:
         self.products = SqlProducts(session)
         self.stock = SqlStock(session)
         self.reservations = SqlReservations(session)
+        self.outbox = SqlOutbox(session)
+
+    def first_delivery(self, event_id: str, handler: str) -> bool:
+        return first_delivery(self.session, processed_events, event_id, handler)
 
     def __enter__(self) -> SqlUnitOfWork:
         return self

@@ -4,10 +4,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
-from nameko_services.catalog import domain
+from nameko_services.catalog import domain, pricing
 from nameko_services.catalog.commands import (
+    AdjustReservation,
     CreateCategory,
     CreateProduct,
     Page,
@@ -118,14 +119,77 @@ class ReservedItemSchema(Schema):
         return domain.ReservedItem(domain.parse_id(data["product_id"], ProductNotFound), data["quantity"])
 
 
+def _order_version(**kwargs: Any) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=2**31 - 1), **kwargs)
+
+
 class ReserveStockSchema(Schema):
     order_id = fields.UUID(required=True)
+    order_version = _order_version(load_default=1)
     items = fields.List(fields.Nested(ReservedItemSchema), required=True,
                         validate=validate.Length(min=1, max=100))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ReserveStock:
-        return ReserveStock(str(data["order_id"]), domain.merge_items(data["items"]))
+        return ReserveStock(str(data["order_id"]), domain.merge_items(data["items"]), data["order_version"])
+
+
+class OrderPlacedSchema(ReserveStockSchema):
+    """``orders.order_placed``: the catalog reads the order, its version and its items."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    order_version = _order_version(required=True)
+
+
+class OrderChangedSchema(Schema):
+    """``orders.order_confirmed`` / ``orders.order_cancelled``: which order, at which version."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    order_id = fields.UUID(required=True)
+    order_version = _order_version(required=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> tuple[str, int]:
+        return str(data["order_id"]), data["order_version"]
+
+
+class OrderItemSchema(Schema):
+    """One line of an order as the orders service sends it: a product id and 1..100 units."""
+
+    product_id = fields.UUID(required=True)
+    quantity = fields.Integer(strict=True, required=True,
+                              validate=validate.Range(min=1, max=pricing.MAX_LINE_QUANTITY))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> domain.ReservedItem:
+        return domain.ReservedItem(str(data["product_id"]), data["quantity"])
+
+
+def _order_items() -> fields.List:
+    return fields.List(fields.Nested(OrderItemSchema), required=True,
+                       validate=validate.Length(min=1, max=pricing.MAX_ORDER_LINES))
+
+
+class PriceItemsSchema(Schema):
+    items = _order_items()
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> tuple[domain.ReservedItem, ...]:
+        return tuple(data["items"])
+
+
+class AdjustReservationSchema(Schema):
+    order_id = fields.UUID(required=True)
+    order_version = _order_version(required=True)
+    items = _order_items()
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> AdjustReservation:
+        return AdjustReservation(str(data["order_id"]), data["order_version"], tuple(data["items"]))
 
 
 def _plain(messages: Any) -> Any:
@@ -168,6 +232,17 @@ def dump_stock(level: domain.StockLevel) -> dict[str, Any]:
 def dump_reservation(reservation: domain.Reservation) -> dict[str, Any]:
     return {"order_id": reservation.order_id, "status": reservation.status,
             "items": [{"product_id": i.product_id, "quantity": i.quantity} for i in reservation.items]}
+
+
+def dump_versioned_reservation(reservation: domain.Reservation) -> dict[str, Any]:
+    """A reservation with the order version whose items it holds."""
+    return dict(dump_reservation(reservation), order_version=reservation.order_version)
+
+
+def dump_quote(quote: pricing.Quote) -> dict[str, Any]:
+    return {"currency": quote.currency, "total": quote.total,
+            "items": [{"product_id": line.product_id, "name": line.name, "unit_price": line.unit_price,
+                       "quantity": line.quantity, "line_total": line.line_total} for line in quote.lines]}
 
 
 def dump_page(page: Page, dump_item: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:

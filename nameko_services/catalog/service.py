@@ -1,16 +1,35 @@
-"""The catalog nameko service: thin entrypoints that check the caller, load, handle and dump."""
+"""The catalog nameko service: thin entrypoints that check the caller, load, handle and dump.
+
+Besides the admin RPCs it takes part in the order saga (docs/SAGA.md): ``price_items`` and
+``adjust_reservation`` for the orders service, and handlers of ``orders.order_placed``,
+``order_confirmed`` and ``order_cancelled`` whose answers (``stock_reserved``,
+``stock_reservation_failed``, ``stock_committed``, ``stock_released``) leave through the
+catalog's outbox to ``catalog.events``.
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from nameko_services.catalog import handlers, schemas
+from nameko.extensions import DependencyProvider
+
+from nameko_services.catalog import handlers, saga, schemas
 from nameko_services.catalog.domain import require_admin, require_stock_operator
+from nameko_services.catalog.models import outbox
 from nameko_services.catalog.repository import SqlUnitOfWork
 from nameko_services.common.db import Database
+from nameko_services.common.events import event_handler
 from nameko_services.common.logging import LoggingContext, bind
+from nameko_services.common.relay import OutboxRelayRunner
 from nameko_services.common.rpc import Caller, rpc
 
 Json = dict[str, Any]
+
+
+class EventId(DependencyProvider):
+    """The id of the event being handled (header ``nameko.event_id``), or None."""
+
+    def get_dependency(self, worker_ctx: Any) -> str | None:
+        return worker_ctx.context_data.get("event_id")
 
 
 class CatalogService:
@@ -21,6 +40,8 @@ class CatalogService:
     db = Database("core")
     caller = Caller()
     logging = LoggingContext()
+    event_id = EventId()
+    relay = OutboxRelayRunner(outbox)
 
     @property
     def uow(self) -> SqlUnitOfWork:
@@ -99,11 +120,12 @@ class CatalogService:
         return schemas.dump_stock(handlers.set_stock(self.uow, product_id, on_hand))
 
     @rpc
-    def reserve_stock(self, order_id: str, items: list[Json]) -> Json:
-        """Hold stock for an order: every item or none; idempotent per order."""
+    def reserve_stock(self, order_id: str, items: list[Json], order_version: int = 1) -> Json:
+        """Hold stock for an order: every item or none; idempotent per order (older versions are stale)."""
         require_stock_operator(self.caller)
         bind(order_id=order_id)
-        command = schemas.load(schemas.ReserveStockSchema(), {"order_id": order_id, "items": items})
+        command = schemas.load(schemas.ReserveStockSchema(), {
+            "order_id": order_id, "items": items, "order_version": order_version})
         return schemas.dump_reservation(handlers.reserve_stock(self.uow, command))
 
     @rpc
@@ -121,3 +143,42 @@ class CatalogService:
         bind(order_id=order_id)
         reservation = handlers.commit_stock(self.uow, order_id)
         return {"order_id": reservation.order_id, "status": reservation.status}
+
+    @rpc
+    def price_items(self, items: list[Json]) -> Json:
+        """Price an order's items at the catalog's current prices (orders, shopctl or admin)."""
+        require_stock_operator(self.caller)
+        lines = schemas.load(schemas.PriceItemsSchema(), {"items": items})
+        return schemas.dump_quote(handlers.price_items(self.uow, lines))
+
+    @rpc
+    def adjust_reservation(self, order_id: str, order_version: int, items: list[Json]) -> Json:
+        """Replace what a modified order holds, all or nothing; stale versions change nothing."""
+        require_stock_operator(self.caller)
+        bind(order_id=order_id)
+        command = schemas.load(schemas.AdjustReservationSchema(), {
+            "order_id": order_id, "order_version": order_version, "items": items})
+        return schemas.dump_versioned_reservation(handlers.adjust_reservation(self.uow, command))
+
+    @event_handler("orders", "order_placed")
+    def on_order_placed(self, payload: Json) -> None:
+        """Reserve a new order's stock; answer stock_reserved or stock_reservation_failed."""
+        bind(order_id=payload.get("order_id"), event_id=self.event_id)
+        event_id = saga.require_event_id(self.event_id, saga.ON_ORDER_PLACED)
+        saga.on_order_placed(self.uow, event_id, schemas.load(schemas.OrderPlacedSchema(), payload))
+
+    @event_handler("orders", "order_confirmed")
+    def on_order_confirmed(self, payload: Json) -> None:
+        """A paid order's reserved stock leaves the warehouse; answer stock_committed."""
+        bind(order_id=payload.get("order_id"), event_id=self.event_id)
+        event_id = saga.require_event_id(self.event_id, saga.ON_ORDER_CONFIRMED)
+        order_id, _ = schemas.load(schemas.OrderChangedSchema(), payload)
+        saga.on_order_confirmed(self.uow, event_id, order_id)
+
+    @event_handler("orders", "order_cancelled")
+    def on_order_cancelled(self, payload: Json) -> None:
+        """A cancelled order's stock is released or restocked; answer stock_released."""
+        bind(order_id=payload.get("order_id"), event_id=self.event_id)
+        event_id = saga.require_event_id(self.event_id, saga.ON_ORDER_CANCELLED)
+        order_id, order_version = schemas.load(schemas.OrderChangedSchema(), payload)
+        saga.on_order_cancelled(self.uow, event_id, order_id, order_version)

@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from nameko_services.catalog.commands import ProductView
-from nameko_services.catalog.domain import merge_items
+from nameko_services.catalog.domain import Reservation, merge_items
 
 
 class FakeCategories:
@@ -97,12 +97,10 @@ class FakeReservations:
     def __init__(self):
         self.rows = {}
 
-    def claim(self, order_id, status):
+    def claim(self, order_id, status, order_version=1):
         if order_id in self.rows:
             return self.lock(order_id)
-        from nameko_services.catalog.domain import Reservation
-
-        self.rows[order_id] = Reservation(order_id, status)
+        self.rows[order_id] = Reservation(order_id, status, order_version=order_version)
         return None
 
     def lock(self, order_id):
@@ -111,8 +109,28 @@ class FakeReservations:
     def add_items(self, reservation):
         self.rows[reservation.order_id].items = merge_items(reservation.items)
 
+    def replace_items(self, reservation):
+        self.rows[reservation.order_id] = copy.deepcopy(reservation)
+
     def update_status(self, reservation):
         self.rows[reservation.order_id].status = reservation.status
+
+    def discard(self, order_id):
+        del self.rows[order_id]
+
+
+class FakeOutbox:
+    """The events queued for catalog.events, as (event type, payload)."""
+
+    def __init__(self):
+        self.rows = []
+
+    def add(self, event_type, payload):
+        self.rows.append((event_type, copy.deepcopy(payload)))
+        return str(uuid.uuid4())
+
+    def of_type(self, event_type):
+        return [payload for kind, payload in self.rows if kind == event_type]
 
 
 class FakeUnitOfWork:
@@ -124,12 +142,20 @@ class FakeUnitOfWork:
         self.categories = FakeCategories()
         self.categories.products = self.products
         self.reservations = FakeReservations()
+        self.outbox = FakeOutbox()
+        self.processed = set()
         self.commits = 0
         self._saved = None
 
+    def first_delivery(self, event_id, handler):
+        if (event_id, handler) in self.processed:
+            return False
+        self.processed.add((event_id, handler))
+        return True
+
     def _state(self):
         return copy.deepcopy((self.categories.rows, self.products.rows, self.stock.rows,
-                              self.reservations.rows))
+                              self.reservations.rows, self.outbox.rows, self.processed))
 
     def __enter__(self):
         self._saved = self._state()
@@ -137,7 +163,7 @@ class FakeUnitOfWork:
 
     def __exit__(self, *exc_info):
         (self.categories.rows, self.products.rows, self.stock.rows,
-         self.reservations.rows) = self._saved
+         self.reservations.rows, self.outbox.rows, self.processed) = self._saved
 
     def commit(self):
         self.commits += 1

@@ -1,0 +1,277 @@
+"""The catalog's side of the order saga over RabbitMQ and PostgreSQL: orders events in, catalog events out."""
+import uuid
+
+import eventlet
+import pytest
+from kombu import Connection
+from nameko.amqp.publish import Publisher
+from nameko.extensions import DependencyProvider
+from nameko.standalone.events import get_event_exchange
+from nameko.testing.services import entrypoint_waiter
+from sqlalchemy import text
+
+from nameko_services.catalog.service import CatalogService
+from nameko_services.common.events import dead_letter_queue_name, event_handler
+from nameko_services.common.outbox import EVENT_ID_HEADER
+
+ADMIN = ("00000000-0000-4000-8000-0000000000ad", ["customer", "admin"])
+PLACED_QUEUE = "evt-orders-order_placed--catalog.on_order_placed"
+
+
+class CatalogEvents:
+    """Listens to catalog.events the way the orders service will."""
+
+    name = "catalog_events_listener"
+    received = []
+
+    def _record(self, event_type, payload):
+        CatalogEvents.received.append((event_type, payload))
+
+    @event_handler("catalog", "stock_reserved")
+    def on_reserved(self, payload):
+        self._record("stock_reserved", payload)
+
+    @event_handler("catalog", "stock_reservation_failed")
+    def on_failed(self, payload):
+        self._record("stock_reservation_failed", payload)
+
+    @event_handler("catalog", "stock_committed")
+    def on_committed(self, payload):
+        self._record("stock_committed", payload)
+
+    @event_handler("catalog", "stock_released")
+    def on_released(self, payload):
+        self._record("stock_released", payload)
+
+
+@pytest.fixture
+def saga_config(core_config):
+    return dict(core_config, max_workers=20, EVENT_RETRY_DELAYS=[0.1, 0.2])
+
+
+@pytest.fixture
+def listener(container_factory, saga_config):
+    CatalogEvents.received = []
+    container = container_factory(CatalogEvents, saga_config)
+    container.start()  # its queues exist before the catalog can publish anything
+    return container
+
+
+@pytest.fixture
+def catalog(container_factory, saga_config, listener):
+    container = container_factory(CatalogService, saga_config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def admin(call, catalog):
+    return lambda method, *args: call("catalog", method, *args, as_user=ADMIN)
+
+
+@pytest.fixture
+def product(admin):
+    return admin("create_product", {"sku": "MUG-1", "name": "Mug", "price": 999, "currency": "EUR",
+                                    "stock": 10})
+
+
+@pytest.fixture
+def dispatch(saga_config):
+    """Publish an orders event as the orders relay does: confirmed, with a ``nameko.event_id``."""
+    exchange = get_event_exchange("orders", saga_config)
+    publisher = Publisher(saga_config["AMQP_URI"], serializer="json", declare=[exchange])
+
+    def _dispatch(event_type, payload, event_id="new"):
+        headers = {} if event_id is None else {
+            EVENT_ID_HEADER: str(uuid.uuid4()) if event_id == "new" else event_id}
+        publisher.publish(payload, exchange=exchange, routing_key=event_type, extra_headers=headers,
+                          use_confirms=True)
+        return headers.get(EVENT_ID_HEADER)
+
+    return _dispatch
+
+
+def wait_for(predicate, timeout=15):
+    with eventlet.Timeout(timeout):
+        while not predicate():
+            eventlet.sleep(0.05)
+
+
+def answers(event_type, order_id):
+    return [p for t, p in CatalogEvents.received if t == event_type and p["order_id"] == order_id]
+
+
+def answered(event_type, order_id, count=1):
+    wait_for(lambda: len(answers(event_type, order_id)) >= count)
+    return answers(event_type, order_id)
+
+
+def stock(admin, product):
+    return admin("get_stock", product["id"])
+
+
+def placed(order_id, *lines, version=1):
+    return {"order_id": order_id, "order_version": version, "user_id": str(uuid.uuid4()),
+            "items": [{"product_id": p["id"], "quantity": q} for p, q in lines],
+            "total": 1, "currency": "EUR"}
+
+
+def new_order():
+    return str(uuid.uuid4())
+
+
+def outbox_rows(core_db, event_type, order_id):
+    with core_db.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM outbox WHERE event_type = :t "
+                                 "AND payload->>'order_id' = :o"), {"t": event_type, "o": order_id}).scalar()
+
+
+def test_order_placed_reserves_the_stock_and_answers_stock_reserved(admin, dispatch, product):
+    order = new_order()
+    dispatch("order_placed", placed(order, (product, 3)))
+    assert answered("stock_reserved", order) == [{
+        "order_id": order, "order_version": 1, "items": [{"product_id": product["id"], "quantity": 3}]}]
+    assert stock(admin, product)["reserved"] == 3
+
+
+def test_order_placed_beyond_the_stock_answers_failure_and_reserves_nothing(admin, dispatch, product,
+                                                                            core_db):
+    order = new_order()
+    dispatch("order_placed", placed(order, (product, 11)))
+    [failed] = answered("stock_reservation_failed", order)
+    assert (failed["order_version"], failed["reason"]) == (1, "out_of_stock")
+    assert failed["details"]["items"] == [{"product_id": product["id"], "requested": 11, "available": 10}]
+    assert stock(admin, product)["reserved"] == 0
+    with core_db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM stock_reservations")).scalar() == 0
+
+
+def test_order_placed_for_an_unknown_product_answers_product_unavailable(dispatch, product):
+    order, ghost = new_order(), {"id": str(uuid.uuid4())}
+    dispatch("order_placed", placed(order, (product, 1), (ghost, 1)))
+    [failed] = answered("stock_reservation_failed", order)
+    assert (failed["reason"], failed["details"]) == ("product_unavailable", {"product_ids": [ghost["id"]]})
+
+
+def test_the_same_order_placed_delivered_twice_reserves_once_and_answers_once(admin, catalog, dispatch,
+                                                                             product, core_db):
+    order = new_order()
+    event_id = dispatch("order_placed", placed(order, (product, 2)))
+    answered("stock_reserved", order)
+    with entrypoint_waiter(catalog, "on_order_placed", timeout=10):
+        dispatch("order_placed", placed(order, (product, 2)), event_id=event_id)
+    eventlet.sleep(0.5)  # time for a second answer to be relayed, if there were one
+    assert len(answers("stock_reserved", order)) == 1
+    assert outbox_rows(core_db, "stock_reserved", order) == 1
+    assert stock(admin, product)["reserved"] == 2
+
+
+def test_order_confirmed_commits_the_reservation(admin, dispatch, product):
+    order = new_order()
+    dispatch("order_placed", placed(order, (product, 3)))
+    answered("stock_reserved", order)
+    dispatch("order_confirmed", {"order_id": order, "order_version": 4, "payment_id": str(uuid.uuid4())})
+    assert answered("stock_committed", order) == [{"order_id": order}]
+    assert stock(admin, product) == {"product_id": product["id"], "on_hand": 7, "reserved": 0, "available": 7}
+
+
+def test_order_cancelled_before_the_commit_releases_the_stock(admin, dispatch, product):
+    order = new_order()
+    dispatch("order_placed", placed(order, (product, 3)))
+    answered("stock_reserved", order)
+    dispatch("order_cancelled", {"order_id": order, "order_version": 3, "reason": "payment_failed"})
+    assert answered("stock_released", order) == [{"order_id": order}]
+    assert stock(admin, product) == {"product_id": product["id"], "on_hand": 10, "reserved": 0,
+                                     "available": 10}
+
+
+def test_order_cancelled_after_the_commit_puts_the_stock_back_once(admin, dispatch, product, core_db):
+    order = new_order()
+    dispatch("order_placed", placed(order, (product, 3)))
+    answered("stock_reserved", order)
+    dispatch("order_confirmed", {"order_id": order, "order_version": 4, "payment_id": str(uuid.uuid4())})
+    answered("stock_committed", order)
+    cancelled = {"order_id": order, "order_version": 5, "reason": "cancelled_by_admin"}
+    dispatch("order_cancelled", cancelled)
+    dispatch("order_cancelled", cancelled)  # retry_compensation: a new event id, no second restock
+    answered("stock_released", order, count=2)
+    assert stock(admin, product) == {"product_id": product["id"], "on_hand": 10, "reserved": 0,
+                                     "available": 10}
+    with core_db.connect() as conn:
+        assert conn.execute(text("SELECT status FROM stock_reservations")).scalar() == "restocked"
+
+
+def test_a_cancel_before_the_order_placed_makes_the_late_order_placed_reserve_nothing(admin, catalog,
+                                                                                      dispatch, product):
+    order = new_order()
+    dispatch("order_cancelled", {"order_id": order, "order_version": 2, "reason": "timed_out"})
+    assert answered("stock_released", order) == [{"order_id": order}]
+    with entrypoint_waiter(catalog, "on_order_placed", timeout=10):
+        dispatch("order_placed", placed(order, (product, 1)))
+    eventlet.sleep(0.5)
+    assert answers("stock_reserved", order) == answers("stock_reservation_failed", order) == []
+    assert stock(admin, product)["reserved"] == 0
+
+
+def test_an_event_without_an_id_is_refused_and_dead_lettered(admin, dispatch, product, saga_config):
+    order = new_order()
+    dispatch("order_placed", placed(order, (product, 1)), event_id=None)
+
+    def dead_letters():
+        with Connection(saga_config["AMQP_URI"]) as conn:
+            queue = dead_letter_queue_name(PLACED_QUEUE)
+            return conn.channel().queue_declare(queue, passive=True).message_count
+
+    wait_for(lambda: dead_letters() == 1)
+    assert stock(admin, product)["reserved"] == 0
+    assert answers("stock_reserved", order) == []
+
+
+class PlacedCounter(DependencyProvider):
+    """Counts the order_placed events one container handled."""
+
+    def setup(self):
+        self.handled = 0
+
+    def worker_setup(self, worker_ctx):
+        if worker_ctx.entrypoint.method_name == "on_order_placed":
+            self.handled += 1
+
+
+class CountedCatalog(CatalogService):
+    counter = PlacedCounter()
+
+
+@pytest.fixture
+def two_catalogs(container_factory, saga_config, listener):
+    """Two instances competing for the same event queues, each with its own connection pool."""
+    containers = [container_factory(CountedCatalog, saga_config) for _ in range(2)]
+    for container in containers:
+        container.start()
+    return containers
+
+
+@pytest.fixture
+def counted_admin(call, two_catalogs):
+    return lambda method, *args: call("catalog", method, *args, as_user=ADMIN)
+
+
+@pytest.mark.slow
+def test_sixty_orders_for_ten_units_on_two_instances_reserve_exactly_ten(two_catalogs, counted_admin,
+                                                                         dispatch):
+    admin = counted_admin
+    product = admin("create_product", {"sku": "MUG-1", "name": "Mug", "price": 999, "currency": "EUR",
+                                       "stock": 10})
+    orders = [new_order() for _ in range(60)]
+    for order in orders:
+        dispatch("order_placed", placed(order, (product, 1)))
+    wait_for(lambda: len(CatalogEvents.received) >= 60, timeout=60)
+    eventlet.sleep(0.5)
+    kinds = [t for t, _ in CatalogEvents.received]
+    assert (kinds.count("stock_reserved"), kinds.count("stock_reservation_failed")) == (10, 50)
+    assert len(kinds) == 60
+    assert {p["order_id"] for _, p in CatalogEvents.received} == set(orders)
+    assert stock(admin, product) == {"product_id": product["id"], "on_hand": 10, "reserved": 10,
+                                     "available": 0}
+    handled = [next(d for d in c.dependencies if d.attr_name == "counter").handled for c in two_catalogs]
+    assert sum(handled) == 60 and min(handled) > 0  # both instances did part of the work

@@ -1,0 +1,243 @@
+"""The catalog's side of the order saga against an in-memory unit of work."""
+import uuid
+
+import pytest
+
+from nameko_services.catalog import domain, handlers, saga
+from nameko_services.catalog.commands import AdjustReservation, CreateProduct, ReserveStock
+from nameko_services.catalog.domain import Reservation, ReservedItem, StockLevel
+from nameko_services.common.errors import Conflict, OutOfStock, ReservationNotFound
+
+ORDER = "00000000-0000-4000-8000-000000000001"
+
+
+def make_product(uow, sku="MUG-1", stock=10):
+    return handlers.create_product(uow, CreateProduct(sku=sku, name=sku, price=100, currency="EUR",
+                                                      stock=stock)).product
+
+
+def event_id():
+    return str(uuid.uuid4())
+
+
+def placed(uow, *lines, version=1, order=ORDER, event=None):
+    items = tuple(ReservedItem(p.id, qty) for p, qty in lines)
+    saga.on_order_placed(uow, event or event_id(), ReserveStock(order, items, version))
+
+
+def adjust(uow, version, *lines, order=ORDER):
+    items = tuple(ReservedItem(p.id, qty) for p, qty in lines)
+    return handlers.adjust_reservation(uow, AdjustReservation(order, version, items))
+
+
+def level(uow, product):
+    return handlers.get_stock(uow, product.id)
+
+
+# --- domain ----------------------------------------------------------------------------
+
+def test_cancelling_a_reserved_reservation_releases_it():
+    reservation = Reservation("o")
+    assert reservation.cancel() == StockLevel.release and reservation.status == domain.RELEASED
+
+
+def test_cancelling_a_committed_reservation_restocks_it_once():
+    reservation = Reservation("o", domain.COMMITTED)
+    assert reservation.cancel() == StockLevel.restock and reservation.status == domain.RESTOCKED
+    assert reservation.cancel() is None
+
+
+def test_a_restocked_reservation_can_be_neither_committed_nor_released():
+    with pytest.raises(Conflict):
+        Reservation("o", domain.RESTOCKED).commit()
+    with pytest.raises(Conflict):
+        Reservation("o", domain.RESTOCKED).release()
+
+
+@pytest.mark.parametrize("status", [domain.RESTOCKED, domain.RELEASED])
+def test_cancelling_a_reservation_that_is_over_moves_no_stock(status):
+    assert Reservation("o", status).cancel() is None
+
+
+def test_restocking_puts_units_back_on_hand():
+    stock = StockLevel("p", on_hand=3)
+    stock.restock(2)
+    assert (stock.on_hand, stock.reserved) == (5, 0)
+    with pytest.raises(Conflict):
+        stock.restock(0)
+
+
+def test_moving_a_reservation_counts_the_units_it_gives_back_as_available():
+    levels = {"p": StockLevel("p", on_hand=5, reserved=5)}
+    domain.move_reservation(levels, [ReservedItem("p", 2)], [ReservedItem("p", 2)])
+    assert levels["p"].reserved == 5
+    with pytest.raises(OutOfStock) as raised:
+        domain.move_reservation({"p": StockLevel("p", 5, 5)}, [ReservedItem("p", 2)], [ReservedItem("p", 3)])
+    assert raised.value.details == {"items": [{"product_id": "p", "requested": 3, "available": 2}]}
+
+
+def test_only_a_later_version_makes_a_request_stale():
+    reservation = Reservation("o", order_version=2)
+    assert reservation.is_newer_than(1) and not reservation.is_newer_than(2)
+
+
+# --- order_placed ------------------------------------------------------------------------
+
+def test_order_placed_reserves_and_announces_stock_reserved(uow):
+    mug = make_product(uow)
+    placed(uow, (mug, 3))
+    assert level(uow, mug).reserved == 3
+    assert uow.outbox.rows == [("stock_reserved", {"order_id": ORDER, "order_version": 1,
+                                                   "items": [{"product_id": mug.id, "quantity": 3}]})]
+
+
+def test_order_placed_without_enough_stock_announces_the_failure_and_keeps_nothing(uow):
+    mug, rare = make_product(uow), make_product(uow, "RARE", stock=1)
+    placed(uow, (mug, 1), (rare, 2))
+    assert level(uow, mug).reserved == level(uow, rare).reserved == 0
+    assert uow.reservations.lock(ORDER) is None
+    [failed] = uow.outbox.of_type("stock_reservation_failed")
+    assert failed == {"order_id": ORDER, "order_version": 1, "reason": "out_of_stock",
+                      "details": {"items": [{"product_id": rare.id, "requested": 2, "available": 1}]}}
+
+
+def test_order_placed_for_an_inactive_product_fails_as_product_unavailable(uow):
+    mug = make_product(uow)
+    handlers.deactivate_product(uow, mug.id)
+    placed(uow, (mug, 1))
+    [failed] = uow.outbox.of_type("stock_reservation_failed")
+    assert (failed["reason"], failed["details"]) == ("product_unavailable", {"product_ids": [mug.id]})
+
+
+def test_the_same_order_placed_event_twice_reserves_once_and_answers_once(uow):
+    mug, event = make_product(uow), event_id()
+    placed(uow, (mug, 2), event=event)
+    placed(uow, (mug, 2), event=event)
+    assert level(uow, mug).reserved == 2
+    assert len(uow.outbox.rows) == 1
+
+
+def test_a_late_order_placed_after_an_adjustment_is_stale_and_silent(uow):
+    mug = make_product(uow)
+    adjust(uow, 2, (mug, 4))
+    placed(uow, (mug, 1), version=1)
+    assert level(uow, mug).reserved == 4
+    assert uow.outbox.rows == []
+
+
+def test_a_failure_leaves_the_event_recorded_so_a_redelivery_changes_nothing(uow):
+    mug, event = make_product(uow, stock=1), event_id()
+    placed(uow, (mug, 2), event=event)
+    handlers.set_stock(uow, mug.id, 5)
+    placed(uow, (mug, 2), event=event)
+    assert level(uow, mug).reserved == 0
+    assert [kind for kind, _ in uow.outbox.rows] == ["stock_reservation_failed"]
+
+
+# --- order_confirmed and order_cancelled --------------------------------------------------
+
+def test_order_confirmed_commits_the_stock_and_announces_it_idempotently(uow):
+    mug = make_product(uow)
+    placed(uow, (mug, 3))
+    event = event_id()
+    saga.on_order_confirmed(uow, event, ORDER)
+    saga.on_order_confirmed(uow, event, ORDER)
+    saga.on_order_confirmed(uow, event_id(), ORDER)  # another delivery: same state, answered again
+    assert (level(uow, mug).on_hand, level(uow, mug).reserved) == (7, 0)
+    assert uow.outbox.of_type("stock_committed") == [{"order_id": ORDER}] * 2
+
+
+def test_order_confirmed_without_a_reservation_is_refused_and_leaves_the_event_unrecorded(uow):
+    with pytest.raises(ReservationNotFound):
+        saga.on_order_confirmed(uow, event_id(), ORDER)
+    assert uow.processed == set() and uow.outbox.rows == []
+
+
+def test_order_cancelled_releases_a_reservation(uow):
+    mug = make_product(uow)
+    placed(uow, (mug, 3))
+    saga.on_order_cancelled(uow, event_id(), ORDER, 3)
+    assert level(uow, mug).available == 10
+    assert uow.outbox.of_type("stock_released") == [{"order_id": ORDER}]
+
+
+def test_order_cancelled_after_commit_puts_the_stock_back(uow):
+    mug = make_product(uow)
+    placed(uow, (mug, 3))
+    saga.on_order_confirmed(uow, event_id(), ORDER)
+    saga.on_order_cancelled(uow, event_id(), ORDER, 5)
+    saga.on_order_cancelled(uow, event_id(), ORDER, 5)  # retried compensation: no second restock
+    assert (level(uow, mug).on_hand, level(uow, mug).reserved) == (10, 0)
+    assert uow.reservations.lock(ORDER).status == domain.RESTOCKED
+    assert uow.outbox.of_type("stock_released") == [{"order_id": ORDER}] * 2
+
+
+def test_order_cancelled_before_placed_leaves_a_tombstone_that_a_late_order_placed_respects(uow):
+    mug = make_product(uow)
+    saga.on_order_cancelled(uow, event_id(), ORDER, 2)
+    placed(uow, (mug, 1), version=1)
+    assert level(uow, mug).reserved == 0
+    assert [kind for kind, _ in uow.outbox.rows] == ["stock_released"]
+
+
+def test_an_event_without_an_id_is_refused():
+    with pytest.raises(saga.EventWithoutId):
+        saga.require_event_id(None, saga.ON_ORDER_PLACED)
+    assert saga.require_event_id("e-1", saga.ON_ORDER_PLACED) == "e-1"
+
+
+# --- adjust_reservation ------------------------------------------------------------------
+
+def test_adjusting_replaces_the_items_and_moves_the_stock(uow):
+    mug, bowl = make_product(uow), make_product(uow, "BOWL")
+    placed(uow, (mug, 3))
+    adjusted = adjust(uow, 2, (bowl, 2), (mug, 1))
+    assert adjusted.order_version == 2 and adjusted.status == domain.RESERVED
+    assert set(adjusted.items) == {ReservedItem(mug.id, 1), ReservedItem(bowl.id, 2)}
+    assert (level(uow, mug).reserved, level(uow, bowl).reserved) == (1, 2)
+
+
+def test_adjusting_into_a_shortage_keeps_the_old_reservation(uow):
+    mug = make_product(uow, stock=5)
+    placed(uow, (mug, 3))
+    with pytest.raises(OutOfStock) as raised:
+        adjust(uow, 2, (mug, 6))
+    assert raised.value.details["items"] == [{"product_id": mug.id, "requested": 6, "available": 5}]
+    assert uow.reservations.lock(ORDER) == Reservation(ORDER, domain.RESERVED, (ReservedItem(mug.id, 3),), 1)
+    assert level(uow, mug).reserved == 3
+    assert adjust(uow, 2, (mug, 5)).items == (ReservedItem(mug.id, 5),)  # up to everything on hand
+
+
+def test_adjusting_twice_with_one_version_is_idempotent_and_an_older_version_is_stale(uow):
+    mug = make_product(uow)
+    first = adjust(uow, 3, (mug, 2))
+    assert adjust(uow, 3, (mug, 2)) == first
+    assert adjust(uow, 2, (mug, 7)) == first
+    assert level(uow, mug).reserved == 2
+    with pytest.raises(Conflict):
+        adjust(uow, 3, (mug, 4))
+
+
+def test_adjusting_creates_the_reservation_when_none_exists_yet(uow):
+    mug = make_product(uow)
+    assert adjust(uow, 2, (mug, 2)).items == (ReservedItem(mug.id, 2),)
+    assert level(uow, mug).reserved == 2
+
+
+@pytest.mark.parametrize("finish", ["commit", "cancel"])
+def test_a_committed_or_released_reservation_cannot_be_adjusted(uow, finish):
+    mug = make_product(uow)
+    placed(uow, (mug, 1))
+    if finish == "commit":
+        saga.on_order_confirmed(uow, event_id(), ORDER)
+    else:
+        saga.on_order_cancelled(uow, event_id(), ORDER, 2)
+    with pytest.raises(Conflict):
+        adjust(uow, 3, (mug, 2))
+
+
+def test_reserve_stock_for_an_older_version_returns_the_newer_reservation_unchanged(uow):
+    mug = make_product(uow)
+    adjust(uow, 2, (mug, 2))
+    stale = handlers.reserve_stock(uow, ReserveStock(ORDER, (ReservedItem(mug.id, 5),), 1))
+    assert (stale.order_version, stale.items) == (2, (ReservedItem(mug.id, 2),))
