@@ -16,7 +16,7 @@ Every error a service raises on purpose derives from ``ServiceError``::
     ├── ServiceUnavailable          service_unavailable 503
     │   └── ServiceTimeout          timeout         504
     └── OAuthError                  (RFC 6749 §5.2) 400/401
-        ├── InvalidGrant, InvalidClient, UnsupportedGrantType, InvalidRequest
+        ├── InvalidGrant, InvalidClient, UnsupportedGrantType, InvalidRequest, InvalidScope
 
 Each class is registered with nameko's ``deserialize_to_instance`` so a nameko
 caller (another service, ``nameko shell``) gets the same class back, and the
@@ -213,6 +213,14 @@ class ServiceTimeout(ServiceUnavailable):
 
     code = "timeout"
     default_message = "A service did not answer in time."
+
+
+@remote_error
+class InvalidScope(OAuthError):
+    """A token request asked for a scope the account (or the refresh token) does not grant."""
+
+    code = "invalid_scope"
+    default_message = "The requested scope is invalid or exceeds what was granted."
 
 
 def rebuild(exc_type: str, exc_args: list[Any] | None) -> ServiceError | None:

@@ -1,6 +1,7 @@
 """One function per use case of the users service."""
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -15,16 +16,23 @@ from nameko_services.common.errors import (
     UserNotFound,
 )
 from nameko_services.users import domain
-from nameko_services.users.domain import RefreshToken, User
+from nameko_services.users.domain import Rotation, User
 from nameko_services.users.passwords import hash_password, verify_password
 from nameko_services.users.ports import UnitOfWork
 from nameko_services.users.tokens import TokenSettings, hash_refresh_token, new_refresh_token
 
+log = logging.getLogger(__name__)
+
 BAD_LOGIN = "Invalid username or password."
+BAD_REFRESH = "The refresh token is invalid, expired or revoked."
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
 
 
 def register(uow: UnitOfWork, email: str, password: str, name: str) -> User:
@@ -34,23 +42,21 @@ def register(uow: UnitOfWork, email: str, password: str, name: str) -> User:
     with uow:
         if uow.users.get_by_email(email) is not None:
             raise EmailTaken(details={"email": ["An account with this email already exists."]})
-        user = User(str(uuid.uuid4()), email, name.strip(), hash_password(password))
+        user = User(_new_id(), email, name.strip(), hash_password(password))
         uow.users.add(user)
-        uow.commit()  # a concurrent registration loses here with EmailTaken
+        uow.commit()  # a concurrent registration of the same email loses here with EmailTaken
         return uow.users.get(user.id) or user
 
 
 def issue_token(uow: UnitOfWork, tokens: TokenSettings, grant: dict[str, Any]) -> dict[str, Any]:
     """The OAuth 2.0 token endpoint: password and refresh_token grants."""
-    grant_type = grant.get("grant_type")
-    if not grant_type:
-        raise InvalidRequest("grant_type is required.")
+    grant_type = _param(grant, "grant_type")
+    scope = grant.get("scope") if isinstance(grant.get("scope"), str) else None
     if grant_type == "password":
-        return _password_grant(uow, tokens, _param(grant, "username"), _param(grant, "password"),
-                               str(grant.get("scope") or "shop"))
+        return _password_grant(uow, tokens, _param(grant, "username"), _param(grant, "password"), scope)
     if grant_type == "refresh_token":
-        return _refresh_grant(uow, tokens, _param(grant, "refresh_token"))
-    raise UnsupportedGrantType(f"grant_type {str(grant_type)[:40]!r} is not supported.")
+        return _refresh_grant(uow, tokens, _param(grant, "refresh_token"), scope)
+    raise UnsupportedGrantType(f"grant_type {grant_type[:40]!r} is not supported.")
 
 
 def _param(grant: dict[str, Any], name: str) -> str:
@@ -60,49 +66,53 @@ def _param(grant: dict[str, Any], name: str) -> str:
     return value
 
 
-def _start_family(uow: UnitOfWork, tokens: TokenSettings, user: User, scope: str) -> dict[str, Any]:
-    token, token_hash = new_refresh_token()
-    uow.refresh_tokens.add(RefreshToken(str(uuid.uuid4()), str(uuid.uuid4()), user.id, token_hash,
-                                        domain.family_expiry(_now(), tokens.refresh_ttl)))
-    uow.commit()
-    return tokens.response(user.id, user.roles, token, scope)
-
-
 def _password_grant(uow: UnitOfWork, tokens: TokenSettings, username: str, password: str,
-                    scope: str) -> dict[str, Any]:
+                    scope: str | None) -> dict[str, Any]:
     with uow:
         user = uow.users.get_by_email(domain.normalise_email(username))
         # Always verify (against a dummy hash when there is no user): same error, same time.
         if not verify_password(user.password_hash if user else None, password) or user is None:
             raise InvalidGrant(BAD_LOGIN)
-        return _start_family(uow, tokens, user, scope)
+        if not user.is_active:
+            raise InvalidGrant("The account is disabled.")
+        granted = domain.granted_scope(scope, domain.DEFAULT_SCOPE)
+        now = _now()
+        uow.refresh_tokens.purge_expired(user.id, now)  # keeps the table as small as the live families
+        token, token_hash = new_refresh_token()
+        uow.refresh_tokens.add(domain.start_family(_new_id(), _new_id(), user.id, token_hash,
+                                                   domain.DEFAULT_SCOPE, now, tokens.refresh_ttl))
+        uow.commit()
+        return tokens.response(user.id, user.roles, token, granted)
 
 
-def _refresh_grant(uow: UnitOfWork, tokens: TokenSettings, presented: str) -> dict[str, Any]:
+def _refresh_grant(uow: UnitOfWork, tokens: TokenSettings, presented: str,
+                   scope: str | None) -> dict[str, Any]:
     with uow:
+        # Locked until commit: of two concurrent refreshes the second sees the token spent.
         current = uow.refresh_tokens.lock_by_hash(hash_refresh_token(presented))
         if current is None:
-            raise InvalidGrant("The refresh token is not valid.")
-        if current.is_spent():
-            # A spent token coming back means it leaked: end the whole family.
+            raise InvalidGrant(BAD_REFRESH)
+        now = _now()
+        rotation = current.rotation(now)
+        if rotation is Rotation.REUSED:
             uow.refresh_tokens.revoke_family(current.family_id)
             uow.commit()
-            raise InvalidGrant("The refresh token was already used; its family is revoked.")
-        now = _now()
+            log.warning("Refresh token reused; its family is revoked.",
+                        extra={"user_id": current.user_id, "family_id": current.family_id})
+            raise InvalidGrant(BAD_REFRESH)
         user = uow.users.get(current.user_id)
-        if current.is_expired(now) or user is None:
-            raise InvalidGrant("The refresh token has expired.")
-        current.used_at = now
-        uow.refresh_tokens.save(current)
+        if rotation is Rotation.EXPIRED or user is None or not user.is_active:
+            raise InvalidGrant(BAD_REFRESH)
+        granted = domain.granted_scope(scope, current.scope)
         token, token_hash = new_refresh_token()
-        uow.refresh_tokens.add(RefreshToken(str(uuid.uuid4()), current.family_id, user.id, token_hash,
-                                            current.expires_at))
+        uow.refresh_tokens.save(current.spent(now))
+        uow.refresh_tokens.add(current.successor(_new_id(), token_hash))
         uow.commit()
-        return tokens.response(user.id, user.roles, token, "shop")
+        return tokens.response(user.id, user.roles, token, granted)
 
 
 def revoke_token(uow: UnitOfWork, token: str) -> None:
-    """RFC 7009: revoke a refresh token's family; unknown tokens are not an error."""
+    """RFC 7009: revoke a refresh token's whole family; unknown tokens are not an error."""
     with uow:
         found = uow.refresh_tokens.lock_by_hash(hash_refresh_token(token))
         if found is not None:
@@ -111,31 +121,33 @@ def revoke_token(uow: UnitOfWork, token: str) -> None:
 
 
 def get_user(uow: UnitOfWork, user_id: str) -> User:
+    """One account; ``UserNotFound`` for unknown or malformed ids."""
     with uow:
-        user = uow.users.get(user_id)
-        if user is None:
-            raise UserNotFound()
-        return user
+        return _existing(uow, user_id)
+
+
+def _existing(uow: UnitOfWork, user_id: str) -> User:
+    user = uow.users.get(user_id)
+    if user is None:
+        raise UserNotFound()
+    return user
 
 
 def update_profile(uow: UnitOfWork, user_id: str, changes: dict[str, Any]) -> User:
-    """Change the caller's name and/or shipping address."""
+    """Change the caller's name and/or shipping address (already validated)."""
+    if "name" in changes:
+        changes = {**changes, "name": changes["name"].strip()}
     with uow:
-        user = uow.users.get(user_id)
-        if user is None:
-            raise UserNotFound()
-        user = replace(user, **changes)
+        user = replace(_existing(uow, user_id), **changes)
         uow.users.update(user)
         uow.commit()
         return user
 
 
 def change_password(uow: UnitOfWork, user_id: str, current: str, new: str) -> None:
-    """Set a new password after checking the current one; signs out every refresh token."""
+    """Set a new password after checking the current one; ends every refresh-token family."""
     with uow:
-        user = uow.users.get(user_id)
-        if user is None:
-            raise UserNotFound()
+        user = _existing(uow, user_id)
         if not verify_password(user.password_hash, current):
             raise InvalidCredentials(details={"current_password": ["The password is not correct."]})
         domain.check_password_policy(new, user.email)
@@ -145,7 +157,7 @@ def change_password(uow: UnitOfWork, user_id: str, current: str, new: str) -> No
 
 
 def list_users(uow: UnitOfWork, page: int, per_page: int) -> tuple[list[User], int]:
-    """One page of accounts, oldest first."""
+    """One page of accounts, oldest first, and the number of accounts."""
     with uow:
         return uow.users.page((page - 1) * per_page, per_page)
 
@@ -153,10 +165,7 @@ def list_users(uow: UnitOfWork, page: int, per_page: int) -> tuple[list[User], i
 def set_roles(uow: UnitOfWork, user_id: str, roles: list[str]) -> User:
     """Replace a user's roles; every account keeps ``customer``."""
     with uow:
-        user = uow.users.get(user_id)
-        if user is None:
-            raise UserNotFound()
-        user = user.with_roles(roles)
+        user = _existing(uow, user_id).with_roles(roles)
         uow.users.update(user)
         uow.commit()
         return user
@@ -168,4 +177,6 @@ def ensure_admin(uow: UnitOfWork, email: str, password: str, name: str) -> User:
         user = uow.users.get_by_email(domain.normalise_email(email))
     if user is None:
         user = register(uow, email, password, name)
+    if user.is_admin:
+        return user
     return set_roles(uow, user.id, [*user.roles, "admin"])

@@ -1,12 +1,15 @@
 """What the handlers need from storage (SQL in production, in-memory fakes in unit tests)."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from nameko_services.users.domain import RefreshToken, User
 
 
 class UserRepository(Protocol):
+    """Accounts, found by id or (lower-cased) email."""
+
     def get(self, user_id: str) -> User | None: ...
     def get_by_email(self, email: str) -> User | None: ...
     def add(self, user: User) -> None:
@@ -16,15 +19,21 @@ class UserRepository(Protocol):
 
 
 class RefreshTokenRepository(Protocol):
+    """Refresh tokens, found only by the hash of the token."""
+
     def add(self, token: RefreshToken) -> None: ...
     def lock_by_hash(self, token_hash: str) -> RefreshToken | None:
         """The token row, locked until the unit of work ends (rotation is a race otherwise)."""
     def save(self, token: RefreshToken) -> None: ...
     def revoke_family(self, family_id: str) -> None: ...
     def revoke_all_of_user(self, user_id: str) -> None: ...
+    def purge_expired(self, user_id: str, now: datetime) -> None:
+        """Delete the user's tokens whose family has expired: they can never be used again."""
 
 
 class UnitOfWork(Protocol):
+    """One transaction over both repositories."""
+
     @property
     def users(self) -> UserRepository: ...
     @property

@@ -4,16 +4,17 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nameko_services.common.errors import EmailTaken
 from nameko_services.users.domain import RefreshToken, User
-from nameko_services.users.models import RefreshTokenRow, UserRow
+from nameko_services.users.models import EMAIL_UNIQUE_INDEX, RefreshTokenRow, UserRow
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:
+    """Malformed ids find nothing (a 404), never a database error."""
     try:
         return uuid.UUID(value)
     except (ValueError, TypeError, AttributeError):
@@ -22,15 +23,17 @@ def _as_uuid(value: str) -> uuid.UUID | None:
 
 def _user(row: UserRow) -> User:
     return User(str(row.id), row.email, row.name, row.password_hash, tuple(row.roles),
-                row.shipping_address, row.created_at)
+                row.shipping_address, row.created_at, row.disabled_at)
 
 
 def _token(row: RefreshTokenRow) -> RefreshToken:
-    return RefreshToken(str(row.id), str(row.family_id), str(row.user_id), row.token_hash,
-                        row.expires_at, row.used_at, row.revoked_at, row.created_at)
+    return RefreshToken(str(row.id), str(row.family_id), str(row.user_id), row.token_hash, row.scope,
+                        row.expires_at, row.used_at, row.revoked_at)
 
 
 class SqlUsers:
+    """Accounts in the ``users`` table."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
 
@@ -40,40 +43,45 @@ class SqlUsers:
         return None if row is None else _user(row)
 
     def get_by_email(self, email: str) -> User | None:
-        row = self.session.scalars(select(UserRow).where(UserRow.email == email)).first()
+        # lower() on both sides so the lookup uses the unique index on lower(email).
+        row = self.session.scalars(select(UserRow).where(func.lower(UserRow.email) == email.lower())).first()
         return None if row is None else _user(row)
 
     def add(self, user: User) -> None:
         self.session.add(UserRow(id=uuid.UUID(user.id), email=user.email, name=user.name,
                                  password_hash=user.password_hash, roles=list(user.roles),
-                                 shipping_address=user.shipping_address))
+                                 shipping_address=user.shipping_address, disabled_at=user.disabled_at))
 
     def update(self, user: User) -> None:
         self.session.execute(update(UserRow).where(UserRow.id == uuid.UUID(user.id)).values(
             name=user.name, password_hash=user.password_hash, roles=list(user.roles),
-            shipping_address=user.shipping_address))
+            shipping_address=user.shipping_address, disabled_at=user.disabled_at))
 
     def page(self, offset: int, limit: int) -> tuple[list[User], int]:
         rows = self.session.scalars(select(UserRow).order_by(UserRow.created_at, UserRow.id)
                                     .offset(offset).limit(limit))
+        users = [_user(row) for row in rows]
         total = self.session.scalar(select(func.count()).select_from(UserRow)) or 0
-        return [_user(row) for row in rows], total
+        return users, total
 
 
 class SqlRefreshTokens:
+    """Refresh tokens (by hash) in the ``refresh_tokens`` table."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def add(self, token: RefreshToken) -> None:
         self.session.add(RefreshTokenRow(
             id=uuid.UUID(token.id), family_id=uuid.UUID(token.family_id),
-            user_id=uuid.UUID(token.user_id), token_hash=token.token_hash,
-            expires_at=token.expires_at))
+            user_id=uuid.UUID(token.user_id), token_hash=token.token_hash, scope=token.scope,
+            expires_at=token.expires_at, used_at=token.used_at, revoked_at=token.revoked_at))
 
     def lock_by_hash(self, token_hash: str) -> RefreshToken | None:
         row = self.session.scalars(select(RefreshTokenRow)
                                    .where(RefreshTokenRow.token_hash == token_hash)
-                                   .with_for_update()).first()
+                                   .with_for_update()
+                                   .execution_options(populate_existing=True)).first()
         return None if row is None else _token(row)
 
     def save(self, token: RefreshToken) -> None:
@@ -86,10 +94,19 @@ class SqlRefreshTokens:
     def revoke_all_of_user(self, user_id: str) -> None:
         self._revoke(RefreshTokenRow.user_id == uuid.UUID(user_id))
 
+    def purge_expired(self, user_id: str, now: datetime) -> None:
+        self.session.execute(delete(RefreshTokenRow).where(
+            RefreshTokenRow.user_id == uuid.UUID(user_id), RefreshTokenRow.expires_at <= now))
+
     def _revoke(self, condition: ColumnElement[bool]) -> None:
         self.session.execute(update(RefreshTokenRow)
                              .where(condition, RefreshTokenRow.revoked_at.is_(None))
                              .values(revoked_at=datetime.now(UTC)))
+
+
+def _constraint(error: IntegrityError) -> str | None:
+    diag = getattr(error.orig, "diag", None)
+    return getattr(diag, "constraint_name", None)
 
 
 class SqlUnitOfWork:
@@ -111,7 +128,7 @@ class SqlUnitOfWork:
             self.session.commit()
         except IntegrityError as error:
             self.session.rollback()
-            if "uq_users_email" in str(error.orig):
+            if _constraint(error) == EMAIL_UNIQUE_INDEX:
                 raise EmailTaken(details={"email": ["An account with this email already exists."]}) \
                     from None
             raise

@@ -1,52 +1,69 @@
 """Payloads in (marshmallow; unknown fields refused) and users out (plain JSON dicts)."""
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from nameko_services.common.errors import InvalidInput
-from nameko_services.users.domain import MAX_PASSWORD, ROLES, User
+from nameko_services.users.countries import is_country_code
+from nameko_services.users.domain import ROLES, User
 
 MAX_PER_PAGE = 100
+# Only bounds the size of what we read; the password policy (domain) says what is acceptable.
+MAX_PASSWORD_INPUT = 1024
 
 
-def _valid_name(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("Must not be blank.")
-    if len(value) > 100:
-        raise ValidationError("Must be at most 100 characters long.")
+def _text(max_length: int, **kwargs: Any) -> fields.String:
+    """A string that is not blank and at most ``max_length`` characters long."""
+    def not_blank(value: str) -> None:
+        if not value.strip():
+            raise ValidationError("Must not be blank.")
+    return fields.String(validate=[not_blank, validate.Length(max=max_length)], **kwargs)
+
+
+def _country(value: str) -> None:
+    if not is_country_code(value):
+        raise ValidationError("Must be an upper-case ISO 3166-1 alpha-2 code such as DE or US.")
 
 
 class StrictSchema(Schema):
+    """Unknown fields are errors, named in the details."""
+
     class Meta:
         unknown = RAISE
 
 
 class RegisterSchema(StrictSchema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    # The policy itself is checked in the domain; this only bounds the size.
-    password = fields.String(required=True, validate=validate.Length(max=MAX_PASSWORD * 4))
-    name = fields.String(required=True, validate=_valid_name)
+    password = fields.String(required=True, validate=validate.Length(max=MAX_PASSWORD_INPUT))
+    name = _text(100, required=True)
+
+    @pre_load
+    def trim_email(self, data: Any, **kwargs: Any) -> Any:
+        # Pasted addresses often carry spaces; they are not part of the address.
+        if isinstance(data, dict) and isinstance(data.get("email"), str):
+            return {**data, "email": data["email"].strip()}
+        return data
 
 
 class AddressSchema(StrictSchema):
-    line1 = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    line1 = _text(200, required=True)
     line2 = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    city = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    postal_code = fields.String(required=True, validate=validate.Length(min=1, max=20))
-    country = fields.String(required=True, validate=validate.Regexp(
-        r"^[A-Z]{2}$", error="Must be an ISO 3166-1 alpha-2 code such as DE or US."))
+    city = _text(100, required=True)
+    postal_code = _text(20, required=True)
+    country = fields.String(required=True, validate=_country)
 
 
 class UpdateProfileSchema(StrictSchema):
-    name = fields.String(validate=_valid_name)
+    name = _text(100)
     shipping_address = fields.Nested(AddressSchema, allow_none=True)
 
 
 class ChangePasswordSchema(StrictSchema):
-    current_password = fields.String(required=True, validate=validate.Length(max=MAX_PASSWORD * 4))
-    new_password = fields.String(required=True, validate=validate.Length(max=MAX_PASSWORD * 4))
+    current_password = fields.String(required=True, validate=validate.Length(max=MAX_PASSWORD_INPUT))
+    new_password = fields.String(required=True, validate=validate.Length(max=MAX_PASSWORD_INPUT))
 
 
 class PageSchema(StrictSchema):
@@ -56,7 +73,7 @@ class PageSchema(StrictSchema):
 
 class RolesSchema(StrictSchema):
     roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True,
-                        validate=validate.Length(min=1, max=len(ROLES)))
+                        validate=validate.Length(min=1, max=10))
 
 
 def load(schema: Schema, data: Any) -> dict[str, Any]:
@@ -71,10 +88,12 @@ def load(schema: Schema, data: Any) -> dict[str, Any]:
 
 
 def dump_user(user: User) -> dict[str, Any]:
+    """The user as the RPC contract shows it (never the password hash)."""
     return {"id": user.id, "email": user.email, "name": user.name, "roles": list(user.roles),
             "shipping_address": user.shipping_address,
-            "created_at": user.created_at.isoformat() if user.created_at else None}
+            "created_at": user.created_at.astimezone(UTC).isoformat() if user.created_at else None}
 
 
 def dump_page(users: list[User], total: int, page: int, per_page: int) -> dict[str, Any]:
+    """One page of users in the shape every list of the platform has."""
     return {"items": [dump_user(u) for u in users], "total": total, "page": page, "per_page": per_page}

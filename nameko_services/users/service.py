@@ -43,6 +43,7 @@ class UsersService:
 
     @property
     def uow(self) -> SqlUnitOfWork:
+        """A unit of work over this worker's session."""
         return SqlUnitOfWork(self.db)
 
     @rpc
@@ -58,7 +59,7 @@ class UsersService:
 
     @rpc
     def revoke_token(self, token: str, token_type_hint: str | None = None) -> None:
-        """RFC 7009 revocation; unknown tokens succeed silently."""
+        """RFC 7009 revocation of a refresh token's family; unknown tokens succeed silently."""
         if isinstance(token, str) and token:
             handlers.revoke_token(self.uow, token)
 

@@ -17,6 +17,7 @@ def new_refresh_token() -> tuple[str, str]:
 
 
 def hash_refresh_token(token: str) -> str:
+    """SHA-256 is enough: the token is 256 random bits, so there is nothing to brute-force."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -39,4 +40,5 @@ class TokenSettings:
                 "refresh_token": refresh_token, "scope": scope}
 
     def jwks(self) -> dict[str, Any]:
+        """The JWK Set (RFC 7517) that verifies our access tokens."""
         return {"keys": [self.key.jwk()]}

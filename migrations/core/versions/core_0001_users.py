@@ -29,9 +29,11 @@ def upgrade() -> None:
         sa.Column("shipping_address", postgresql.JSONB(), nullable=True),
         _timestamp("created_at"),
         _timestamp("updated_at"),
+        sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_users"),
-        sa.UniqueConstraint("email", name="uq_users_email"),
     )
+    # Unique whatever the case, even for a row written without lower-casing the email.
+    op.create_index("uq_users_email_lower", "users", [sa.text("lower(email)")], unique=True)
     op.create_index("ix_users_created_at_id", "users", ["created_at", "id"])
     op.create_table(
         "refresh_tokens",
@@ -39,6 +41,7 @@ def upgrade() -> None:
         sa.Column("family_id", sa.Uuid(), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("token_hash", sa.String(64), nullable=False),
+        sa.Column("scope", sa.String(200), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),

@@ -1,4 +1,4 @@
-"""An in-memory unit of work for the users handlers."""
+"""An in-memory unit of work for the users handlers: what is not committed is rolled back."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -12,21 +12,21 @@ class FakeUsers:
     def __init__(self) -> None:
         self.rows: dict[str, User] = {}
 
-    def get(self, user_id):
+    def get(self, user_id: str) -> User | None:
         return self.rows.get(user_id)
 
-    def get_by_email(self, email):
-        return next((u for u in self.rows.values() if u.email == email), None)
+    def get_by_email(self, email: str) -> User | None:
+        return next((u for u in self.rows.values() if u.email.lower() == email.lower()), None)
 
-    def add(self, user):
+    def add(self, user: User) -> None:
         if self.get_by_email(user.email):
             raise EmailTaken()
         self.rows[user.id] = replace(user, created_at=datetime.now(UTC))
 
-    def update(self, user):
+    def update(self, user: User) -> None:
         self.rows[user.id] = user
 
-    def page(self, offset, limit):
+    def page(self, offset: int, limit: int) -> tuple[list[User], int]:
         users = list(self.rows.values())
         return users[offset:offset + limit], len(users)
 
@@ -35,38 +35,51 @@ class FakeRefreshTokens:
     def __init__(self) -> None:
         self.rows: dict[str, RefreshToken] = {}
 
-    def add(self, token):
-        self.rows[token.token_hash] = token
+    def add(self, token: RefreshToken) -> None:
+        self.rows[token.id] = token
 
-    def lock_by_hash(self, token_hash):
-        token = self.rows.get(token_hash)
-        return None if token is None else replace(token)
+    def lock_by_hash(self, token_hash: str) -> RefreshToken | None:
+        return next((t for t in self.rows.values() if t.token_hash == token_hash), None)
 
-    def save(self, token):
-        self.rows[token.token_hash] = token
+    def save(self, token: RefreshToken) -> None:
+        self.rows[token.id] = token
 
-    def revoke_family(self, family_id):
-        for token in self.rows.values():
-            if token.family_id == family_id:
-                token.revoked_at = token.revoked_at or datetime.now(UTC)
+    def revoke_family(self, family_id: str) -> None:
+        self._revoke(lambda t: t.family_id == family_id)
 
-    def revoke_all_of_user(self, user_id):
-        for token in self.rows.values():
-            if token.user_id == user_id:
-                token.revoked_at = token.revoked_at or datetime.now(UTC)
+    def revoke_all_of_user(self, user_id: str) -> None:
+        self._revoke(lambda t: t.user_id == user_id)
+
+    def purge_expired(self, user_id: str, now: datetime) -> None:
+        self.rows = {key: t for key, t in self.rows.items()
+                     if not (t.user_id == user_id and t.expires_at <= now)}
+
+    def _revoke(self, matches) -> None:
+        now = datetime.now(UTC)
+        for key, token in self.rows.items():
+            if matches(token) and token.revoked_at is None:
+                self.rows[key] = replace(token, revoked_at=now)
 
 
 class FakeUnitOfWork:
+    """Entities are frozen, so a shallow copy of each table is a snapshot."""
+
     def __init__(self) -> None:
         self.users = FakeUsers()
         self.refresh_tokens = FakeRefreshTokens()
         self.commits = 0
+        self._committed = self._snapshot()
 
-    def __enter__(self):
+    def _snapshot(self) -> tuple[dict, dict]:
+        return dict(self.users.rows), dict(self.refresh_tokens.rows)
+
+    def __enter__(self) -> FakeUnitOfWork:
+        self._committed = self._snapshot()
         return self
 
-    def __exit__(self, *exc):
-        return None
+    def __exit__(self, *exc: object) -> None:
+        self.users.rows, self.refresh_tokens.rows = (dict(t) for t in self._committed)
 
-    def commit(self):
+    def commit(self) -> None:
+        self._committed = self._snapshot()
         self.commits += 1

@@ -1,4 +1,7 @@
 """Use cases of the users service against an in-memory unit of work."""
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from nameko_services.common.auth import key_map, verify_access_token
@@ -7,12 +10,14 @@ from nameko_services.common.errors import (
     InvalidCredentials,
     InvalidGrant,
     InvalidRequest,
+    InvalidScope,
     UnsupportedGrantType,
     UserNotFound,
+    WeakPassword,
 )
 from nameko_services.common.keys import Ed25519PrivateKey, SigningKey
 from nameko_services.users import handlers
-from nameko_services.users.tokens import TokenSettings
+from nameko_services.users.tokens import TokenSettings, hash_refresh_token
 
 from .fakes import FakeUnitOfWork
 
@@ -29,43 +34,138 @@ def tokens():
     return TokenSettings(SigningKey("access", Ed25519PrivateKey.generate()), "iss", "aud", 60, 3600)
 
 
-def login(uow, tokens, password=PASSWORD):
-    return handlers.issue_token(uow, tokens, {"grant_type": "password", "username": "Ada@example.com",
-                                              "password": password})
+@pytest.fixture
+def ada(uow):
+    return handlers.register(uow, "Ada@Example.com", PASSWORD, "  Ada ")
 
 
-def refresh(uow, tokens, token):
-    return handlers.issue_token(uow, tokens, {"grant_type": "refresh_token", "refresh_token": token})
+def login(uow, tokens, username="ada@example.com", password=PASSWORD, **extra):
+    return handlers.issue_token(uow, tokens, {"grant_type": "password", "username": username,
+                                              "password": password, **extra})
 
 
-def test_registering_twice_with_the_same_email_is_refused(uow):
-    handlers.register(uow, "ada@example.com", PASSWORD, "Ada")
+def refresh(uow, tokens, token, **extra):
+    return handlers.issue_token(uow, tokens, {"grant_type": "refresh_token", "refresh_token": token,
+                                              **extra})
+
+
+def stored(uow, refresh_token):
+    return uow.refresh_tokens.lock_by_hash(hash_refresh_token(refresh_token))
+
+
+def claims(tokens, response):
+    return verify_access_token(response["access_token"], key_map([tokens.key.public_key]),
+                               issuer="iss", audience="aud")
+
+
+def test_a_new_account_is_a_customer_with_a_normalised_email_and_trimmed_name(ada):
+    assert (ada.email, ada.name, ada.roles) == ("ada@example.com", "Ada", ("customer",))
+    assert ada.password_hash.startswith("$argon2id$") and ada.created_at is not None
+
+
+def test_registering_twice_with_the_same_email_in_another_case_is_refused(uow, ada):
     with pytest.raises(EmailTaken):
-        handlers.register(uow, "ADA@example.com", PASSWORD, "Ada")
+        handlers.register(uow, " ADA@example.COM", PASSWORD, "Ada")
 
 
-def test_a_password_grant_returns_a_signed_token_for_the_user(uow, tokens):
-    user = handlers.register(uow, "ada@example.com", PASSWORD, "Ada")
+def test_a_weak_password_stores_nothing(uow):
+    with pytest.raises(WeakPassword):
+        handlers.register(uow, "bob@example.com", "bob-password-1", "Bob")
+    assert uow.users.rows == {}
+
+
+def test_a_password_grant_returns_an_oauth_response_with_a_signed_access_token(uow, tokens, ada):
+    response = login(uow, tokens, username=" ADA@example.com")
+    assert response["token_type"] == "Bearer" and response["expires_in"] == 60
+    assert response["scope"] == "shop"
+    principal = claims(tokens, response)
+    assert principal.user_id == ada.id and principal.roles == ("customer",)
+
+
+def test_refresh_tokens_are_stored_only_as_hashes(uow, tokens, ada):
     response = login(uow, tokens)
-    principal = verify_access_token(response["access_token"], key_map([tokens.key.public_key]),
-                                    issuer="iss", audience="aud")
-    assert principal.user_id == user.id and response["refresh_token"]
+    [row] = uow.refresh_tokens.rows.values()
+    assert row.token_hash == hash_refresh_token(response["refresh_token"])
+    assert response["refresh_token"] not in repr(row)
 
 
-def test_a_wrong_password_is_an_invalid_grant(uow, tokens):
-    handlers.register(uow, "ada@example.com", PASSWORD, "Ada")
-    with pytest.raises(InvalidGrant):
+def test_a_wrong_password_and_an_unknown_user_get_the_same_error_after_a_verification(
+        uow, tokens, ada, monkeypatch):
+    verified = []
+    real = handlers.verify_password
+    monkeypatch.setattr(handlers, "verify_password", lambda h, p: verified.append(h) or real(h, p))
+    with pytest.raises(InvalidGrant) as wrong:
         login(uow, tokens, password="not the password")
+    with pytest.raises(InvalidGrant) as unknown:
+        login(uow, tokens, username="nobody@example.com")
+    assert str(wrong.value) == str(unknown.value) == handlers.BAD_LOGIN
+    assert verified == [ada.password_hash, None]  # None: checked against the dummy hash
 
 
-def test_a_refresh_rotates_and_a_replayed_token_revokes_the_family(uow, tokens):
-    handlers.register(uow, "ada@example.com", PASSWORD, "Ada")
+def test_a_disabled_account_gets_no_tokens_by_password_or_refresh(uow, tokens, ada):
+    token = login(uow, tokens)["refresh_token"]
+    uow.users.update(replace(ada, disabled_at=datetime.now(UTC)))
+    with pytest.raises(InvalidGrant):
+        login(uow, tokens)
+    with pytest.raises(InvalidGrant):
+        refresh(uow, tokens, token)
+
+
+def test_a_refresh_spends_the_token_and_issues_its_successor_in_the_same_family(uow, tokens, ada):
     first = login(uow, tokens)["refresh_token"]
+    second = refresh(uow, tokens, first)
+    old, new = stored(uow, first), stored(uow, second["refresh_token"])
+    assert old.used_at is not None and new.used_at is None
+    assert (new.family_id, new.expires_at) == (old.family_id, old.expires_at)
+    assert claims(tokens, second).user_id == ada.id
+
+
+def test_a_replayed_token_revokes_the_whole_family_for_good(uow, tokens, ada):
+    first = login(uow, tokens)["refresh_token"]
+    other_family = login(uow, tokens)["refresh_token"]
     second = refresh(uow, tokens, first)["refresh_token"]
     with pytest.raises(InvalidGrant):
         refresh(uow, tokens, first)
+    # The revocation was committed, not rolled back with the error.
+    assert stored(uow, second).revoked_at is not None
     with pytest.raises(InvalidGrant):
         refresh(uow, tokens, second)
+    assert refresh(uow, tokens, other_family)["access_token"]
+
+
+def test_a_family_ends_at_its_absolute_lifetime_however_often_it_was_rotated(uow, tokens, ada):
+    token = refresh(uow, tokens, login(uow, tokens)["refresh_token"])["refresh_token"]
+    row = stored(uow, token)
+    uow.refresh_tokens.save(replace(row, expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    with pytest.raises(InvalidGrant):
+        refresh(uow, tokens, token)
+
+
+def test_signing_in_deletes_the_users_expired_families_only(uow, tokens, ada):
+    expired = login(uow, tokens)["refresh_token"]
+    live = login(uow, tokens)["refresh_token"]
+    row = stored(uow, expired)
+    uow.refresh_tokens.save(replace(row, expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    login(uow, tokens)
+    assert stored(uow, expired) is None and stored(uow, live) is not None
+    assert len(uow.refresh_tokens.rows) == 2
+
+
+def test_refreshing_for_a_deleted_user_is_an_invalid_grant(uow, tokens, ada):
+    token = login(uow, tokens)["refresh_token"]
+    del uow.users.rows[ada.id]
+    with pytest.raises(InvalidGrant):
+        refresh(uow, tokens, token)
+
+
+def test_a_scope_may_be_narrowed_but_not_widened(uow, tokens, ada):
+    assert login(uow, tokens, scope="shop")["scope"] == "shop"
+    with pytest.raises(InvalidScope):
+        login(uow, tokens, scope="shop admin")
+    token = login(uow, tokens)["refresh_token"]
+    with pytest.raises(InvalidScope):
+        refresh(uow, tokens, token, scope="admin")
+    assert stored(uow, token).used_at is None  # a refused refresh spends nothing
 
 
 def test_unknown_grant_types_and_missing_parameters_are_refused(uow, tokens):
@@ -74,26 +174,75 @@ def test_unknown_grant_types_and_missing_parameters_are_refused(uow, tokens):
     with pytest.raises(InvalidRequest):
         handlers.issue_token(uow, tokens, {})
     with pytest.raises(InvalidRequest):
-        handlers.issue_token(uow, tokens, {"grant_type": "refresh_token"})
+        handlers.issue_token(uow, tokens, {"grant_type": "password", "username": "a@b.c"})
+    with pytest.raises(InvalidRequest):
+        handlers.issue_token(uow, tokens, {"grant_type": "refresh_token", "refresh_token": 5})
 
 
-def test_changing_the_password_needs_the_current_one_and_revokes_refresh_tokens(uow, tokens):
-    user = handlers.register(uow, "ada@example.com", PASSWORD, "Ada")
+def test_revoking_a_token_ends_its_family_and_unknown_tokens_are_fine(uow, tokens, ada):
+    first = login(uow, tokens)["refresh_token"]
+    second = refresh(uow, tokens, first)["refresh_token"]
+    handlers.revoke_token(uow, first)
+    handlers.revoke_token(uow, "never issued")
+    with pytest.raises(InvalidGrant):
+        refresh(uow, tokens, second)
+
+
+def test_changing_the_password_needs_the_current_one_and_revokes_refresh_tokens(uow, tokens, ada):
     token = login(uow, tokens)["refresh_token"]
     with pytest.raises(InvalidCredentials):
-        handlers.change_password(uow, user.id, "wrong", "another good secret")
-    handlers.change_password(uow, user.id, PASSWORD, "another good secret")
+        handlers.change_password(uow, ada.id, "wrong", "another good secret")
+    with pytest.raises(WeakPassword):
+        handlers.change_password(uow, ada.id, PASSWORD, "short")
+    assert refresh(uow, tokens, token)["access_token"]  # refusals changed nothing
+    token = login(uow, tokens)["refresh_token"]
+    handlers.change_password(uow, ada.id, PASSWORD, "another good secret")
     with pytest.raises(InvalidGrant):
         refresh(uow, tokens, token)
+    with pytest.raises(InvalidGrant):
+        login(uow, tokens)
+    assert login(uow, tokens, password="another good secret")["access_token"]
 
 
-def test_ensure_admin_grants_admin_once_and_keeps_the_password(uow, tokens):
-    first = handlers.ensure_admin(uow, "ada@example.com", PASSWORD, "Ada")
-    again = handlers.ensure_admin(uow, "ada@example.com", "other password 123", "Ada")
-    assert first.id == again.id and again.roles == ("customer", "admin")
-    assert login(uow, tokens)["access_token"]
+def test_a_profile_update_changes_only_the_given_fields(uow, ada):
+    address = {"line1": "1 Main St", "line2": None, "city": "Berlin", "postal_code": "10115",
+               "country": "DE"}
+    updated = handlers.update_profile(uow, ada.id, {"shipping_address": address})
+    assert (updated.name, updated.shipping_address) == ("Ada", address)
+    assert handlers.update_profile(uow, ada.id, {"name": " Ada L. "}).shipping_address == address
+    assert handlers.get_user(uow, ada.id).name == "Ada L."
 
 
-def test_profile_changes_for_a_missing_user_are_not_found(uow):
+def test_a_missing_user_is_not_found(uow):
     with pytest.raises(UserNotFound):
         handlers.update_profile(uow, "missing", {"name": "x"})
+    with pytest.raises(UserNotFound):
+        handlers.get_user(uow, "not-a-uuid")
+    with pytest.raises(UserNotFound):
+        handlers.set_roles(uow, "missing", ["admin"])
+
+
+def test_roles_are_replaced_but_customer_is_kept(uow, ada):
+    assert handlers.set_roles(uow, ada.id, ["admin"]).roles == ("customer", "admin")
+    assert handlers.set_roles(uow, ada.id, ["customer"]).roles == ("customer",)
+
+
+def test_users_are_listed_a_page_at_a_time_with_the_total(uow):
+    for n in range(3):
+        handlers.register(uow, f"user{n}@example.com", PASSWORD, f"User {n}")
+    users, total = handlers.list_users(uow, page=2, per_page=2)
+    assert total == 3 and [u.email for u in users] == ["user2@example.com"]
+
+
+def test_ensure_admin_creates_the_admin_once_and_keeps_its_password(uow, tokens):
+    first = handlers.ensure_admin(uow, "root@example.com", PASSWORD, "Root")
+    again = handlers.ensure_admin(uow, "ROOT@example.com", "other password 123", "Root")
+    assert first.id == again.id and again.roles == ("customer", "admin")
+    assert len(uow.users.rows) == 1
+    assert login(uow, tokens, username="root@example.com")["access_token"]
+
+
+def test_ensure_admin_promotes_an_existing_customer(uow, ada):
+    assert handlers.ensure_admin(uow, "ada@example.com", "ignored password", "X").roles == (
+        "customer", "admin")
+    assert handlers.get_user(uow, ada.id).name == "Ada"
