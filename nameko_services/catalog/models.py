@@ -15,7 +15,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
     Uuid,
@@ -23,22 +22,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from nameko_services.common.db import new_metadata
 from nameko_services.common.idempotency import processed_events_table
 from nameko_services.common.outbox import outbox_table
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
 
 
 class Base(DeclarativeBase):
     """Declarative base of the catalog tables."""
 
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    metadata = new_metadata()
 
 
 def _created() -> Mapped[datetime]:
