@@ -4,17 +4,24 @@ Every error a service raises on purpose derives from ``ServiceError``::
 
     ServiceError                    code            HTTP (gateway/errors.py)
     ├── InvalidInput                validation_error 422
-    │   └── WeakPassword
+    │   ├── WeakPassword
+    │   └── IdempotencyKeyReused idempotency_key_reused
     ├── NotAuthenticated            not_authenticated 401
     │   └── InvalidCredentials
     ├── PermissionDenied            forbidden       403
     ├── NotFound                    not_found       404
     │   ├── UserNotFound, CategoryNotFound, ProductNotFound, ReservationNotFound
+    │   ├── OrderNotFound
+    │   ├── PaymentNotFound
     ├── Conflict                    conflict        409
     │   ├── EmailTaken, DuplicateSku, DuplicateSlug, CategoryInUse
     │   ├── OutOfStock, StockBelowReserved
+    │   ├── OrderNotModifiable, OrderNotCancellable, OrderNotShippable, OrderNotDeliverable
+    │   ├── NoCompensationPending, IdempotencyKeyInUse
+    │   ├── PaymentNotRefundable, RefundExceedsBalance
     ├── ServiceUnavailable          service_unavailable 503
-    │   └── ServiceTimeout          timeout         504
+    │   ├── ServiceTimeout          timeout         504
+    │   └── PaymentProviderError    payment_provider_error
     └── OAuthError                  (RFC 6749 §5.2) 400/401
         ├── InvalidGrant, InvalidClient, UnsupportedGrantType, InvalidRequest, InvalidScope
 
@@ -221,6 +228,100 @@ class InvalidScope(OAuthError):
 
     code = "invalid_scope"
     default_message = "The requested scope is invalid or exceeds what was granted."
+
+
+
+@remote_error
+class OrderNotFound(NotFound):
+    """No such order, or not the caller's (never a 403: other customers' orders do not exist)."""
+
+    default_message = "Order not found."
+
+
+@remote_error
+class OrderNotModifiable(Conflict):
+    """Items and address change only while pending or awaiting payment, before capture."""
+
+    code = "order_not_modifiable"
+    default_message = "The order can no longer be changed."
+
+
+@remote_error
+class OrderNotCancellable(Conflict):
+    """Customers cancel before shipping, admins before delivery; cancelled stays cancelled."""
+
+    code = "order_not_cancellable"
+    default_message = "The order can no longer be cancelled."
+
+
+@remote_error
+class OrderNotShippable(Conflict):
+    """Only a confirmed (paid) order ships."""
+
+    code = "order_not_shippable"
+    default_message = "Only a confirmed order can be shipped."
+
+
+@remote_error
+class OrderNotDeliverable(Conflict):
+    """Only a shipped order is delivered."""
+
+    code = "order_not_deliverable"
+    default_message = "Only a shipped order can be delivered."
+
+
+@remote_error
+class NoCompensationPending(Conflict):
+    """``retry_compensation`` on an order that does not need attention."""
+
+    code = "no_compensation_pending"
+    default_message = "The order has no failed compensation to retry."
+
+
+@remote_error
+class IdempotencyKeyInUse(Conflict):
+    """The first request with this Idempotency-Key is still being handled."""
+
+    code = "idempotency_key_in_use"
+    default_message = "A request with this Idempotency-Key is still in progress."
+
+
+@remote_error
+class IdempotencyKeyReused(InvalidInput):
+    """The Idempotency-Key was used before with another request body."""
+
+    code = "idempotency_key_reused"
+    default_message = "This Idempotency-Key was used with a different request."
+
+@remote_error
+class PaymentNotFound(NotFound):
+    """No such payment, or not the caller's (other customers' payments do not exist)."""
+
+    default_message = "Payment not found."
+
+
+@remote_error
+class PaymentNotRefundable(Conflict):
+    """Only a captured, not fully refunded payment with no processor call in progress is refunded."""
+
+    code = "payment_not_refundable"
+    default_message = "The payment cannot be refunded now."
+
+
+@remote_error
+class RefundExceedsBalance(Conflict):
+    """A refund may not give back more than was captured and not yet refunded."""
+
+    code = "refund_exceeds_balance"
+    default_message = "The refund is larger than what remains to be refunded."
+
+
+@remote_error
+class PaymentProviderError(ServiceUnavailable):
+    """The payment processor refused or could not carry out the request."""
+
+    code = "payment_provider_error"
+    default_message = "The payment processor could not carry out the request."
 
 
 def rebuild(exc_type: str, exc_args: list[Any] | None) -> ServiceError | None:

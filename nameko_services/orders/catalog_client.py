@@ -1,0 +1,20 @@
+"""The catalog as the orders handlers see it, over signed RPC (``ServiceRpc("catalog")``)."""
+from __future__ import annotations
+
+from typing import Any
+
+from nameko_services.orders.domain import Line, Priced
+
+
+class RemoteCatalog:
+    """``catalog.price_items`` and ``catalog.adjust_reservation``; their errors pass through typed."""
+
+    def __init__(self, proxy: Any) -> None:
+        self.proxy = proxy
+
+    def price_items(self, items: list[dict[str, Any]]) -> Priced:
+        quote = self.proxy.price_items(items)
+        return Priced(quote["currency"], tuple(Line.from_dict(item) for item in quote["items"]))
+
+    def adjust_reservation(self, order_id: str, order_version: int, items: list[dict[str, Any]]) -> None:
+        self.proxy.adjust_reservation(order_id, order_version, items)

@@ -1,0 +1,212 @@
+"""The rules of an order: commands and saga reactions that return new events and messages.
+
+Pure functions of the current ``Order``. Each returns an ``Outcome``: the events to append
+(their versions follow the order's) and the ``orders.events`` messages to announce, built
+from the state after the events, so ``order_version`` is always the stream's new version.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from nameko_services.common.errors import (
+    NoCompensationPending,
+    OrderNotCancellable,
+    OrderNotDeliverable,
+    OrderNotFound,
+    OrderNotModifiable,
+    OrderNotShippable,
+    PermissionDenied,
+)
+from nameko_services.orders import messages
+from nameko_services.orders.domain import (
+    AWAITING_PAYMENT,
+    CANCELLED,
+    CANCELLED_BY_ADMIN,
+    CANCELLED_BY_CUSTOMER,
+    CAPTURE_REQUESTED,
+    COMPENSATION_FAILED,
+    COMPENSATION_RETRIED,
+    CONFIRMED,
+    OPEN_STATUSES,
+    ORDER_CANCELLED,
+    ORDER_DELIVERED,
+    ORDER_MODIFIED,
+    ORDER_PLACED,
+    ORDER_SHIPPED,
+    OUT_OF_STOCK,
+    PAYMENT_CAPTURED,
+    PAYMENT_FAILED,
+    PENDING,
+    SHIPPED,
+    STOCK_RESERVED,
+    TIMED_OUT,
+    Actor,
+    Event,
+    Message,
+    Order,
+    Outcome,
+    Priced,
+    ignore,
+)
+
+Announce = Callable[[Order], list[Message]]
+CUSTOMER_CANCELLABLE = (PENDING, AWAITING_PAYMENT, CONFIRMED)
+ADMIN_CANCELLABLE = (*CUSTOMER_CANCELLABLE, SHIPPED)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def change(order: Order, event: Event, announce: Announce | None = None) -> Outcome:
+    """One new event, and the messages describing the order after it."""
+    after = copy.deepcopy(order)
+    after.apply(event.type, event.data, order.version + 1, order.updated_at or _EPOCH)
+    return Outcome((event,), tuple(announce(after)) if announce else ())
+
+
+# --- access ------------------------------------------------------------------------------
+
+def visible(order: Order | None, actor: Actor, order_id: str) -> Order:
+    """The order if the actor owns it or is an admin; anybody else's does not exist (404)."""
+    if order is None or not (actor.is_admin or order.user_id == actor.user_id):
+        raise OrderNotFound(details={"order_id": order_id})
+    return order
+
+
+def require_admin(actor: Actor) -> None:
+    if not actor.is_admin:
+        raise PermissionDenied("Only an admin may do this.")
+
+
+# --- commands ----------------------------------------------------------------------------
+
+def place(order_id: str, user_id: str, priced: Priced, shipping_address: dict[str, Any],
+          payment_token: str, deadline_at: datetime) -> Outcome:
+    """A new order, pending until the catalog reserves its stock."""
+    data = {"user_id": user_id, "items": [line.to_dict() for line in priced.lines],
+            "total": priced.total, "currency": priced.currency, "shipping_address": shipping_address,
+            "payment_token": payment_token, "deadline_at": deadline_at.isoformat()}
+    return change(Order(order_id), Event(ORDER_PLACED, data), lambda o: [messages.order_placed(o)])
+
+
+def check_modifiable(order: Order, actor: Actor) -> None:
+    """Only the customer changes an order, and only before the capture is requested."""
+    if order.user_id != actor.user_id:
+        raise PermissionDenied("Only the customer who placed the order may change it.")
+    if not order.modifiable:
+        raise OrderNotModifiable(details={"status": order.status,
+                                          "capture_requested": order.capture_requested})
+
+
+def modify(order: Order, actor: Actor, priced: Priced | None,
+           shipping_address: dict[str, Any] | None) -> Outcome:
+    """New items and/or address; the stock is already re-reserved, so payment is asked for anew."""
+    check_modifiable(order, actor)
+    data: dict[str, Any] = {}
+    if priced is not None:
+        data.update(items=[line.to_dict() for line in priced.lines], total=priced.total,
+                    currency=priced.currency)
+    if shipping_address is not None:
+        data["shipping_address"] = shipping_address
+    return change(order, Event(ORDER_MODIFIED, data), lambda o: [messages.payment_requested(o)])
+
+
+def cancel(order: Order, actor: Actor) -> Outcome:
+    """Customers cancel before shipping, admins before delivery."""
+    allowed, reason = ((ADMIN_CANCELLABLE, CANCELLED_BY_ADMIN) if actor.is_admin
+                       else (CUSTOMER_CANCELLABLE, CANCELLED_BY_CUSTOMER))
+    if order.status not in allowed:
+        raise OrderNotCancellable(details={"status": order.status})
+    return cancellation(order, reason)
+
+
+def cancellation(order: Order, reason: str, cause: str | None = None) -> Outcome:
+    data = {"reason": reason} if cause is None else {"reason": reason, "cause": cause}
+    return change(order, Event(ORDER_CANCELLED, data), lambda o: [messages.order_cancelled(o)])
+
+
+def ship(order: Order, actor: Actor) -> Outcome:
+    require_admin(actor)
+    if order.status != CONFIRMED:
+        raise OrderNotShippable(details={"status": order.status})
+    return change(order, Event(ORDER_SHIPPED, {}))
+
+
+def deliver(order: Order, actor: Actor) -> Outcome:
+    require_admin(actor)
+    if order.status != SHIPPED:
+        raise OrderNotDeliverable(details={"status": order.status})
+    return change(order, Event(ORDER_DELIVERED, {}))
+
+
+def time_out(order: Order, now: datetime) -> Outcome:
+    """An order still waiting on stock or payment after its deadline is cancelled."""
+    if order.status not in OPEN_STATUSES or order.deadline_at is None or order.deadline_at > now:
+        return ignore(f"order is {order.status}, deadline {order.deadline_at}: nothing to time out")
+    return cancellation(order, TIMED_OUT)
+
+
+def retry_compensation(order: Order, actor: Actor) -> Outcome:
+    """Ask again for the compensation that failed: a cancellation again, or the void of a stray payment."""
+    require_admin(actor)
+    if not order.needs_attention:
+        raise NoCompensationPending(details={"order_id": order.id})
+    payment_id = order.attention_payment_id
+    announce: Announce = ((lambda o: [messages.order_cancelled(o)]) if order.status == CANCELLED
+                          else (lambda o: [messages.void_requested(o.id, payment_id or "")]))
+    return change(order, Event(COMPENSATION_RETRIED, {"payment_id": payment_id}), announce)
+
+
+# --- reactions to catalog and payments events (docs/SAGA.md) ----------------------------
+
+def _stale(what: str, order: Order, version: int) -> Outcome:
+    return ignore(f"stale {what} for version {version}: the order is {order.status} "
+                  f"at version {order.saga_version}")
+
+
+def on_stock_reserved(order: Order, version: int) -> Outcome:
+    if order.status != PENDING or version != order.saga_version:
+        return _stale("stock_reserved", order, version)
+    return change(order, Event(STOCK_RESERVED, {}), lambda o: [messages.payment_requested(o)])
+
+
+def on_stock_reservation_failed(order: Order, version: int, reason: str) -> Outcome:
+    if order.status != PENDING or version != order.saga_version:
+        return _stale("stock_reservation_failed", order, version)
+    return cancellation(order, OUT_OF_STOCK, cause=reason)
+
+
+def on_payment_authorised(order: Order, version: int, payment_id: str) -> Outcome:
+    """Capture a current authorisation; void one that is stale or for an order that moved on."""
+    if payment_id == order.payment_id:
+        return ignore(f"payment {payment_id} is already being captured")
+    if order.status == AWAITING_PAYMENT and not order.capture_requested and version == order.saga_version:
+        return change(order, Event(CAPTURE_REQUESTED, {"payment_id": payment_id}),
+                      lambda o: [messages.capture_requested(o)])
+    stale = _stale("payment_authorised", order, version)
+    return Outcome(messages=(messages.void_requested(order.id, payment_id),),
+                   note=f"{stale.note}; void requested")
+
+
+def on_payment_failed(order: Order, version: int, payment_id: str, reason: str) -> Outcome:
+    # Once the capture is requested the payment is known by id; before, only the version tells.
+    current = order.status == AWAITING_PAYMENT and (
+        payment_id == order.payment_id if order.capture_requested else version == order.saga_version)
+    if not current:
+        return _stale("payment_failed", order, version)
+    return cancellation(order, PAYMENT_FAILED, cause=reason)
+
+
+def on_payment_captured(order: Order, version: int, payment_id: str) -> Outcome:
+    """Confirm the order; a capture for a cancelled order is refunded by payments on order_cancelled."""
+    if not (order.status == AWAITING_PAYMENT and order.capture_requested and payment_id == order.payment_id):
+        return _stale(f"payment_captured of {payment_id}", order, version)
+    return change(order, Event(PAYMENT_CAPTURED, {"payment_id": payment_id}),
+                  lambda o: [messages.order_confirmed(o)])
+
+
+def on_compensation_failed(order: Order, payment_id: str, action: str, reason: str) -> Outcome:
+    """A void or refund keeps failing: an operator must look at the order."""
+    return change(order, Event(COMPENSATION_FAILED, {"payment_id": payment_id, "action": action,
+                                                     "reason": reason}))

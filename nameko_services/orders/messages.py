@@ -1,0 +1,36 @@
+"""The events the orders service announces on ``orders.events`` (payloads of docs/SAGA.md)."""
+from __future__ import annotations
+
+from nameko_services.orders.domain import Message, Order
+
+
+def order_placed(order: Order) -> Message:
+    return Message("order_placed", {
+        "order_id": order.id, "order_version": order.saga_version, "user_id": order.user_id,
+        "items": order.wire_items(), "total": order.total, "currency": order.currency})
+
+
+def payment_requested(order: Order) -> Message:
+    return Message("payment_requested", {
+        "order_id": order.id, "order_version": order.saga_version, "user_id": order.user_id,
+        "amount": order.total, "currency": order.currency, "payment_token": order.payment_token})
+
+
+def capture_requested(order: Order) -> Message:
+    return Message("capture_requested", {
+        "order_id": order.id, "order_version": order.saga_version, "payment_id": order.payment_id})
+
+
+def order_confirmed(order: Order) -> Message:
+    return Message("order_confirmed", {
+        "order_id": order.id, "order_version": order.saga_version, "payment_id": order.payment_id})
+
+
+def order_cancelled(order: Order) -> Message:
+    return Message("order_cancelled", {
+        "order_id": order.id, "order_version": order.saga_version, "reason": order.cancellation_reason})
+
+
+def void_requested(order_id: str, payment_id: str) -> Message:
+    """A stale or unwanted authorisation: payments voids it."""
+    return Message("void_requested", {"order_id": order_id, "payment_id": payment_id})

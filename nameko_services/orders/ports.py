@@ -1,0 +1,65 @@
+"""What the handlers need from the outside: storage (a unit of work) and the catalog."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from nameko_services.orders.domain import Event, Order, Priced
+from nameko_services.orders.keys import KeyRecord
+
+Document = dict[str, Any]  # an order in its public shape (API.md)
+
+
+class OrderRepository(Protocol):
+    def lock(self, order_id: str) -> Order | None:
+        """The order rebuilt from its events; its row stays locked until the unit of work ends."""
+    def lock_next_due(self, now: datetime) -> Order | None:
+        """One open order past its deadline that no one else holds, locked (SKIP LOCKED)."""
+    def record(self, order: Order, events: Sequence[Event], *, now: datetime,
+               causation_id: str | None = None) -> Order:
+        """Append after ``order.version`` (StreamConflict if it moved), update the projection."""
+    def document(self, order_id: str) -> Document | None: ...
+    def owner_of(self, order_id: str) -> str | None: ...
+    def page(self, *, status: str | None, user_id: str | None, needs_attention: bool | None,
+             page: int, per_page: int) -> tuple[list[Document], int]: ...
+    def history(self, order_id: str) -> list[dict[str, Any]]:
+        """``[{version, type, data, occurred_at}]`` oldest first, as stored (secrets included)."""
+
+
+class IdempotencyKeys(Protocol):
+    def claim(self, user_id: str, key: str, request_hash: str, now: datetime) -> KeyRecord | None:
+        """Insert the key ``in_progress`` and return None, or return the existing record."""
+    def take_over(self, record: KeyRecord, now: datetime) -> bool:
+        """Restart an abandoned ``in_progress`` key; False if someone else got it first."""
+    def complete(self, user_id: str, key: str, order_id: str) -> None: ...
+    def release(self, user_id: str, key: str) -> None:
+        """Forget an ``in_progress`` key whose request failed."""
+
+
+class Outbox(Protocol):
+    def add(self, event_type: str, payload: dict[str, Any]) -> str:
+        """Queue an event of ``orders.events`` in the unit of work; return its id."""
+
+
+class UnitOfWork(Protocol):
+    @property
+    def orders(self) -> OrderRepository: ...
+    @property
+    def keys(self) -> IdempotencyKeys: ...
+    @property
+    def outbox(self) -> Outbox: ...
+
+    def first_delivery(self, event_id: str, handler: str) -> bool:
+        """Record that ``handler`` applies event ``event_id``; False if it already did."""
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(self, exc_type: object, error: object, traceback: object) -> None:
+        """Roll back whatever was not committed."""
+    def commit(self) -> None: ...
+
+
+class Catalog(Protocol):
+    def price_items(self, items: list[dict[str, Any]]) -> Priced:
+        """The catalog's current prices and names (ProductNotFound, InvalidInput)."""
+    def adjust_reservation(self, order_id: str, order_version: int, items: list[dict[str, Any]]) -> None:
+        """Make the order's reservation hold ``items`` for ``order_version`` (OutOfStock: unchanged)."""

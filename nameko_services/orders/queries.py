@@ -1,0 +1,68 @@
+"""Read use cases: orders and their history from the projection and the event store."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from nameko_services.common.errors import OrderNotFound
+from nameko_services.orders import decisions
+from nameko_services.orders.domain import Actor, public_data
+from nameko_services.orders.handlers import parse_id
+from nameko_services.orders.ports import Document, UnitOfWork
+
+
+@dataclass(frozen=True)
+class OrderQuery:
+    """Filters and page of ``list_orders``."""
+
+    status: str | None = None
+    user_id: str | None = None
+    page: int = 1
+    per_page: int = 20
+
+
+def _visible(document: Document | None, actor: Actor, order_id: str) -> Document:
+    if document is None or not (actor.is_admin or document["user_id"] == actor.user_id):
+        raise OrderNotFound(details={"order_id": order_id})
+    return document
+
+
+def get_order(uow: UnitOfWork, actor: Actor, order_id: str) -> Document:
+    """One order: the owner's or, for an admin, anybody's."""
+    order_id = parse_id(order_id)
+    with uow:
+        return _visible(uow.orders.document(order_id), actor, order_id)
+
+
+def list_orders(uow: UnitOfWork, actor: Actor, query: OrderQuery) -> dict[str, Any]:
+    """A page of orders, newest first: customers see their own, admins filter by user and status."""
+    user_id = query.user_id if actor.is_admin else actor.user_id
+    if user_id is None and not actor.is_admin:
+        return _page([], 0, query.page, query.per_page)
+    with uow:
+        items, total = uow.orders.page(status=query.status, user_id=user_id, needs_attention=None,
+                                       page=query.page, per_page=query.per_page)
+    return _page(items, total, query.page, query.per_page)
+
+
+def list_needing_attention(uow: UnitOfWork, actor: Actor, page: int, per_page: int) -> dict[str, Any]:
+    """Orders whose compensation keeps failing (admin)."""
+    decisions.require_admin(actor)
+    with uow:
+        items, total = uow.orders.page(status=None, user_id=None, needs_attention=True,
+                                       page=page, per_page=per_page)
+    return _page(items, total, page, per_page)
+
+
+def get_order_events(uow: UnitOfWork, actor: Actor, order_id: str) -> list[dict[str, Any]]:
+    """The order's history, oldest first, without the payment token."""
+    order_id = parse_id(order_id)
+    with uow:
+        owner = uow.orders.owner_of(order_id)
+        if owner is None or not (actor.is_admin or owner == actor.user_id):
+            raise OrderNotFound(details={"order_id": order_id})
+        return [dict(event, data=public_data(event["data"])) for event in uow.orders.history(order_id)]
+
+
+def _page(items: list[Document], total: int, page: int, per_page: int) -> dict[str, Any]:
+    return {"items": items, "total": total, "page": page, "per_page": per_page}

@@ -1,0 +1,144 @@
+"""marshmallow payloads in (RPC arguments, saga events); unknown fields are named and refused."""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from nameko_services.common.errors import InvalidInput
+from nameko_services.orders.domain import STATUSES
+from nameko_services.orders.handlers import ModifyOrder, PlaceOrder
+from nameko_services.orders.queries import OrderQuery
+from nameko_services.orders.saga import Reply
+
+MAX_ORDER_LINES = 50
+MAX_LINE_QUANTITY = 100
+MAX_PER_PAGE = 100
+
+
+def not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
+
+
+class ItemSchema(Schema):
+    product_id = fields.UUID(required=True)
+    quantity = fields.Integer(required=True, strict=True,
+                              validate=validate.Range(min=1, max=MAX_LINE_QUANTITY))
+
+
+class AddressSchema(Schema):
+    line1 = fields.String(required=True, validate=[validate.Length(min=1, max=200), not_blank])
+    line2 = fields.String(allow_none=True, validate=validate.Length(max=200))
+    city = fields.String(required=True, validate=[validate.Length(min=1, max=100), not_blank])
+    postal_code = fields.String(required=True, validate=[validate.Length(min=1, max=20), not_blank])
+    country = fields.String(required=True, validate=validate.Regexp(
+        r"^[A-Z]{2}$", error="Must be an ISO 3166-1 alpha-2 code such as DE or US."))
+
+
+class PaymentSchema(Schema):
+    token = fields.String(required=True, validate=[validate.Length(min=1, max=255), not_blank])
+
+
+def _items(**kwargs: Any) -> fields.List:
+    return fields.List(fields.Nested(ItemSchema), validate=validate.Length(min=1, max=MAX_ORDER_LINES),
+                       **kwargs)
+
+
+def merge_items(items: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """Duplicate product lines are merged (quantities added); the sum obeys the line limit."""
+    merged: dict[str, int] = {}
+    for item in items:
+        product_id = str(item["product_id"])
+        merged[product_id] = merged.get(product_id, 0) + item["quantity"]
+    too_many = [pid for pid, quantity in merged.items() if quantity > MAX_LINE_QUANTITY]
+    if too_many:
+        raise ValidationError(f"At most {MAX_LINE_QUANTITY} units of a product per order "
+                              f"(too many of {', '.join(too_many)}).", "items")
+    return tuple({"product_id": pid, "quantity": quantity} for pid, quantity in merged.items())
+
+
+class PlaceOrderSchema(Schema):
+    items = _items(required=True)
+    shipping_address = fields.Nested(AddressSchema, required=True)
+    payment = fields.Nested(PaymentSchema, required=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> PlaceOrder:
+        return PlaceOrder(merge_items(data["items"]), data["shipping_address"], data["payment"]["token"])
+
+
+class ModifyOrderSchema(Schema):
+    items = _items()
+    shipping_address = fields.Nested(AddressSchema)
+
+    @validates_schema
+    def require_a_change(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("Change items, shipping_address or both.", "_schema")
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> ModifyOrder:
+        items = merge_items(data["items"]) if "items" in data else None
+        return ModifyOrder(items, data.get("shipping_address"))
+
+
+class PageSchema(Schema):
+    page = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, strict=True,
+                              validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+class OrderQuerySchema(PageSchema):
+    status = fields.String(allow_none=True, validate=validate.OneOf(STATUSES))
+    user_id = fields.UUID(allow_none=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> OrderQuery:
+        user_id = data.get("user_id")
+        return OrderQuery(data.get("status"), None if user_id is None else str(user_id),
+                          data["page"], data["per_page"])
+
+
+class ReplySchema(Schema):
+    """A catalog or payments event: the fields orders reads; the rest is theirs."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    order_id = fields.UUID(required=True)
+    order_version = fields.Integer(strict=True, load_default=0)
+    payment_id = fields.String(load_default="", validate=validate.Length(max=64))
+    reason = fields.String(load_default="", allow_none=True)
+    action = fields.String(load_default="")
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Reply:
+        return Reply(str(data["order_id"]), data["order_version"], data["payment_id"],
+                     data.get("reason") or "", data["action"])
+
+
+def _plain(messages: Any) -> Any:
+    """marshmallow keys nested list errors by int; JSON wants strings."""
+    if isinstance(messages, dict):
+        return {str(key): _plain(value) for key, value in messages.items()}
+    return messages
+
+
+def load(schema: Schema, payload: Any) -> Any:
+    """Validate ``payload``; every problem is reported at once as ``InvalidInput``."""
+    if payload is not None and not isinstance(payload, dict):
+        raise InvalidInput("The payload must be a JSON object.", {"_schema": ["Not an object."]})
+    try:
+        return schema.load(payload if payload is not None else {})
+    except ValidationError as error:
+        raise InvalidInput(details=_plain(error.messages)) from None
+
+
+def load_key(idempotency_key: Any) -> str:
+    """An Idempotency-Key: 1 to 255 printable ASCII characters."""
+    if not (isinstance(idempotency_key, str) and 1 <= len(idempotency_key) <= 255
+            and all("\x21" <= ch <= "\x7e" for ch in idempotency_key)):
+        raise InvalidInput("An Idempotency-Key (1-255 printable characters) is required.",
+                           {"idempotency_key": ["Missing or malformed."]})
+    return idempotency_key

@@ -1,0 +1,190 @@
+"""The orders nameko service: thin entrypoints that check the caller, load, handle and dump.
+
+Orders are event-sourced (``order_events``; ``orders`` is the projection). The service takes
+part in the order saga of docs/SAGA.md: its announcements leave through the outbox to
+``orders.events``; it reacts to ``catalog.events`` and ``payments.events``; a timer cancels
+orders that waited too long for stock or payment.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from nameko.dependency_providers import Config
+from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
+
+from nameko_services.common.auth import Principal
+from nameko_services.common.db import Database
+from nameko_services.common.events import event_handler
+from nameko_services.common.logging import LoggingContext, bind
+from nameko_services.common.relay import OutboxRelayRunner
+from nameko_services.common.rpc import Caller, rpc
+from nameko_services.common.service_rpc import ServiceRpc
+from nameko_services.orders import decisions, handlers, queries, saga, schemas
+from nameko_services.orders.catalog_client import RemoteCatalog
+from nameko_services.orders.domain import Actor
+from nameko_services.orders.models import outbox
+from nameko_services.orders.repository import SqlUnitOfWork
+
+Json = dict[str, Any]
+OPERATOR_SERVICES = frozenset({"shopctl"})  # may act as an admin without an end user
+
+
+class CallContext(DependencyProvider):
+    """The ``nameko.*`` context of the current worker: ``event_id``, ``correlation_id``."""
+
+    def get_dependency(self, worker_ctx: Any) -> dict[str, Any]:
+        return worker_ctx.context_data
+
+
+class ConfiguredTimer(Timer):
+    """A ``@timer`` whose interval comes from the service config (key, default)."""
+
+    def __init__(self, config_key: str, default: float, **kwargs: Any) -> None:
+        self.config_key = config_key
+        self.default_interval = default
+        super().__init__(default, **kwargs)
+
+    def setup(self) -> None:
+        self.interval = float(self.container.config.get(self.config_key, self.default_interval))
+
+
+configured_timer = ConfiguredTimer.decorator
+
+
+def actor_of(principal: Principal) -> Actor:
+    """The end user of the call; ``shopctl`` without a user acts as an admin."""
+    operator = principal.user_id is None and principal.service in OPERATOR_SERVICES
+    return Actor(principal.user_id, principal.is_admin or operator)
+
+
+class OrdersService:
+    """Orders: placed and changed by customers, moved along by the saga and by admins."""
+
+    name = "orders"
+
+    db = Database("orders")
+    caller = Caller()
+    logging = LoggingContext()
+    context = CallContext()
+    config = Config()
+    catalog_rpc = ServiceRpc("catalog")
+    relay = OutboxRelayRunner(outbox)
+
+    @property
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.db, self.context.get("correlation_id"))
+
+    @property
+    def actor(self) -> Actor:
+        return actor_of(self.caller)
+
+    @property
+    def settings(self) -> handlers.Settings:
+        seconds = self.config.get
+        return handlers.Settings(
+            payment_deadline=timedelta(seconds=float(seconds("PAYMENT_DEADLINE_SECONDS", 900))),
+            key_abandoned_after=timedelta(seconds=float(seconds("IDEMPOTENCY_KEY_ABANDONED_SECONDS", 60))))
+
+    def _event(self, handler: str, payload: Json) -> tuple[str, saga.Reply]:
+        bind(order_id=(payload or {}).get("order_id"), event_id=self.context.get("event_id"))
+        return saga.require_event_id(self.context.get("event_id"), handler), schemas.load(
+            schemas.ReplySchema(), payload)
+
+    @rpc
+    def place_order(self, idempotency_key: str, payload: Json) -> Json:
+        """Place an order at the catalog's prices; the same Idempotency-Key and body again replays it."""
+        key, cmd = schemas.load_key(idempotency_key), schemas.load(schemas.PlaceOrderSchema(), payload)
+        order, replayed = handlers.place_order(self.uow, RemoteCatalog(self.catalog_rpc), self.settings,
+                                               self.actor, key, cmd)
+        return {"order": order, "replayed": replayed}
+
+    @rpc
+    def get_order(self, order_id: str) -> Json:
+        """One order (the owner's, or any for an admin)."""
+        return queries.get_order(self.uow, self.actor, order_id)
+
+    @rpc
+    def list_orders(self, status: str | None = None, user_id: str | None = None, page: int = 1,
+                    per_page: int = 20) -> Json:
+        """A page of orders: customers their own, admins all (filtered by status and user)."""
+        query = schemas.load(schemas.OrderQuerySchema(), {
+            "status": status, "user_id": user_id, "page": page, "per_page": per_page})
+        return queries.list_orders(self.uow, self.actor, query)
+
+    @rpc
+    def get_order_events(self, order_id: str) -> list[Json]:
+        """The order's history, oldest first (without the payment token)."""
+        return queries.get_order_events(self.uow, self.actor, order_id)
+
+    @rpc
+    def modify_order(self, order_id: str, changes: Json) -> Json:
+        """Change items and/or address before the capture is requested (re-reserves, re-asks payment)."""
+        command = schemas.load(schemas.ModifyOrderSchema(), changes)
+        return handlers.modify_order(self.uow, RemoteCatalog(self.catalog_rpc), self.actor, order_id, command)
+
+    @rpc
+    def cancel_order(self, order_id: str) -> Json:
+        """Cancel: the owner before shipping, an admin before delivery."""
+        return handlers.change_order(self.uow, self.actor, order_id,
+                                     lambda order: decisions.cancel(order, self.actor))
+
+    @rpc
+    def ship_order(self, order_id: str) -> Json:
+        """Mark a confirmed order shipped (admin)."""
+        return handlers.change_order(self.uow, self.actor, order_id,
+                                     lambda order: decisions.ship(order, self.actor))
+
+    @rpc
+    def deliver_order(self, order_id: str) -> Json:
+        """Mark a shipped order delivered (admin)."""
+        return handlers.change_order(self.uow, self.actor, order_id,
+                                     lambda order: decisions.deliver(order, self.actor))
+
+    @rpc
+    def list_orders_needing_attention(self, page: int = 1, per_page: int = 20) -> Json:
+        """Orders whose compensation keeps failing (admin)."""
+        query = schemas.load(schemas.PageSchema(), {"page": page, "per_page": per_page})
+        return queries.list_needing_attention(self.uow, self.actor, query["page"], query["per_page"])
+
+    @rpc
+    def retry_compensation(self, order_id: str) -> Json:
+        """Ask again for the compensation that failed (admin, shopctl)."""
+        return handlers.change_order(self.uow, self.actor, order_id,
+                                     lambda order: decisions.retry_compensation(order, self.actor))
+
+    @event_handler("catalog", "stock_reserved")
+    def on_stock_reserved(self, payload: Json) -> None:
+        """The stock is held: ask for the payment."""
+        saga.stock_reserved(self.uow, *self._event(saga.ON_STOCK_RESERVED, payload))
+
+    @event_handler("catalog", "stock_reservation_failed")
+    def on_stock_reservation_failed(self, payload: Json) -> None:
+        """No stock: cancel (out_of_stock)."""
+        saga.stock_reservation_failed(self.uow, *self._event(saga.ON_STOCK_RESERVATION_FAILED, payload))
+
+    @event_handler("payments", "payment_authorised")
+    def on_payment_authorised(self, payload: Json) -> None:
+        """Capture a current authorisation; void a stale one."""
+        saga.payment_authorised(self.uow, *self._event(saga.ON_PAYMENT_AUTHORISED, payload))
+
+    @event_handler("payments", "payment_failed")
+    def on_payment_failed(self, payload: Json) -> None:
+        """The payment failed: cancel (payment_failed)."""
+        saga.payment_failed(self.uow, *self._event(saga.ON_PAYMENT_FAILED, payload))
+
+    @event_handler("payments", "payment_captured")
+    def on_payment_captured(self, payload: Json) -> None:
+        """Paid: confirm the order."""
+        saga.payment_captured(self.uow, *self._event(saga.ON_PAYMENT_CAPTURED, payload))
+
+    @event_handler("payments", "payment_compensation_failed")
+    def on_payment_compensation_failed(self, payload: Json) -> None:
+        """A void or refund keeps failing: flag the order for an operator."""
+        saga.payment_compensation_failed(self.uow, *self._event(saga.ON_PAYMENT_COMPENSATION_FAILED, payload))
+
+    @configured_timer("DEADLINE_SCAN_INTERVAL", 5)
+    def time_out_orders(self) -> None:
+        """Cancel (timed_out) orders still waiting for stock or payment after their deadline."""
+        handlers.time_out_due_orders(self.uow)

@@ -1,0 +1,175 @@
+"""In-memory stand-ins for the orders unit of work and the catalog: fakes, not mocks."""
+import copy
+from datetime import UTC, datetime
+
+from nameko_services.common.errors import OutOfStock, ProductNotFound
+from nameko_services.common.event_store import StreamConflict
+from nameko_services.orders import projection
+from nameko_services.orders.domain import OPEN_STATUSES, Line, Order, Priced
+from nameko_services.orders.keys import DONE, IN_PROGRESS, KeyRecord
+
+
+class FakeDb:
+    """Everything the orders database holds."""
+
+    def __init__(self):
+        self.streams = {}  # order id -> [(type, data, version, occurred_at, causation_id)]
+        self.rows = {}  # order id -> projection columns
+        self.keys = {}  # (user_id, key) -> KeyRecord
+        self.outbox = []  # (type, payload)
+        self.processed = set()
+
+
+class FakeOrders:
+    def __init__(self, uow):
+        self.uow = uow
+        self.conflicts_to_raise = 0
+
+    @property
+    def db(self):
+        return self.uow.db
+
+    def _load(self, order_id):
+        events = self.db.streams.get(order_id)
+        return Order.from_history(order_id, [e[:4] for e in events]) if events else None
+
+    def lock(self, order_id):
+        return self._load(order_id) if order_id in self.db.rows else None
+
+    def lock_next_due(self, now):
+        due = sorted((row["deadline_at"], oid) for oid, row in self.db.rows.items()
+                     if row["status"] in OPEN_STATUSES and row["deadline_at"] <= now)
+        return self._load(due[0][1]) if due else None
+
+    def record(self, order, events, *, now, causation_id=None):
+        stream = self.db.streams.setdefault(order.id, [])
+        if self.conflicts_to_raise or len(stream) != order.version:
+            self.conflicts_to_raise = max(0, self.conflicts_to_raise - 1)
+            raise StreamConflict()
+        after = copy.deepcopy(order)
+        for version, event in enumerate(events, start=order.version + 1):
+            stream.append((event.type, copy.deepcopy(event.data), version, now, causation_id))
+            after.apply(event.type, event.data, version, now)
+        self.db.rows[order.id] = projection.columns(after)
+        return after
+
+    def document(self, order_id):
+        row = self.db.rows.get(order_id)
+        return None if row is None else projection.document(row)
+
+    def owner_of(self, order_id):
+        row = self.db.rows.get(order_id)
+        return None if row is None else row["user_id"]
+
+    def page(self, *, status, user_id, needs_attention, page, per_page):
+        rows = [r for r in self.db.rows.values()
+                if (status is None or r["status"] == status) and (user_id is None or r["user_id"] == user_id)
+                and (needs_attention is None or r["needs_attention"] is needs_attention)]
+        rows.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
+        start = (page - 1) * per_page
+        return [projection.document(r) for r in rows[start:start + per_page]], len(rows)
+
+    def history(self, order_id):
+        return [{"version": v, "type": t, "data": copy.deepcopy(d), "occurred_at": at.isoformat()}
+                for t, d, v, at, _ in self.db.streams.get(order_id, [])]
+
+
+class FakeKeys:
+    def __init__(self, uow):
+        self.uow = uow
+
+    def claim(self, user_id, key, request_hash, now):
+        existing = self.uow.db.keys.get((user_id, key))
+        if existing is None:
+            self.uow.db.keys[(user_id, key)] = KeyRecord(user_id, key, request_hash, IN_PROGRESS, None, now)
+        return existing
+
+    def take_over(self, record, now):
+        current = self.uow.db.keys.get((record.user_id, record.key))
+        if current != record:
+            return False
+        self.uow.db.keys[(record.user_id, record.key)] = KeyRecord(
+            record.user_id, record.key, record.request_hash, IN_PROGRESS, None, now)
+        return True
+
+    def complete(self, user_id, key, order_id):
+        record = self.uow.db.keys[(user_id, key)]
+        self.uow.db.keys[(user_id, key)] = KeyRecord(user_id, key, record.request_hash, DONE, order_id,
+                                                     record.created_at)
+
+    def release(self, user_id, key):
+        record = self.uow.db.keys.get((user_id, key))
+        if record is not None and record.state == IN_PROGRESS:
+            del self.uow.db.keys[(user_id, key)]
+
+
+class FakeOutbox:
+    def __init__(self, uow):
+        self.uow = uow
+
+    def add(self, event_type, payload):
+        self.uow.db.outbox.append((event_type, copy.deepcopy(payload)))
+        return str(len(self.uow.db.outbox))
+
+
+class FakeUnitOfWork:
+    """Commits make changes stick; leaving the block throws the rest away, like a transaction."""
+
+    def __init__(self):
+        self.db = FakeDb()
+        self.orders = FakeOrders(self)
+        self.keys = FakeKeys(self)
+        self.outbox = FakeOutbox(self)
+        self.commits = 0
+        self._committed = copy.deepcopy(self.db)
+
+    def first_delivery(self, event_id, handler):
+        if (event_id, handler) in self.db.processed:
+            return False
+        self.db.processed.add((event_id, handler))
+        return True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.db = copy.deepcopy(self._committed)
+
+    def commit(self):
+        self._committed = copy.deepcopy(self.db)
+        self.commits += 1
+
+    # helpers for assertions
+    def messages(self, event_type=None):
+        return [p for t, p in self._committed.outbox if event_type is None or t == event_type]
+
+    def stream(self, order_id):
+        return [(t, v) for t, _, v, _, _ in self._committed.streams.get(order_id, [])]
+
+
+class FakeCatalog:
+    """Products priced in EUR, each with units available; remembers adjustments."""
+
+    def __init__(self):
+        self.products = {}  # product id -> (name, price, available)
+        self.adjusted = []  # (order_id, version, items)
+
+    def add(self, product_id, name="Mug", price=999, available=10):
+        self.products[product_id] = (name, price, available)
+
+    def price_items(self, items):
+        missing = [i["product_id"] for i in items if i["product_id"] not in self.products]
+        if missing:
+            raise ProductNotFound(details={"product_ids": missing})
+        return Priced("EUR", tuple(Line(i["product_id"], self.products[i["product_id"]][0],
+                                        self.products[i["product_id"]][1], i["quantity"]) for i in items))
+
+    def adjust_reservation(self, order_id, order_version, items):
+        short = [i for i in items if i["quantity"] > self.products[i["product_id"]][2]]
+        if short:
+            raise OutOfStock(details={"items": short})
+        self.adjusted.append((order_id, order_version, items))
+
+
+def utc(*args):
+    return datetime(*args, tzinfo=UTC)

@@ -1,0 +1,301 @@
+"""The order aggregate and its rules, without I/O."""
+import pytest
+
+from nameko_services.common.errors import (
+    NoCompensationPending,
+    OrderNotCancellable,
+    OrderNotDeliverable,
+    OrderNotFound,
+    OrderNotModifiable,
+    OrderNotShippable,
+    PermissionDenied,
+)
+from nameko_services.orders import decisions
+from nameko_services.orders.domain import Order, public_data
+from tests.unit.orders.builders import (
+    ADDRESS,
+    ADMIN,
+    CUSTOMER,
+    DEADLINE,
+    ORDER,
+    PAYMENT,
+    PRODUCT,
+    STATES,
+    STRANGER,
+    T0,
+    USER,
+    cancelled,
+    capture_requested,
+    confirmed,
+    evolve,
+    placed,
+    priced,
+    reserved,
+)
+
+OTHER_PAYMENT = "00000000-0000-4000-8000-0000000000b2"
+
+
+def types(outcome):
+    return [e.type for e in outcome.events], [m.type for m in outcome.messages]
+
+
+# --- placing and rebuilding ------------------------------------------------------------
+
+def test_a_placed_order_is_pending_at_version_one_and_announces_order_placed():
+    outcome = decisions.place(ORDER, USER, priced(quantity=3), ADDRESS, "tok_visa", DEADLINE)
+    assert types(outcome) == (["OrderPlaced"], ["order_placed"])
+    assert outcome.messages[0].payload == {
+        "order_id": ORDER, "order_version": 1, "user_id": USER,
+        "items": [{"product_id": PRODUCT, "quantity": 3}], "total": 2997, "currency": "EUR"}
+    order = evolve(Order(ORDER), outcome)
+    assert (order.status, order.version, order.total, order.deadline_at) == ("pending", 1, 2997, DEADLINE)
+    assert order.items[0].to_dict() == {"product_id": PRODUCT, "name": "Mug", "unit_price": 999,
+                                        "quantity": 3, "line_total": 2997}
+
+
+def test_an_order_rebuilt_from_its_history_equals_the_order_built_step_by_step():
+    steps = [lambda o: decisions.place(ORDER, USER, priced(), ADDRESS, "tok_visa", DEADLINE),
+             lambda o: decisions.on_stock_reserved(o, o.saga_version),
+             lambda o: decisions.on_payment_authorised(o, o.saga_version, PAYMENT),
+             lambda o: decisions.on_compensation_failed(o, OTHER_PAYMENT, "void", "down"),
+             lambda o: decisions.on_payment_captured(o, o.saga_version, PAYMENT)]
+    order, history = Order(ORDER), []
+    for step in steps:
+        outcome = step(order)
+        history += [(e.type, e.data, order.version + i, T0) for i, e in enumerate(outcome.events, 1)]
+        order = evolve(order, outcome)
+    assert Order.from_history(ORDER, history) == order
+    assert (order.status, order.version, order.saga_version, order.payment_id) == ("confirmed", 5, 5, PAYMENT)
+
+
+def test_the_payment_token_is_kept_in_the_state_but_never_in_public_event_data():
+    order = placed()
+    assert order.payment_token == "tok_visa"
+    assert "tok_visa" not in repr(order)
+    assert public_data({"payment_token": "tok_visa", "total": 1}) == {"total": 1}
+
+
+def test_bookkeeping_events_move_the_version_but_not_the_saga_version():
+    order = reserved()
+    flagged = evolve(order, decisions.on_compensation_failed(order, OTHER_PAYMENT, "void", "gateway down"))
+    assert (flagged.version, flagged.saga_version) == (3, 2)
+    assert flagged.needs_attention and "void of payment" in flagged.attention_reason
+
+
+# --- who may see and do what -------------------------------------------------------------
+
+def test_another_customers_order_does_not_exist_for_a_customer():
+    with pytest.raises(OrderNotFound):
+        decisions.visible(placed(), STRANGER, ORDER)
+    assert decisions.visible(placed(), ADMIN, ORDER).id == ORDER
+    assert decisions.visible(placed(), CUSTOMER, ORDER).id == ORDER
+
+
+@pytest.mark.parametrize("state, allowed", [
+    ("pending", True), ("awaiting_payment", True), ("confirmed", True),
+    ("shipped", False), ("delivered", False), ("cancelled", False)])
+def test_a_customer_cancels_only_before_shipping(state, allowed):
+    order = STATES[state]()
+    if allowed:
+        outcome = decisions.cancel(order, CUSTOMER)
+        assert outcome.messages[0].payload == {"order_id": ORDER, "order_version": order.version + 1,
+                                               "reason": "cancelled_by_customer"}
+    else:
+        with pytest.raises(OrderNotCancellable):
+            decisions.cancel(order, CUSTOMER)
+
+
+@pytest.mark.parametrize("state, allowed", [
+    ("pending", True), ("awaiting_payment", True), ("confirmed", True),
+    ("shipped", True), ("delivered", False), ("cancelled", False)])
+def test_an_admin_cancels_before_delivery(state, allowed):
+    order = STATES[state]()
+    if allowed:
+        assert evolve(order, decisions.cancel(order, ADMIN)).cancellation_reason == "cancelled_by_admin"
+    else:
+        with pytest.raises(OrderNotCancellable):
+            decisions.cancel(order, ADMIN)
+
+
+@pytest.mark.parametrize("state", list(STATES))
+def test_only_a_confirmed_order_ships(state):
+    order = STATES[state]()
+    if state == "confirmed":
+        assert evolve(order, decisions.ship(order, ADMIN)).status == "shipped"
+    else:
+        with pytest.raises(OrderNotShippable):
+            decisions.ship(order, ADMIN)
+
+
+@pytest.mark.parametrize("state", list(STATES))
+def test_only_a_shipped_order_is_delivered(state):
+    order = STATES[state]()
+    if state == "shipped":
+        assert evolve(order, decisions.deliver(order, ADMIN)).status == "delivered"
+    else:
+        with pytest.raises(OrderNotDeliverable):
+            decisions.deliver(order, ADMIN)
+
+
+def test_customers_may_neither_ship_nor_deliver():
+    with pytest.raises(PermissionDenied):
+        decisions.ship(confirmed(), CUSTOMER)
+    with pytest.raises(PermissionDenied):
+        decisions.deliver(confirmed(), CUSTOMER)
+
+
+@pytest.mark.parametrize("state, allowed", [
+    ("pending", True), ("awaiting_payment", True), ("capture_requested", False), ("confirmed", False),
+    ("shipped", False), ("delivered", False), ("cancelled", False)])
+def test_an_order_is_modifiable_only_before_the_capture_is_requested(state, allowed):
+    order = STATES[state]()
+    if allowed:
+        decisions.check_modifiable(order, CUSTOMER)
+    else:
+        with pytest.raises(OrderNotModifiable) as raised:
+            decisions.check_modifiable(order, CUSTOMER)
+        assert raised.value.code == "order_not_modifiable"
+
+
+def test_only_the_owner_modifies_an_order():
+    with pytest.raises(PermissionDenied):
+        decisions.check_modifiable(placed(), ADMIN)
+
+
+def test_a_modification_asks_for_payment_of_the_new_total_at_the_new_version():
+    order = placed()
+    outcome = decisions.modify(order, CUSTOMER, priced(quantity=5), None)
+    assert types(outcome) == (["OrderModified"], ["payment_requested"])
+    assert outcome.messages[0].payload == {
+        "order_id": ORDER, "order_version": 2, "user_id": USER, "amount": 4995, "currency": "EUR",
+        "payment_token": "tok_visa"}
+    after = evolve(order, outcome)
+    assert (after.status, after.total, after.shipping_address) == ("awaiting_payment", 4995, ADDRESS)
+
+
+def test_an_address_change_keeps_the_items():
+    order = reserved()
+    after = evolve(order, decisions.modify(order, CUSTOMER, None, dict(ADDRESS, city="Hamburg")))
+    assert after.shipping_address["city"] == "Hamburg" and after.items == order.items
+
+
+# --- saga reactions ----------------------------------------------------------------------
+
+def test_stock_reserved_for_the_current_version_asks_for_the_payment():
+    order = placed()
+    outcome = decisions.on_stock_reserved(order, 1)
+    assert types(outcome) == (["StockReserved"], ["payment_requested"])
+    assert outcome.messages[0].payload["order_version"] == 2
+    assert outcome.messages[0].payload["payment_token"] == "tok_visa"
+
+
+@pytest.mark.parametrize("version", [0, 2, 7])
+def test_stock_reserved_for_another_version_is_stale_and_changes_nothing(version):
+    outcome = decisions.on_stock_reserved(placed(), version)
+    assert types(outcome) == ([], []) and "stale" in outcome.note
+
+
+def test_stock_reserved_after_a_cancellation_changes_nothing():
+    order = evolve(placed(), decisions.cancel(placed(), CUSTOMER))
+    assert types(decisions.on_stock_reserved(order, order.saga_version)) == ([], [])
+
+
+def test_a_failed_reservation_cancels_the_order_as_out_of_stock():
+    outcome = decisions.on_stock_reservation_failed(placed(), 1, "product_unavailable")
+    after = evolve(placed(), outcome)
+    assert (after.status, after.cancellation_reason) == ("cancelled", "out_of_stock")
+    assert types(outcome) == (["OrderCancelled"], ["order_cancelled"])
+
+
+def test_a_stale_reservation_failure_is_ignored():
+    order = reserved()
+    assert types(decisions.on_stock_reservation_failed(order, 1, "out_of_stock")) == ([], [])
+
+
+def test_a_current_authorisation_requests_the_capture_and_freezes_the_order():
+    order = reserved()
+    outcome = decisions.on_payment_authorised(order, 2, PAYMENT)
+    assert types(outcome) == (["CaptureRequested"], ["capture_requested"])
+    assert outcome.messages[0].payload == {"order_id": ORDER, "order_version": 3, "payment_id": PAYMENT}
+    assert not evolve(order, outcome).modifiable
+
+
+def test_a_stale_authorisation_is_voided_without_touching_the_order():
+    order = evolve(reserved(), decisions.modify(reserved(), CUSTOMER, priced(quantity=1), None))
+    outcome = decisions.on_payment_authorised(order, 2, OTHER_PAYMENT)
+    assert types(outcome) == ([], ["void_requested"])
+    assert outcome.messages[0].payload == {"order_id": ORDER, "payment_id": OTHER_PAYMENT}
+
+
+def test_an_authorisation_for_a_cancelled_order_is_voided():
+    outcome = decisions.on_payment_authorised(cancelled(), cancelled().saga_version, OTHER_PAYMENT)
+    assert types(outcome) == ([], ["void_requested"])
+
+
+def test_a_second_authorisation_while_one_is_captured_is_voided_but_the_same_one_is_not():
+    order = capture_requested()
+    assert types(decisions.on_payment_authorised(order, 2, OTHER_PAYMENT)) == ([], ["void_requested"])
+    assert types(decisions.on_payment_authorised(order, 2, PAYMENT)) == ([], [])
+
+
+def test_the_capture_confirms_the_order_and_announces_order_confirmed():
+    order = capture_requested()
+    outcome = decisions.on_payment_captured(order, order.saga_version, PAYMENT)
+    assert types(outcome) == (["PaymentCaptured"], ["order_confirmed"])
+    assert outcome.messages[0].payload == {"order_id": ORDER, "order_version": 4, "payment_id": PAYMENT}
+
+
+def test_a_capture_of_a_cancelled_order_changes_nothing():
+    order = capture_requested()
+    order = evolve(order, decisions.cancel(order, CUSTOMER))
+    assert types(decisions.on_payment_captured(order, 3, PAYMENT)) == ([], [])
+
+
+def test_a_failed_payment_of_the_current_version_cancels_the_order():
+    after = evolve(reserved(), decisions.on_payment_failed(reserved(), 2, OTHER_PAYMENT, "declined"))
+    assert (after.status, after.cancellation_reason) == ("cancelled", "payment_failed")
+
+
+def test_a_failed_payment_of_an_older_version_is_ignored():
+    order = evolve(reserved(), decisions.modify(reserved(), CUSTOMER, priced(quantity=1), None))
+    assert types(decisions.on_payment_failed(order, 2, OTHER_PAYMENT, "declined")) == ([], [])
+
+
+def test_a_failed_capture_of_the_requested_payment_cancels_but_of_another_payment_does_not():
+    order = capture_requested()
+    assert types(decisions.on_payment_failed(order, 2, OTHER_PAYMENT, "capture_failed")) == ([], [])
+    after = evolve(order, decisions.on_payment_failed(order, 2, PAYMENT, "capture_failed"))
+    assert after.cancellation_reason == "payment_failed"
+
+
+def test_an_order_past_its_deadline_times_out_and_one_before_does_not():
+    order = reserved()
+    assert types(decisions.time_out(order, DEADLINE.replace(second=1))) == (["OrderCancelled"],
+                                                                              ["order_cancelled"])
+    assert types(decisions.time_out(order, T0)) == ([], [])
+    assert types(decisions.time_out(confirmed(), DEADLINE.replace(hour=23))) == ([], [])
+
+
+def test_retrying_a_failed_refund_announces_the_cancellation_again_and_clears_the_flag():
+    order = cancelled()
+    order = evolve(order, decisions.on_compensation_failed(order, PAYMENT, "refund", "provider down"))
+    outcome = decisions.retry_compensation(order, ADMIN)
+    assert types(outcome) == (["CompensationRetried"], ["order_cancelled"])
+    assert outcome.messages[0].payload == {"order_id": ORDER, "order_version": cancelled().version,
+                                           "reason": "cancelled_by_customer"}
+    assert not evolve(order, outcome).needs_attention
+
+
+def test_retrying_a_failed_void_of_a_live_order_asks_for_the_void_again():
+    order = reserved()
+    order = evolve(order, decisions.on_compensation_failed(order, OTHER_PAYMENT, "void", "provider down"))
+    outcome = decisions.retry_compensation(order, ADMIN)
+    assert outcome.messages[0].payload == {"order_id": ORDER, "payment_id": OTHER_PAYMENT}
+
+
+def test_retrying_needs_an_admin_and_a_failed_compensation():
+    with pytest.raises(NoCompensationPending):
+        decisions.retry_compensation(cancelled(), ADMIN)
+    with pytest.raises(PermissionDenied):
+        decisions.retry_compensation(cancelled(), CUSTOMER)

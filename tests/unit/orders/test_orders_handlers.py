@@ -1,0 +1,293 @@
+"""The use cases of the orders service against an in-memory unit of work and catalog."""
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from nameko_services.common.errors import (
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    OrderNotFound,
+    OrderNotModifiable,
+    OutOfStock,
+    PermissionDenied,
+    ProductNotFound,
+)
+from nameko_services.common.event_store import StreamConflict
+from nameko_services.orders import decisions, handlers, queries, saga
+from nameko_services.orders.domain import Actor
+from nameko_services.orders.handlers import ModifyOrder, PlaceOrder, Settings
+from nameko_services.orders.keys import IN_PROGRESS, KeyRecord
+from nameko_services.orders.queries import OrderQuery
+from nameko_services.orders.saga import Reply
+from tests.unit.orders.builders import ADDRESS, ADMIN, CUSTOMER, PRODUCT, STRANGER, USER
+from tests.unit.orders.fakes import FakeCatalog, FakeUnitOfWork
+
+SETTINGS = Settings(payment_deadline=timedelta(minutes=15), key_abandoned_after=timedelta(seconds=60))
+PAYMENT = "00000000-0000-4000-8000-0000000000b1"
+
+
+@pytest.fixture
+def uow():
+    return FakeUnitOfWork()
+
+
+@pytest.fixture
+def catalog():
+    fake = FakeCatalog()
+    fake.add(PRODUCT, "Mug", 999, available=10)
+    return fake
+
+
+def request(quantity=2, token="tok_visa"):
+    return PlaceOrder(({"product_id": PRODUCT, "quantity": quantity},), ADDRESS, token)
+
+
+def place(uow, catalog, key="key-1", cmd=None, actor=CUSTOMER):
+    return handlers.place_order(uow, catalog, SETTINGS, actor, key, cmd or request())
+
+
+def event():
+    return str(uuid.uuid4())
+
+
+# --- placing and Idempotency-Key ------------------------------------------------------------
+
+def test_placing_stores_a_pending_order_at_catalog_prices_and_queues_order_placed(uow, catalog):
+    order, replayed = place(uow, catalog)
+    assert not replayed
+    assert (order["status"], order["user_id"]) == ("pending", USER)
+    assert (order["total"], order["currency"]) == (1998, "EUR")
+    assert order["items"] == [{"product_id": PRODUCT, "name": "Mug", "unit_price": 999, "quantity": 2,
+                               "line_total": 1998}]
+    assert uow.stream(order["id"]) == [("OrderPlaced", 1)]
+    assert uow.messages("order_placed") == [{"order_id": order["id"], "order_version": 1, "user_id": USER,
+                                             "items": [{"product_id": PRODUCT, "quantity": 2}],
+                                             "total": 1998, "currency": "EUR"}]
+    assert uow.orders.document(order["id"]) == order
+
+
+def test_the_same_key_and_body_again_returns_the_same_order_as_a_replay(uow, catalog):
+    first, _ = place(uow, catalog)
+    again, replayed = place(uow, catalog)
+    assert replayed and again == first
+    assert len(uow.messages("order_placed")) == 1
+
+
+def test_the_same_key_with_another_body_is_refused(uow, catalog):
+    place(uow, catalog)
+    with pytest.raises(IdempotencyKeyReused) as raised:
+        place(uow, catalog, cmd=request(quantity=3))
+    assert raised.value.code == "idempotency_key_reused"
+
+
+def test_keys_belong_to_one_customer(uow, catalog):
+    mine, _ = place(uow, catalog)
+    theirs, replayed = place(uow, catalog, actor=STRANGER)
+    assert not replayed and theirs["id"] != mine["id"]
+
+
+def test_a_key_whose_first_request_is_still_running_is_in_use(uow, catalog):
+    with uow:
+        uow.keys.claim(USER, "key-1", _digest(request()), handlers.now())
+        uow.commit()
+    with pytest.raises(IdempotencyKeyInUse):
+        place(uow, catalog)
+
+
+def test_a_key_abandoned_long_ago_is_taken_over(uow, catalog):
+    with uow:
+        uow.db.keys[(USER, "key-1")] = KeyRecord(USER, "key-1", _digest(request()), IN_PROGRESS, None,
+                                                 handlers.now() - timedelta(minutes=5))
+        uow.commit()
+    order, replayed = place(uow, catalog)
+    assert not replayed and order["status"] == "pending"
+
+
+def test_a_failed_request_forgets_its_key_so_it_can_be_tried_again(uow, catalog):
+    with pytest.raises(ProductNotFound):
+        place(uow, catalog, cmd=PlaceOrder(({"product_id": str(uuid.uuid4()), "quantity": 1},), ADDRESS, "t"))
+    assert uow.db.keys == {}
+    order, replayed = place(uow, catalog)
+    assert not replayed and order["status"] == "pending"
+
+
+def test_placing_needs_a_customer():
+    with pytest.raises(PermissionDenied):
+        place(FakeUnitOfWork(), FakeCatalog(), actor=Actor(None))
+
+
+def _digest(cmd):
+    from nameko_services.orders.keys import request_hash
+
+    return request_hash(cmd.fingerprint())
+
+
+# --- the saga ---------------------------------------------------------------------------
+
+def test_the_happy_path_confirms_the_order_with_one_message_per_step(uow, catalog):
+    order, _ = place(uow, catalog)
+    oid = order["id"]
+    saga.stock_reserved(uow, event(), Reply(oid, 1))
+    [requested] = uow.messages("payment_requested")
+    assert requested == {"order_id": oid, "order_version": 2, "user_id": USER, "amount": 1998,
+                         "currency": "EUR", "payment_token": "tok_visa"}
+    saga.payment_authorised(uow, event(), Reply(oid, 2, PAYMENT))
+    assert uow.messages("capture_requested") == [{"order_id": oid, "order_version": 3, "payment_id": PAYMENT}]
+    saga.payment_captured(uow, event(), Reply(oid, 3, PAYMENT))
+    assert uow.messages("order_confirmed") == [{"order_id": oid, "order_version": 4, "payment_id": PAYMENT}]
+    assert uow.orders.document(oid)["status"] == "confirmed"
+    assert [t for t, _ in uow.stream(oid)] == ["OrderPlaced", "StockReserved", "CaptureRequested",
+                                               "PaymentCaptured"]
+
+
+def test_the_same_event_delivered_twice_has_one_effect(uow, catalog):
+    order, _ = place(uow, catalog)
+    event_id = event()
+    saga.stock_reserved(uow, event_id, Reply(order["id"], 1))
+    saga.stock_reserved(uow, event_id, Reply(order["id"], 1))
+    assert len(uow.messages("payment_requested")) == 1
+    assert len(uow.stream(order["id"])) == 2
+
+
+def test_the_causing_event_is_recorded_with_the_new_events(uow, catalog):
+    order, _ = place(uow, catalog)
+    event_id = event()
+    saga.stock_reserved(uow, event_id, Reply(order["id"], 1))
+    assert uow._committed.streams[order["id"]][1][4] == event_id
+
+
+def test_a_stale_authorisation_is_voided_and_the_order_does_not_change(uow, catalog):
+    order, _ = place(uow, catalog)
+    saga.stock_reserved(uow, event(), Reply(order["id"], 1))
+    handlers.modify_order(uow, catalog, CUSTOMER, order["id"], ModifyOrder(({"product_id": PRODUCT,
+                                                                             "quantity": 1},)))
+    saga.payment_authorised(uow, event(), Reply(order["id"], 2, PAYMENT))
+    assert uow.messages("void_requested") == [{"order_id": order["id"], "payment_id": PAYMENT}]
+    assert uow.orders.document(order["id"])["status"] == "awaiting_payment"
+    assert len(uow.stream(order["id"])) == 3
+
+
+def test_an_event_for_an_unknown_order_is_recorded_and_ignored(uow):
+    saga.stock_reserved(uow, event(), Reply(str(uuid.uuid4()), 1))
+    assert uow.messages() == [] and uow.commits == 1
+
+
+def test_an_event_without_an_id_is_refused():
+    with pytest.raises(saga.EventWithoutId):
+        saga.require_event_id(None, saga.ON_STOCK_RESERVED)
+
+
+def test_a_concurrent_append_is_retried_from_fresh_state(uow, catalog):
+    order, _ = place(uow, catalog)
+    uow.orders.conflicts_to_raise = 2
+    saga.stock_reserved(uow, event(), Reply(order["id"], 1))
+    assert uow.orders.document(order["id"])["status"] == "awaiting_payment"
+
+
+def test_a_write_that_keeps_conflicting_fails_and_changes_nothing(uow, catalog):
+    order, _ = place(uow, catalog)
+    uow.orders.conflicts_to_raise = handlers.STREAM_ATTEMPTS
+    with pytest.raises(StreamConflict):
+        saga.stock_reserved(uow, event(), Reply(order["id"], 1))
+    assert uow.orders.document(order["id"])["status"] == "pending"
+    assert uow.messages("payment_requested") == []
+
+
+def test_a_failed_compensation_flags_the_order_and_a_retry_announces_it_again(uow, catalog):
+    order, _ = place(uow, catalog)
+    handlers.change_order(uow, CUSTOMER, order["id"], lambda o: decisions.cancel(o, CUSTOMER))
+    saga.payment_compensation_failed(uow, event(), Reply(order["id"], payment_id=PAYMENT, action="void",
+                                                         reason="provider down"))
+    page = queries.list_needing_attention(uow, ADMIN, 1, 20)
+    assert [o["id"] for o in page["items"]] == [order["id"]]
+    assert page["items"][0]["attention_reason"] == f"void of payment {PAYMENT} failed: provider down"
+    handlers.change_order(uow, ADMIN, order["id"], lambda o: decisions.retry_compensation(o, ADMIN))
+    assert len(uow.messages("order_cancelled")) == 2
+    assert queries.list_needing_attention(uow, ADMIN, 1, 20)["total"] == 0
+
+
+# --- modification -----------------------------------------------------------------------------
+
+def test_modifying_items_reprices_re_reserves_at_the_next_version_and_asks_for_payment(uow, catalog):
+    order, _ = place(uow, catalog)
+    changed = handlers.modify_order(uow, catalog, CUSTOMER, order["id"],
+                                    ModifyOrder(({"product_id": PRODUCT, "quantity": 5},)))
+    assert catalog.adjusted == [(order["id"], 2, [{"product_id": PRODUCT, "quantity": 5}])]
+    assert (changed["status"], changed["total"]) == ("awaiting_payment", 4995)
+    assert uow.messages("payment_requested")[-1]["order_version"] == 2
+
+
+def test_a_modification_the_stock_cannot_cover_changes_nothing(uow, catalog):
+    order, _ = place(uow, catalog)
+    with pytest.raises(OutOfStock):
+        handlers.modify_order(uow, catalog, CUSTOMER, order["id"],
+                              ModifyOrder(({"product_id": PRODUCT, "quantity": 11},)))
+    assert uow.orders.document(order["id"]) == order
+    assert uow.messages("payment_requested") == []
+
+
+def test_a_modification_after_the_capture_is_requested_is_refused_before_asking_the_catalog(uow, catalog):
+    order, _ = place(uow, catalog)
+    saga.stock_reserved(uow, event(), Reply(order["id"], 1))
+    saga.payment_authorised(uow, event(), Reply(order["id"], 2, PAYMENT))
+    with pytest.raises(OrderNotModifiable):
+        handlers.modify_order(uow, catalog, CUSTOMER, order["id"], ModifyOrder(None, ADDRESS))
+    assert catalog.adjusted == []
+
+
+def test_another_customers_order_cannot_be_modified_cancelled_or_seen(uow, catalog):
+    order, _ = place(uow, catalog)
+    with pytest.raises(OrderNotFound):
+        handlers.modify_order(uow, catalog, STRANGER, order["id"], ModifyOrder(None, ADDRESS))
+    with pytest.raises(OrderNotFound):
+        handlers.change_order(uow, STRANGER, order["id"], lambda o: decisions.cancel(o, STRANGER))
+    with pytest.raises(OrderNotFound):
+        queries.get_order(uow, STRANGER, order["id"])
+    with pytest.raises(OrderNotFound):
+        queries.get_order_events(uow, STRANGER, order["id"])
+
+
+def test_an_order_id_that_is_not_a_uuid_is_not_found(uow):
+    with pytest.raises(OrderNotFound):
+        queries.get_order(uow, ADMIN, "nope")
+
+
+# --- time-outs and queries ----------------------------------------------------------------------
+
+def test_the_deadline_sweep_cancels_only_open_orders_past_their_deadline(uow, catalog):
+    late, _ = place(uow, catalog, key="a")
+    fresh, _ = place(uow, catalog, key="b")
+    with uow:
+        uow.db.rows[late["id"]]["deadline_at"] = handlers.now() - timedelta(seconds=1)
+        # the event is the truth; keep the stream in step with the row
+        uow.db.streams[late["id"]][0][1]["deadline_at"] = uow.db.rows[late["id"]]["deadline_at"].isoformat()
+        uow.commit()
+    assert handlers.time_out_due_orders(uow) == 1
+    assert uow.orders.document(late["id"])["cancellation_reason"] == "timed_out"
+    assert uow.orders.document(fresh["id"])["status"] == "pending"
+    assert uow.messages("order_cancelled")[0]["reason"] == "timed_out"
+    assert handlers.time_out_due_orders(uow) == 0
+
+
+def test_the_history_never_shows_the_payment_token(uow, catalog):
+    order, _ = place(uow, catalog)
+    [placed] = queries.get_order_events(uow, CUSTOMER, order["id"])
+    assert placed["type"] == "OrderPlaced" and placed["version"] == 1
+    assert "payment_token" not in placed["data"] and "tok_visa" not in repr(placed)
+
+
+def test_customers_list_their_own_orders_whatever_user_they_ask_for(uow, catalog):
+    mine, _ = place(uow, catalog, key="a")
+    place(uow, catalog, key="b", actor=STRANGER)
+    page = queries.list_orders(uow, CUSTOMER, OrderQuery(user_id=STRANGER.user_id))
+    assert [o["id"] for o in page["items"]] == [mine["id"]] and page["total"] == 1
+
+
+def test_admins_list_every_order_and_filter_by_user_and_status(uow, catalog):
+    place(uow, catalog, key="a")
+    theirs, _ = place(uow, catalog, key="b", actor=STRANGER)
+    assert queries.list_orders(uow, ADMIN, OrderQuery())["total"] == 2
+    assert [o["id"] for o in queries.list_orders(uow, ADMIN, OrderQuery(user_id=STRANGER.user_id))["items"]] \
+        == [theirs["id"]]
+    assert queries.list_orders(uow, ADMIN, OrderQuery(status="confirmed"))["total"] == 0
