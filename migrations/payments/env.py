@@ -2,5 +2,6 @@
 from alembic import context
 
 from nameko_services.common.migrate import run_environment
+from nameko_services.payments.models import Base
 
-run_environment(context, None)
+run_environment(context, [Base.metadata])

@@ -1,0 +1,99 @@
+"""A Stripe-style processor over HTTP (PaymentIntents with manual capture).
+
+authorise = ``POST /v1/payment_intents`` (``confirm=true``, ``capture_method=manual``),
+capture = ``POST /v1/payment_intents/{id}/capture``, void = ``POST /v1/payment_intents/{id}/cancel``,
+refund = ``POST /v1/refunds``. Every request sends the secret key as a bearer token, the
+caller's ``Idempotency-Key`` and a pinned ``Stripe-Version``, and has a timeout.
+
+Stripe's answers are translated here, once: a 402 ``card_error`` is a ``PaymentDeclined``
+(``insufficient_funds`` kept apart) unless its code says to try again; 429, 5xx, timeouts
+and broken connections are ``TransientGatewayError``; any other refusal is a ``GatewayError``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from nameko_services.payments.gateways.base import (
+    DECLINED,
+    INSUFFICIENT_FUNDS,
+    Authorisation,
+    GatewayError,
+    PaymentDeclined,
+    TransientGatewayError,
+)
+
+STRIPE_VERSION = "2024-06-20"
+DEFAULT_TIMEOUT = (3.05, 15.0)  # (connect, read) seconds
+RETRYABLE_CARD_CODES = frozenset({"processing_error"})
+
+
+class StripeGateway:
+    """PaymentIntents over HTTP; ``session`` is injectable (a transport, not a patch)."""
+
+    name = "stripe"
+
+    def __init__(self, api_key: str, base_url: str = "https://api.stripe.com", *,
+                 timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+                 session: requests.Session | None = None) -> None:
+        if not api_key:
+            raise GatewayError("authentication_error", "STRIPE_API_KEY is not set.")
+        self.api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = session or requests.Session()
+
+    def authorise(self, amount: int, currency: str, token: str, idempotency_key: str) -> Authorisation:
+        intent = self._post("/v1/payment_intents", idempotency_key, {
+            "amount": amount, "currency": currency.lower(), "payment_method": token,
+            "confirm": "true", "capture_method": "manual"})
+        if intent.get("status") == "requires_capture":
+            return Authorisation(str(intent["id"]))
+        if intent.get("status") == "requires_action":
+            raise PaymentDeclined(DECLINED, "The card needs authentication the shop cannot offer.")
+        raise GatewayError("unexpected_status", f"Payment intent is {intent.get('status')!r}.")
+
+    def capture(self, reference: str, amount: int, idempotency_key: str) -> None:
+        self._post(f"/v1/payment_intents/{reference}/capture", idempotency_key,
+                   {"amount_to_capture": amount})
+
+    def void(self, reference: str, idempotency_key: str) -> None:
+        self._post(f"/v1/payment_intents/{reference}/cancel", idempotency_key, {})
+
+    def refund(self, reference: str, amount: int, idempotency_key: str) -> str:
+        refund = self._post("/v1/refunds", idempotency_key, {"payment_intent": reference, "amount": amount})
+        return str(refund["id"])
+
+    def _post(self, path: str, idempotency_key: str, form: dict[str, Any]) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.api_key}", "Idempotency-Key": idempotency_key,
+                   "Stripe-Version": STRIPE_VERSION}
+        try:
+            response = self.session.post(self.base_url + path, data=form, headers=headers,
+                                         timeout=self.timeout)
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise TransientGatewayError("network_error", str(exc)) from exc
+        except requests.RequestException as exc:
+            raise GatewayError("request_failed", str(exc)) from exc
+        if response.status_code >= 400:
+            raise _error_of(response)
+        try:
+            return dict(response.json())
+        except ValueError as exc:
+            raise TransientGatewayError("invalid_response", "The provider sent no JSON.") from exc
+
+
+def _error_of(response: requests.Response) -> GatewayError:
+    """The error Stripe's answer stands for."""
+    try:
+        error = dict(response.json().get("error") or {})
+    except (ValueError, AttributeError):
+        error = {}
+    status, code = response.status_code, str(error.get("code") or error.get("type") or "")
+    message = str(error.get("message") or f"HTTP {status}")
+    if status == 429 or status >= 500 or code in RETRYABLE_CARD_CODES:
+        return TransientGatewayError(code or f"http_{status}", message)
+    if status == 402 and error.get("type") == "card_error":
+        reason = INSUFFICIENT_FUNDS if error.get("decline_code") == INSUFFICIENT_FUNDS else DECLINED
+        return PaymentDeclined(reason, message)
+    return GatewayError(code or f"http_{status}", message)

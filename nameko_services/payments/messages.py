@@ -1,0 +1,49 @@
+"""What ``payments.events`` says about each stored payment event (docs/SAGA.md)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nameko_services.payments import domain
+from nameko_services.payments.domain import Payment
+
+Message = tuple[str, dict[str, Any]]
+
+
+def announcement(payment: Payment, event_type: str, data: Mapping[str, Any]) -> Message | None:
+    """The ``payments.events`` message for one new event of ``payment``; None for bookkeeping."""
+    ids = {"order_id": payment.order_id, "payment_id": payment.id}
+    money = {"amount": payment.amount, "currency": payment.currency}
+    if event_type == domain.PAYMENT_AUTHORISED:
+        return "payment_authorised", {**ids, "order_version": payment.order_version, **money}
+    if event_type == domain.PAYMENT_FAILED:
+        return "payment_failed", {**ids, "order_version": payment.order_version,
+                                  "reason": data["reason"], "message": data["message"]}
+    if event_type == domain.PAYMENT_CAPTURED:
+        return captured(payment, data["order_version"])
+    if event_type == domain.CAPTURE_FAILED:
+        return capture_failed(payment, data["order_version"], data["message"])
+    if event_type == domain.PAYMENT_VOIDED:
+        return voided(payment)
+    if event_type == domain.PAYMENT_REFUNDED:
+        return "payment_refunded", {**ids, "amount": data["amount"], "currency": payment.currency,
+                                    "refunded_total": data["refunded_total"]}
+    if event_type == domain.COMPENSATION_FAILED:
+        return "payment_compensation_failed", {**ids, "action": data["action"], "reason": data["reason"]}
+    return None
+
+
+def captured(payment: Payment, order_version: int) -> Message:
+    return "payment_captured", {"order_id": payment.order_id, "order_version": order_version,
+                                "payment_id": payment.id, "amount": payment.amount,
+                                "currency": payment.currency}
+
+
+def capture_failed(payment: Payment, order_version: int, message: str) -> Message:
+    return "payment_failed", {"order_id": payment.order_id, "order_version": order_version,
+                              "payment_id": payment.id, "reason": domain.CAPTURE_FAILED_REASON,
+                              "message": message}
+
+
+def voided(payment: Payment) -> Message:
+    return "payment_voided", {"order_id": payment.order_id, "payment_id": payment.id}

@@ -1,0 +1,54 @@
+"""What the handlers need from storage: repositories and a unit of work (SQL or in-memory fakes)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from nameko_services.common.event_store import StoredEvent
+from nameko_services.payments.domain import Payment
+
+
+class PaymentRepository(Protocol):
+    def get(self, payment_id: str) -> Payment | None:
+        """The payment folded from its stream (the truth, for changes)."""
+    def for_order_version(self, order_id: str, order_version: int) -> Payment | None: ...
+    def of_order(self, order_id: str) -> list[Payment]: ...
+    def save(self, payment: Payment) -> None:
+        """Append the payment's new events after the version it was loaded at (StreamConflict if
+        another writer got there first) and write its projection row."""
+    def history(self, payment_id: str) -> list[StoredEvent]: ...
+    def page(self, user_id: str | None, order_id: str | None, page: int,
+             per_page: int) -> tuple[list[Payment], int]:
+        """Payments newest first (of one user / one order when given) and how many match."""
+    def pending_ids(self, started_before: datetime) -> list[str]:
+        """Payments with a processor call started before ``started_before`` and no result yet."""
+
+
+class CancelledOrders(Protocol):
+    def add(self, order_id: str) -> None:
+        """Remember the order as cancelled (idempotent)."""
+    def contains(self, order_id: str) -> bool: ...
+
+
+class Outbox(Protocol):
+    def add(self, event_type: str, payload: dict[str, Any]) -> str:
+        """Queue an event of ``payments.events`` in the unit of work; return its id."""
+
+
+class UnitOfWork(Protocol):
+    @property
+    def payments(self) -> PaymentRepository: ...
+    @property
+    def cancelled_orders(self) -> CancelledOrders: ...
+    @property
+    def outbox(self) -> Outbox: ...
+
+    def first_delivery(self, event_id: str, handler: str) -> bool:
+        """Record that ``handler`` applies event ``event_id``; False if it already did."""
+    def lock_order(self, order_id: str) -> None:
+        """Serialise the changes to one order's payments until the unit of work ends."""
+
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(self, exc_type: object, error: object, traceback: object) -> None:
+        """Roll back whatever was not committed."""
+    def commit(self) -> None: ...

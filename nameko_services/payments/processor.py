@@ -1,0 +1,134 @@
+"""Calling the payment processor: intent first, the call outside any transaction, then the result.
+
+Why two transactions and not one: a processor call can take seconds (and retries with
+back-off); holding a database transaction and the order's lock that long would stall
+every other event of the order and pin a pooled connection. Why record the intent
+first: the intent (``PaymentInitiated``, ``CaptureStarted``, ``VoidStarted``,
+``RefundStarted``) carries the idempotency key, so if the process dies during the call
+nobody has to guess whether money moved — ``resume_pending`` (a timer) finds intents
+without a result and makes the same call again with the same key; the processor answers
+with the first result instead of charging twice. The result is written only if the intent
+is still the open one, so a live handler and the recovery timer never both record it.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from nameko_services.payments import domain
+from nameko_services.payments.domain import Payment, Pending
+from nameko_services.payments.gateways import (
+    GatewayError,
+    PaymentDeclined,
+    PaymentGateway,
+    TransientGatewayError,
+    with_retries,
+)
+from nameko_services.payments.messages import announcement
+from nameko_services.payments.ports import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Processor:
+    """The adapter and how long to wait between tries after a transient error."""
+
+    gateway: PaymentGateway
+    retry_delays: Sequence[float] = (0.2, 0.5, 1.0)
+    sleep: Callable[[float], None] = field(default=time.sleep)
+    resume_after: float = 60.0  # seconds after which an intent without a result is resumed
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the processor made of an intent: a reference, or a failure (reason, message)."""
+
+    reference: str | None = None
+    failure: tuple[str, str] | None = None
+
+    def apply(self, payment: Payment) -> None:
+        if self.failure is None:
+            payment.succeed(self.reference)
+        else:
+            payment.fail(*self.failure)
+
+
+def call(processor: Processor, payment: Payment, pending: Pending) -> Outcome:
+    """Make the intent's call (retrying transient errors) and say how it went."""
+    try:
+        return Outcome(reference=with_retries(lambda: _invoke(processor.gateway, payment, pending),
+                                              processor.retry_delays, processor.sleep))
+    except PaymentDeclined as declined:
+        return Outcome(failure=(declined.reason, declined.message))
+    except TransientGatewayError as error:
+        log.warning("processor kept failing", extra={"action": pending.action, "code": error.code})
+        return Outcome(failure=(domain.PROCESSING_ERROR, error.message))
+    except GatewayError as error:
+        log.warning("processor refused", extra={"action": pending.action, "code": error.code})
+        reason = domain.PROCESSING_ERROR if pending.action == domain.AUTHORISE else error.code
+        return Outcome(failure=(reason, error.message))
+
+
+def _invoke(gateway: PaymentGateway, payment: Payment, pending: Pending) -> str | None:
+    key, reference = pending.idempotency_key, payment.provider_reference or ""
+    if pending.action == domain.AUTHORISE:
+        return gateway.authorise(pending.amount, payment.currency, payment.payment_token, key).reference
+    if pending.action == domain.CAPTURE:
+        gateway.capture(reference, pending.amount, key)
+        return None
+    if pending.action == domain.VOID:
+        gateway.void(reference, key)
+        return None
+    return gateway.refund(reference, pending.amount, key)
+
+
+def store(uow: UnitOfWork, payment: Payment) -> None:
+    """Queue the announcements of the payment's new events and append them (same transaction)."""
+    for event_type, data in payment.new_events:
+        message = announcement(payment, event_type, data)
+        if message is not None:
+            uow.outbox.add(*message)
+    uow.payments.save(payment)
+
+
+def carry_out(uow: UnitOfWork, processor: Processor, payment: Payment) -> Payment:
+    """Make the payment's open call and record its result; return the payment as it ends up.
+
+    A payment that completes for an order cancelled meanwhile is undone at once (the
+    cancellation found it busy and could not).
+    """
+    pending = payment.pending
+    if pending is None:
+        return payment
+    outcome = call(processor, payment, pending)
+    with uow:
+        uow.lock_order(payment.order_id)
+        current = uow.payments.get(payment.id)
+        if current is None or current.pending != pending:
+            log.info("processor result already recorded", extra={"action": pending.action})
+            return current or payment
+        outcome.apply(current)
+        if pending.action in (domain.AUTHORISE, domain.CAPTURE) and \
+                uow.cancelled_orders.contains(current.order_id) and current.start_undo():
+            log.info("payment completed for a cancelled order; undoing it")
+        store(uow, current)
+        uow.commit()
+    log.info("processor call recorded", extra={"action": pending.action, "status": current.status,
+                                                "failed": outcome.failure is not None})
+    return carry_out(uow, processor, current)
+
+
+def resume_pending(uow: UnitOfWork, processor: Processor, started_before: datetime) -> int:
+    """Finish processor calls whose result was never recorded (the process died mid-call)."""
+    with uow:
+        ids = uow.payments.pending_ids(started_before)
+        stuck = [p for i in ids if (p := uow.payments.get(i)) is not None]
+    for payment in stuck:
+        log.warning("resuming an interrupted processor call",
+                    extra={"payment_id": payment.id, "action": payment.pending and payment.pending.action})
+        carry_out(uow, processor, payment)
+    return len(stuck)

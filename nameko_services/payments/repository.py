@@ -1,0 +1,120 @@
+"""SQL repositories and the unit of work of the payments service (one transaction per step)."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from nameko_services.common.event_store import EventStore, NewEvent, StoredEvent
+from nameko_services.common.idempotency import first_delivery
+from nameko_services.common.outbox import add_to_outbox
+from nameko_services.payments import projection
+from nameko_services.payments.domain import Payment
+from nameko_services.payments.models import CancelledOrderRow, outbox, payment_events, processed_events
+
+payments = projection.payments
+
+
+class SqlPayments:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.store = EventStore(session, payment_events)
+
+    def get(self, payment_id: str) -> Payment | None:
+        events = self.store.load(payment_id)
+        return projection.fold(payment_id, events) if events else None
+
+    def _id_where(self, *conditions: Any) -> list[str]:
+        ids = self.session.scalars(select(payments.c.id).where(*conditions)
+                                   .order_by(payments.c.created_at, payments.c.id))
+        return [str(i) for i in ids]
+
+    def for_order_version(self, order_id: str, order_version: int) -> Payment | None:
+        ids = self._id_where(payments.c.order_id == uuid.UUID(order_id),
+                             payments.c.order_version == order_version)
+        return self.get(ids[0]) if ids else None
+
+    def of_order(self, order_id: str) -> list[Payment]:
+        return [p for i in self._id_where(payments.c.order_id == uuid.UUID(order_id))
+                if (p := self.get(i)) is not None]
+
+    def save(self, payment: Payment) -> None:
+        if not payment.new_events:
+            return
+        stored = self.store.append(payment.id, payment.version,
+                                   [NewEvent(kind, data) for kind, data in payment.new_events])
+        payment.version, payment.updated_at = stored[-1].version, stored[-1].occurred_at
+        payment.created_at = payment.created_at or stored[0].occurred_at
+        payment.new_events.clear()
+        projection.upsert(self.session, payment)
+
+    def history(self, payment_id: str) -> list[StoredEvent]:
+        return self.store.load(payment_id)
+
+    def page(self, user_id: str | None, order_id: str | None, page: int,
+             per_page: int) -> tuple[list[Payment], int]:
+        conditions = []
+        if user_id is not None:
+            conditions.append(payments.c.user_id == uuid.UUID(user_id))
+        if order_id is not None:
+            conditions.append(payments.c.order_id == uuid.UUID(order_id))
+        total = self.session.scalar(select(func.count()).select_from(payments).where(*conditions)) or 0
+        rows = self.session.execute(
+            select(payments).where(*conditions)
+            .order_by(payments.c.created_at.desc(), payments.c.id.desc())
+            .limit(per_page).offset((page - 1) * per_page)).mappings()
+        return [projection.from_row(row) for row in rows], total
+
+    def pending_ids(self, started_before: datetime) -> list[str]:
+        return self._id_where(payments.c.pending_action.is_not(None),
+                              payments.c.updated_at < started_before)
+
+
+class SqlCancelledOrders:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, order_id: str) -> None:
+        self.session.execute(insert(CancelledOrderRow).values(
+            order_id=uuid.UUID(order_id), cancelled_at=datetime.now(UTC)).on_conflict_do_nothing())
+
+    def contains(self, order_id: str) -> bool:
+        return self.session.get(CancelledOrderRow, uuid.UUID(order_id)) is not None
+
+
+class SqlOutbox:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, event_type: str, payload: dict[str, Any]) -> str:
+        return add_to_outbox(self.session, outbox, event_type, payload)
+
+
+class SqlUnitOfWork:
+    """One transaction on the worker's session; leaving without ``commit`` rolls back."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.payments = SqlPayments(session)
+        self.cancelled_orders = SqlCancelledOrders(session)
+        self.outbox = SqlOutbox(session)
+
+    def __enter__(self) -> SqlUnitOfWork:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.session.rollback()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def first_delivery(self, event_id: str, handler: str) -> bool:
+        return first_delivery(self.session, processed_events, event_id, handler)
+
+    def lock_order(self, order_id: str) -> None:
+        self.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                             {"key": f"payments:{order_id}"})

@@ -1,0 +1,114 @@
+"""Payloads in (marshmallow) and payments out (plain JSON dicts)."""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
+
+from nameko_services.common.errors import InvalidInput, PaymentNotFound
+from nameko_services.payments.domain import Payment
+from nameko_services.payments.handlers import PaymentQuery
+from nameko_services.payments.saga import RequestPayment
+
+MAX_AMOUNT = 10**12
+
+
+def _order_version() -> fields.Integer:
+    return fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+def load(schema: Schema, payload: Any) -> Any:
+    """Validate ``payload``; field errors become ``InvalidInput`` with ``details``."""
+    try:
+        return schema.load(payload)
+    except ValidationError as error:
+        details = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        raise InvalidInput(details=details) from None
+
+
+class OrderEvent(Schema):
+    class Meta:
+        unknown = EXCLUDE  # events may grow fields
+
+    order_id = fields.UUID(required=True)
+
+
+class PaymentRequestedSchema(OrderEvent):
+    order_version = _order_version()
+    user_id = fields.UUID(required=True)
+    amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT))
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+    payment_token = fields.String(required=True, validate=validate.Length(min=1, max=255))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> RequestPayment:
+        return RequestPayment(str(data["order_id"]), data["order_version"], str(data["user_id"]),
+                              data["amount"], data["currency"], data["payment_token"])
+
+
+class CaptureRequestedSchema(OrderEvent):
+    order_version = _order_version()
+    payment_id = fields.UUID(required=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> tuple[str, int, str]:
+        return str(data["order_id"]), data["order_version"], str(data["payment_id"])
+
+
+class VoidRequestedSchema(OrderEvent):
+    payment_id = fields.UUID(required=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> tuple[str, str]:
+        return str(data["order_id"]), str(data["payment_id"])
+
+
+class OrderCancelledSchema(OrderEvent):
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> str:
+        return str(data["order_id"])
+
+
+class PaymentQuerySchema(Schema):
+    order_id = fields.UUID(load_default=None, allow_none=True)
+    page = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, strict=True, validate=validate.Range(min=1, max=100))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> PaymentQuery:
+        order_id = data["order_id"]
+        return PaymentQuery(None if order_id is None else str(order_id), data["page"], data["per_page"])
+
+
+class RefundSchema(Schema):
+    payment_id = fields.UUID(required=True)
+    amount = fields.Integer(load_default=None, allow_none=True, strict=True,
+                            validate=validate.Range(min=1, max=MAX_AMOUNT))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> tuple[str, int | None]:
+        return str(data["payment_id"]), data["amount"]
+
+
+def payment_id(value: Any) -> str:
+    """A payment id in canonical form; anything else simply does not exist."""
+    try:
+        return str(fields.UUID().deserialize(value))
+    except ValidationError:
+        raise PaymentNotFound(details={"payment_id": str(value)}) from None
+
+
+def dump_payment(payment: Payment) -> dict[str, Any]:
+    """The public shape of a payment."""
+    return {"id": payment.id, "order_id": payment.order_id, "status": payment.status,
+            "amount": payment.amount, "currency": payment.currency,
+            "refunded_amount": payment.refunded_amount, "provider": payment.provider,
+            "needs_attention": payment.needs_attention,
+            "created_at": payment.created_at.isoformat() if payment.created_at else None,
+            "updated_at": payment.updated_at.isoformat() if payment.updated_at else None}
+
+
+def dump_page(result: tuple[list[Payment], int], query: PaymentQuery) -> dict[str, Any]:
+    items, total = result
+    return {"items": [dump_payment(p) for p in items], "total": total, "page": query.page,
+            "per_page": query.per_page}

@@ -1,0 +1,132 @@
+"""The payments nameko service: saga participant (orders events in, payments events out) and RPC.
+
+Entrypoints only wire dependencies, check the caller, load, handle and dump; the rules live in
+``domain.py``, the processor protocol (intent, call, result) in ``processor.py``.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from nameko.timer import timer
+
+from nameko_services.common.db import Database
+from nameko_services.common.events import event_handler
+from nameko_services.common.logging import LoggingContext, bind
+from nameko_services.common.relay import OutboxRelayRunner
+from nameko_services.common.rpc import Caller, rpc
+from nameko_services.payments import handlers, saga, schemas
+from nameko_services.payments.gateways import gateway_from_config
+from nameko_services.payments.models import outbox
+from nameko_services.payments.processor import Processor, resume_pending
+from nameko_services.payments.repository import SqlUnitOfWork
+
+Json = dict[str, Any]
+RECOVERY_INTERVAL = 30  # seconds between looks for interrupted processor calls
+
+
+class EventId(DependencyProvider):
+    """The id of the event being handled (header ``nameko.event_id``), or None."""
+
+    def get_dependency(self, worker_ctx: Any) -> str | None:
+        return worker_ctx.context_data.get("event_id")
+
+
+class PaymentProcessor(DependencyProvider):
+    """The configured adapter (``PAYMENT_PROVIDER``) with its retry delays, one per process."""
+
+    def setup(self) -> None:
+        config = self.container.config
+        delays = tuple(float(d) for d in config.get("PAYMENT_RETRY_DELAYS", (0.2, 0.5, 1.0)))
+        self.processor = Processor(gateway_from_config(config), delays,
+                                   resume_after=float(config.get("PAYMENT_RESUME_AFTER", 60)))
+
+    def get_dependency(self, worker_ctx: Any) -> Processor:
+        return self.processor
+
+
+class PaymentsService:
+    """Authorises, captures, voids and refunds order payments; event-sourced."""
+
+    name = "payments"
+
+    db = Database("payments")
+    caller = Caller()
+    logging = LoggingContext()
+    event_id = EventId()
+    processor = PaymentProcessor()
+    relay = OutboxRelayRunner(outbox)
+
+    @property
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.db)
+
+    def _handling(self, payload: Json) -> str:
+        """Bind the event's ids to the log lines; return its id (refused if missing)."""
+        bind(order_id=payload.get("order_id"), payment_id=payload.get("payment_id"),
+             event_id=self.event_id)
+        return saga.require_event_id(self.event_id)
+
+    @event_handler("orders", "payment_requested")
+    def on_payment_requested(self, payload: Json) -> None:
+        """Authorise the payment of an order version (once) and answer authorised or failed."""
+        event_id = self._handling(payload)
+        cmd = schemas.load(schemas.PaymentRequestedSchema(), payload)
+        saga.on_payment_requested(self.uow, self.processor, event_id, cmd)
+
+    @event_handler("orders", "capture_requested")
+    def on_capture_requested(self, payload: Json) -> None:
+        """Capture an authorised payment and answer captured or failed(capture_failed)."""
+        event_id = self._handling(payload)
+        order_id, version, payment_id = schemas.load(schemas.CaptureRequestedSchema(), payload)
+        saga.on_capture_requested(self.uow, self.processor, event_id, order_id, version, payment_id)
+
+    @event_handler("orders", "void_requested")
+    def on_void_requested(self, payload: Json) -> None:
+        """Void a stale or unwanted authorisation and answer payment_voided."""
+        event_id = self._handling(payload)
+        order_id, payment_id = schemas.load(schemas.VoidRequestedSchema(), payload)
+        saga.on_void_requested(self.uow, self.processor, event_id, order_id, payment_id)
+
+    @event_handler("orders", "order_cancelled")
+    def on_order_cancelled(self, payload: Json) -> None:
+        """Remember the cancellation; void or refund the order's payments."""
+        event_id = self._handling(payload)
+        order_id = schemas.load(schemas.OrderCancelledSchema(), payload)
+        saga.on_order_cancelled(self.uow, self.processor, event_id, order_id)
+
+    @timer(interval=RECOVERY_INTERVAL)
+    def resume_interrupted(self) -> None:
+        """Finish processor calls whose process died before recording the result."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.processor.resume_after)
+        resume_pending(self.uow, self.processor, cutoff)
+
+    @rpc
+    def list_payments(self, order_id: str | None = None, page: int = 1, per_page: int = 20) -> Json:
+        """A page of payments, newest first: a customer's own, or all for admins."""
+        query = schemas.load(schemas.PaymentQuerySchema(),
+                             {"order_id": order_id, "page": page, "per_page": per_page})
+        return schemas.dump_page(handlers.list_payments(self.uow, self.caller, query), query)
+
+    @rpc
+    def get_payment(self, payment_id: str) -> Json:
+        """One payment (owner or admin)."""
+        bind(payment_id=payment_id)
+        payment_id = schemas.payment_id(payment_id)
+        return schemas.dump_payment(handlers.get_payment(self.uow, self.caller, payment_id))
+
+    @rpc
+    def get_payment_events(self, payment_id: str) -> list[Json]:
+        """The payment's history ``[{version, type, data, occurred_at}]``, oldest first."""
+        bind(payment_id=payment_id)
+        return handlers.get_payment_events(self.uow, self.caller, schemas.payment_id(payment_id))
+
+    @rpc
+    def refund_payment(self, payment_id: str, amount: int | None = None) -> Json:
+        """Refund all or part of what remains of a captured payment (admin)."""
+        bind(payment_id=payment_id)
+        payment_id, amount = schemas.load(schemas.RefundSchema(), {"payment_id": payment_id,
+                                                                   "amount": amount})
+        return schemas.dump_payment(handlers.refund_payment(self.uow, self.processor, self.caller,
+                                                            payment_id, amount))

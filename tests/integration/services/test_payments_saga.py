@@ -1,0 +1,238 @@
+"""The payments service over RabbitMQ and PostgreSQL: orders events in, payments events out, RPC."""
+import uuid
+
+import eventlet
+import pytest
+from nameko.amqp.publish import Publisher
+from nameko.standalone.events import get_event_exchange
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from nameko_services.common.errors import PaymentNotFound, PermissionDenied, RefundExceedsBalance
+from nameko_services.common.events import event_handler
+from nameko_services.common.outbox import EVENT_ID_HEADER
+from nameko_services.payments import projection
+from nameko_services.payments.service import PaymentsService
+
+ADMIN = ("00000000-0000-4000-8000-0000000000ad", ["customer", "admin"])
+EVENTS = ("payment_authorised", "payment_failed", "payment_captured", "payment_voided", "payment_refunded",
+          "payment_compensation_failed")
+
+
+class PaymentEvents:
+    """Listens to payments.events the way the orders service does."""
+
+    name = "payments_events_listener"
+    received = []
+
+
+for _event in EVENTS:
+    def _handler(self, payload, _type=_event):
+        PaymentEvents.received.append((_type, payload))
+    setattr(PaymentEvents, f"on_{_event}", event_handler("payments", _event)(_handler))
+
+
+@pytest.fixture
+def config(payments_config):
+    return dict(payments_config, EVENT_RETRY_DELAYS=[0.1, 0.2], PAYMENT_RETRY_DELAYS=[0.05, 0.05],
+                PAYMENT_PROVIDER="sandbox")
+
+
+@pytest.fixture
+def service(container_factory, config):
+    PaymentEvents.received = []
+    container_factory(PaymentEvents, config).start()  # its queues exist before payments publishes
+    container = container_factory(PaymentsService, config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def sandbox(service):
+    return next(d for d in service.dependencies if d.attr_name == "processor").processor.gateway
+
+
+@pytest.fixture
+def dispatch(config):
+    """Publish an orders event as the orders relay does: confirmed, with a ``nameko.event_id``."""
+    exchange = get_event_exchange("orders", config)
+    publisher = Publisher(config["AMQP_URI"], serializer="json", declare=[exchange])
+
+    def _dispatch(event_type, payload, event_id=None):
+        event_id = event_id or str(uuid.uuid4())
+        publisher.publish(payload, exchange=exchange, routing_key=event_type,
+                          extra_headers={EVENT_ID_HEADER: event_id}, use_confirms=True)
+        return event_id
+
+    return _dispatch
+
+
+def wait_for(predicate, timeout=15):
+    with eventlet.Timeout(timeout):
+        while not predicate():
+            eventlet.sleep(0.05)
+
+
+def answers(event_type, order_id):
+    return [p for t, p in PaymentEvents.received if t == event_type and p["order_id"] == order_id]
+
+
+def answered(event_type, order_id, count=1):
+    wait_for(lambda: len(answers(event_type, order_id)) >= count)
+    return answers(event_type, order_id)
+
+
+def requested(order_id, token="tok_visa", version=1, user=None, amount=2500):
+    return {"order_id": order_id, "order_version": version, "user_id": user or str(uuid.uuid4()),
+            "amount": amount, "currency": "EUR", "payment_token": token}
+
+
+def new_order():
+    return str(uuid.uuid4())
+
+
+def authorise(dispatch, order, **kwargs):
+    dispatch("payment_requested", requested(order, **kwargs))
+    return answered("payment_authorised", order)[0]
+
+
+def capture(dispatch, order, payment_id):
+    dispatch("capture_requested", {"order_id": order, "order_version": 2, "payment_id": payment_id})
+    return answered("payment_captured", order)[0]
+
+
+def test_a_payment_request_is_authorised(service, dispatch, call):
+    order = new_order()
+    authorised = authorise(dispatch, order)
+    assert (authorised["order_version"], authorised["amount"], authorised["currency"]) == (1, 2500, "EUR")
+    payment = call("payments", "get_payment", authorised["payment_id"], as_user=ADMIN)
+    assert (payment["status"], payment["order_id"], payment["provider"]) == ("authorised", order, "sandbox")
+
+
+@pytest.mark.parametrize("token, reason", [("tok_chargeDeclined", "declined"),
+                                           ("tok_processingError", "processing_error")])
+def test_a_refused_card_answers_payment_failed(service, dispatch, token, reason):
+    order = new_order()
+    dispatch("payment_requested", requested(order, token))
+    [failed] = answered("payment_failed", order)
+    assert (failed["reason"], failed["order_version"]) == (reason, 1)
+
+
+def test_a_transient_error_then_success_is_authorised(service, dispatch, sandbox):
+    authorise(dispatch, new_order(), token="tok_processingErrorOnce")
+    assert sandbox.charges == 1
+
+
+def test_the_same_request_delivered_twice_makes_one_payment_and_one_authorisation(service, dispatch,
+                                                                                    sandbox, payments_db):
+    order, event_id = new_order(), str(uuid.uuid4())
+    payload = requested(order)
+    dispatch("payment_requested", payload, event_id)
+    dispatch("payment_requested", payload, event_id)
+    dispatch("payment_requested", payload)  # the same order version under another event id
+    answered("payment_authorised", order)
+    eventlet.sleep(0.5)
+    assert len(answers("payment_authorised", order)) == 1 and sandbox.charges == 1
+    with payments_db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM payments")).scalar() == 1
+
+
+def test_capture_answers_payment_captured(service, dispatch, call):
+    order = new_order()
+    payment_id = authorise(dispatch, order)["payment_id"]
+    captured = capture(dispatch, order, payment_id)
+    assert (captured["order_version"], captured["payment_id"]) == (2, payment_id)
+    assert call("payments", "get_payment", payment_id, as_user=ADMIN)["status"] == "captured"
+
+
+def test_cancelling_after_capture_refunds_the_payment(service, dispatch, call):
+    order = new_order()
+    payment_id = authorise(dispatch, order)["payment_id"]
+    capture(dispatch, order, payment_id)
+    dispatch("order_cancelled", {"order_id": order, "order_version": 3, "reason": "cancelled_by_admin"})
+    [refunded] = answered("payment_refunded", order)
+    assert (refunded["amount"], refunded["refunded_total"]) == (2500, 2500)
+    assert call("payments", "get_payment", payment_id, as_user=ADMIN)["status"] == "refunded"
+
+
+def test_cancelling_an_authorised_payment_voids_it(service, dispatch):
+    order = new_order()
+    payment_id = authorise(dispatch, order)["payment_id"]
+    dispatch("order_cancelled", {"order_id": order, "order_version": 2, "reason": "timed_out"})
+    assert answered("payment_voided", order) == [{"order_id": order, "payment_id": payment_id}]
+
+
+def test_a_request_after_the_cancellation_is_ignored(service, dispatch, sandbox, payments_db):
+    order = new_order()
+    dispatch("order_cancelled", {"order_id": order, "order_version": 1, "reason": "cancelled_by_customer"})
+    wait_for(lambda: _count(payments_db, "cancelled_orders") == 1)
+    dispatch("payment_requested", requested(order))
+    eventlet.sleep(1)
+    assert answers("payment_authorised", order) == [] and sandbox.charges == 0
+
+
+def test_a_void_that_fails_is_announced_as_compensation_failed(service, dispatch, call):
+    order = new_order()
+    payment_id = authorise(dispatch, order, token="tok_refundFail")["payment_id"]
+    dispatch("void_requested", {"order_id": order, "payment_id": payment_id})
+    [failed] = answered("payment_compensation_failed", order)
+    assert (failed["payment_id"], failed["action"]) == (payment_id, "void")
+    assert call("payments", "get_payment", payment_id, as_user=ADMIN)["needs_attention"] is True
+
+
+def test_admins_refund_part_then_all_and_never_more(service, dispatch, call):
+    order = new_order()
+    payment_id = authorise(dispatch, order)["payment_id"]
+    capture(dispatch, order, payment_id)
+    partial = call("payments", "refund_payment", payment_id, amount=1000, as_user=ADMIN)
+    assert (partial["status"], partial["refunded_amount"]) == ("partially_refunded", 1000)
+    with pytest.raises(RefundExceedsBalance):
+        call("payments", "refund_payment", payment_id, amount=1501, as_user=ADMIN)
+    full = call("payments", "refund_payment", payment_id, as_user=ADMIN)
+    assert (full["status"], full["refunded_amount"]) == ("refunded", 2500)
+    assert [p["refunded_total"] for p in answered("payment_refunded", order, 2)] == [1000, 2500]
+    history = call("payments", "get_payment_events", payment_id, as_user=ADMIN)
+    assert [e["type"] for e in history][-2:] == ["RefundStarted", "PaymentRefunded"]
+
+
+def test_customers_see_their_own_payments_only(service, dispatch, call):
+    owner, stranger = str(uuid.uuid4()), str(uuid.uuid4())
+    order = new_order()
+    payment_id = authorise(dispatch, order, user=owner)["payment_id"]
+    as_owner, as_stranger = (owner, ["customer"]), (stranger, ["customer"])
+    assert call("payments", "get_payment", payment_id, as_user=as_owner)["id"] == payment_id
+    assert call("payments", "list_payments", as_user=as_owner)["total"] == 1
+    assert call("payments", "list_payments", order_id=order, as_user=ADMIN)["total"] == 1
+    with pytest.raises(PaymentNotFound):
+        call("payments", "get_payment", payment_id, as_user=as_stranger)
+    with pytest.raises(PaymentNotFound):
+        call("payments", "get_payment_events", payment_id, as_user=as_stranger)
+    assert call("payments", "list_payments", as_user=as_stranger)["total"] == 0
+    with pytest.raises(PermissionDenied):
+        call("payments", "refund_payment", payment_id, as_user=as_owner)
+
+
+def test_the_projection_rebuilt_from_the_events_equals_the_live_table(service, dispatch, call,
+                                                                       payments_db):
+    first, second, third = new_order(), new_order(), new_order()
+    paid = authorise(dispatch, first)["payment_id"]
+    capture(dispatch, first, paid)
+    call("payments", "refund_payment", paid, amount=700, as_user=ADMIN)
+    authorise(dispatch, second)
+    dispatch("payment_requested", requested(third, "tok_chargeDeclined"))
+    answered("payment_failed", third)
+    live = _rows(payments_db)
+    with Session(payments_db) as session:
+        assert projection.rebuild(session) == 3
+        session.commit()
+    assert _rows(payments_db) == live and len(live) == 3
+
+
+def _rows(engine):
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(text("SELECT * FROM payments ORDER BY id")).mappings()]
+
+
+def _count(engine, table):
+    with engine.connect() as conn:
+        return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()

@@ -1,0 +1,17 @@
+"""The payments migration builds exactly the tables the models describe."""
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine
+
+from nameko_services.payments.models import Base
+
+
+def test_the_migrated_payments_tables_match_the_models(payments_db_url):
+    engine = create_engine(payments_db_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                             "compare_server_default": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()

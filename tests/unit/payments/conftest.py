@@ -1,0 +1,135 @@
+"""Fakes for the payments unit tests: an in-memory unit of work, a local Stripe-like server."""
+import copy
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from nameko_services.common.event_store import StoredEvent
+from nameko_services.payments.gateways import SandboxGateway
+from nameko_services.payments.processor import Processor
+from nameko_services.payments.projection import fold
+from tests.unit.payments.fake_stripe import FakeStripe
+
+
+class FakePayments:
+    def __init__(self):
+        self.events = {}  # payment id -> [StoredEvent]
+        self.clock = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def get(self, payment_id):
+        events = self.events.get(payment_id)
+        return fold(payment_id, events) if events else None
+
+    def all(self):
+        return [self.get(i) for i in self.events]
+
+    def for_order_version(self, order_id, order_version):
+        return next((p for p in self.all() if (p.order_id, p.order_version) == (order_id, order_version)),
+                    None)
+
+    def of_order(self, order_id):
+        return [p for p in self.all() if p.order_id == order_id]
+
+    def save(self, payment):
+        stream = self.events.setdefault(payment.id, [])
+        assert len(stream) == payment.version, "the event store would raise StreamConflict"
+        for kind, data in payment.new_events:
+            self.clock += timedelta(seconds=1)
+            stream.append(StoredEvent(str(uuid.uuid4()), payment.id, len(stream) + 1, kind,
+                                      copy.deepcopy(data), self.clock, None, None))
+        payment.version, payment.updated_at = len(stream), self.clock
+        payment.new_events.clear()
+
+    def history(self, payment_id):
+        return list(self.events.get(payment_id, []))
+
+    def page(self, user_id, order_id, page, per_page):
+        found = [p for p in self.all() if user_id in (None, p.user_id) and order_id in (None, p.order_id)]
+        found.sort(key=lambda p: p.created_at, reverse=True)
+        return found[(page - 1) * per_page: page * per_page], len(found)
+
+    def pending_ids(self, started_before):
+        return [p.id for p in self.all() if p.pending and p.updated_at < started_before]
+
+
+class FakeCancelledOrders:
+    def __init__(self):
+        self.rows = set()
+
+    def add(self, order_id):
+        self.rows.add(order_id)
+
+    def contains(self, order_id):
+        return order_id in self.rows
+
+
+class FakeOutbox:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, event_type, payload):
+        self.rows.append((event_type, copy.deepcopy(payload)))
+        return str(uuid.uuid4())
+
+    def of_type(self, event_type):
+        return [payload for kind, payload in self.rows if kind == event_type]
+
+
+class FakeUnitOfWork:
+    """State in dicts; leaving the block without commit restores the last committed state."""
+
+    def __init__(self):
+        self.payments = FakePayments()
+        self.cancelled_orders = FakeCancelledOrders()
+        self.outbox = FakeOutbox()
+        self.processed = set()
+        self.locked = []
+        self._saved = None
+
+    def first_delivery(self, event_id, handler):
+        if (event_id, handler) in self.processed:
+            return False
+        self.processed.add((event_id, handler))
+        return True
+
+    def lock_order(self, order_id):
+        self.locked.append(order_id)
+
+    def _state(self):
+        return copy.deepcopy((self.payments.events, self.cancelled_orders.rows, self.outbox.rows,
+                              self.processed))
+
+    def __enter__(self):
+        self._saved = self._state()
+        return self
+
+    def __exit__(self, *exc_info):
+        (self.payments.events, self.cancelled_orders.rows, self.outbox.rows,
+         self.processed) = self._saved
+
+    def commit(self):
+        self._saved = self._state()
+
+
+@pytest.fixture
+def uow():
+    return FakeUnitOfWork()
+
+
+@pytest.fixture
+def sandbox():
+    return SandboxGateway()
+
+
+@pytest.fixture
+def processor(sandbox):
+    return Processor(sandbox, retry_delays=(0.0, 0.0), sleep=lambda _: None)
+
+
+@pytest.fixture
+def stripe_server():
+    server = FakeStripe()
+    yield server
+    server.close()
+    assert server.problems == [], "the fake Stripe server refused requests"

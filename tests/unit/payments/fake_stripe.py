@@ -1,0 +1,132 @@
+"""A local Stripe-like HTTP server that checks every request it receives.
+
+It keeps payment intents and idempotency keys like Stripe does (the same key replays the
+first answer), and can be scripted to answer the next requests with given errors.
+"""
+import json
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+from nameko_services.payments.gateways.stripe import STRIPE_VERSION
+
+API_KEY = "sk_test_fake"
+DECLINES = {"tok_chargeDeclined": "generic_decline",
+            "tok_chargeDeclinedInsufficientFunds": "insufficient_funds"}
+REQUIRED = {"/v1/payment_intents": {"amount", "currency", "payment_method", "confirm", "capture_method"},
+            "/v1/refunds": {"payment_intent", "amount"}}
+
+
+class FakeStripe:
+    def __init__(self):
+        self.requests = []  # (method, path, form, headers)
+        self.problems = []  # every check a request failed
+        self.script = []  # (status, body) answered before any real handling
+        self.intents = {}
+        self.replays = {}
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                status, body = fake.handle("POST", self.path, form, dict(self.headers))
+                self._send(status, body)
+
+            def do_GET(self):
+                fake.problems.append(f"unexpected GET {self.path}")
+                self._send(405, {"error": {"type": "invalid_request_error"}})
+
+            def _send(self, status, body):
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- checks and answers ------------------------------------------------------------
+
+    def handle(self, method, path, form, headers):
+        with self.lock:
+            self.requests.append((method, path, form, headers))
+            problem = self.check(path, form, headers)
+            if problem:
+                self.problems.append(problem)
+                return 400, {"error": {"type": "invalid_request_error", "code": "fake_check_failed",
+                                       "message": problem}}
+            if self.script:
+                return self.script.pop(0)
+            key = headers["Idempotency-Key"]
+            if key in self.replays:
+                return self.replays[key]
+            answer = self.answer(path, form)
+            if answer[0] < 500:
+                self.replays[key] = answer  # Stripe replays everything but server errors
+            return answer
+
+    def check(self, path, form, headers):
+        if headers.get("Authorization") != f"Bearer {API_KEY}":
+            return f"{path}: bad Authorization {headers.get('Authorization')!r}"
+        if not headers.get("Idempotency-Key"):
+            return f"{path}: no Idempotency-Key"
+        if headers.get("Stripe-Version") != STRIPE_VERSION:
+            return f"{path}: Stripe-Version {headers.get('Stripe-Version')!r}"
+        if not headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded") and form:
+            return f"{path}: not form-encoded"
+        required = REQUIRED.get(path, {"amount_to_capture"} if path.endswith("/capture") else set())
+        if missing := required - set(form):
+            return f"{path}: missing {sorted(missing)}"
+        if path == "/v1/payment_intents":
+            if form["confirm"] != "true" or form["capture_method"] != "manual":
+                return f"{path}: not confirm=true & capture_method=manual: {form}"
+            if form["currency"] != form["currency"].lower() or not form["amount"].isdigit():
+                return f"{path}: bad amount or currency {form}"
+        return None
+
+    def answer(self, path, form):
+        parts = path.strip("/").split("/")
+        if path == "/v1/payment_intents":
+            token = form["payment_method"]
+            if token in DECLINES:
+                return 402, {"error": {"type": "card_error", "code": "card_declined",
+                                       "decline_code": DECLINES[token], "message": "Your card was declined."}}
+            intent = {"id": f"pi_{uuid.uuid4().hex[:24]}", "object": "payment_intent",
+                      "amount": int(form["amount"]), "currency": form["currency"],
+                      "status": "requires_capture", "amount_received": 0}
+            self.intents[intent["id"]] = intent
+            return 200, intent
+        if path == "/v1/refunds":
+            intent = self.intents.get(form["payment_intent"])
+            if intent is None or intent["status"] != "succeeded":
+                return 400, {"error": {"type": "invalid_request_error", "code": "charge_not_captured"}}
+            return 200, {"id": f"re_{uuid.uuid4().hex[:24]}", "object": "refund",
+                         "amount": int(form["amount"])}
+        if len(parts) == 4 and parts[:2] == ["v1", "payment_intents"]:
+            intent = self.intents.get(parts[2])
+            if intent is None:
+                return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing",
+                                       "message": f"No such payment_intent: '{parts[2]}'"}}
+            if intent["status"] != "requires_capture":
+                return 400, {"error": {"type": "invalid_request_error",
+                                       "code": "payment_intent_unexpected_state"}}
+            if parts[3] == "capture":
+                intent.update(status="succeeded", amount_received=int(form["amount_to_capture"]))
+            elif parts[3] == "cancel":
+                intent.update(status="canceled")
+            return 200, intent
+        return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing"}}
