@@ -10,7 +10,7 @@ from gateway.routing import PUBLIC, Context, Endpoint
 from nameko_services.common.errors import ServiceError
 
 # One cheap call per service that must answer for the gateway to be useful.
-READINESS_PROBES = {"users": "get_jwks", "catalog": "list_categories"}
+READINESS_PROBES = {"users": "get_jwks", "catalog": "list_categories", "orders": "ping", "payments": "ping"}
 
 
 async def health(ctx: Context) -> Response:

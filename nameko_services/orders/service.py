@@ -93,6 +93,11 @@ class OrdersService:
             schemas.ReplySchema(), payload)
 
     @rpc
+    def ping(self) -> str:
+        """Readiness probe: answers when the service is up and consuming."""
+        return "pong"
+
+    @rpc
     def place_order(self, idempotency_key: str, payload: Json) -> Json:
         """Place an order at the catalog's prices; the same Idempotency-Key and body again replays it."""
         key, cmd = schemas.load_key(idempotency_key), schemas.load(schemas.PlaceOrderSchema(), payload)

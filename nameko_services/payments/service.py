@@ -103,6 +103,11 @@ class PaymentsService:
         resume_pending(self.uow, self.processor, cutoff)
 
     @rpc
+    def ping(self) -> str:
+        """Readiness probe: answers when the service is up and consuming."""
+        return "pong"
+
+    @rpc
     def list_payments(self, order_id: str | None = None, page: int = 1, per_page: int = 20) -> Json:
         """A page of payments, newest first: a customer's own, or all for admins."""
         query = schemas.load(schemas.PaymentQuerySchema(),

@@ -19,24 +19,33 @@ async def test_health_is_always_ok(client, rpc):
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
-async def test_ready_when_the_broker_and_every_service_answer(client, rpc):
+def _all_answer(rpc):
     rpc.answer("catalog", "list_categories", [])
+    rpc.answer("orders", "ping", "pong")
+    rpc.answer("payments", "ping", "pong")
+
+
+async def test_ready_when_the_broker_and_every_service_answer(client, rpc):
+    _all_answer(rpc)
     response = await client.get("/ready")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"broker": "ok", "users": "ok", "catalog": "ok"}
+    assert response.json()["checks"] == {"broker": "ok", "users": "ok", "catalog": "ok", "orders": "ok",
+                                         "payments": "ok"}
 
 
 async def test_not_ready_names_the_service_that_failed(client, rpc):
-    rpc.fail("catalog", "list_categories", ServiceUnavailable())
+    _all_answer(rpc)
+    rpc.fail("payments", "ping", ServiceUnavailable())
     response = await client.get("/ready")
     assert response.status_code == 503
-    assert response.json()["checks"] == {"broker": "ok", "users": "ok", "catalog": "service_unavailable"}
+    assert response.json()["checks"]["payments"] == "service_unavailable"
+    assert response.json()["checks"]["catalog"] == "ok"
 
 
 async def test_not_ready_when_a_service_is_slow(client, rpc):
     async def slow(**_):
         await asyncio.sleep(5)
-    rpc.answer("catalog", "list_categories", [])
+    _all_answer(rpc)
     rpc.handlers[("users", "get_jwks")] = slow
     response = await client.get("/ready")
     assert response.status_code == 503 and response.json()["checks"]["users"] == "timeout"

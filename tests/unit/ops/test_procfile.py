@@ -10,10 +10,10 @@ from nameko_services.ops.procfile import ProcfileError, exec_command, parse, pro
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_the_procfile_runs_users_catalog_and_the_gateway_with_their_configs():
+def test_the_procfile_runs_every_service_and_the_gateway_with_their_configs():
     processes = read(ROOT / "Procfile")
-    assert list(processes) == ["users", "catalog", "gateway"]
-    for name in ("users", "catalog"):
+    assert list(processes) == ["users", "catalog", "orders", "payments", "gateway"]
+    for name in ("users", "catalog", "orders", "payments"):
         assert processes[name] == f"nameko run --config config/{name}.yaml nameko_services.{name}.service"
         assert (ROOT / "config" / f"{name}.yaml").exists()
     assert processes["gateway"].startswith("uvicorn --factory gateway.app:create_app")
