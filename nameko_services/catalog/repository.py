@@ -31,7 +31,7 @@ from nameko_services.catalog.models import (
 )
 from nameko_services.common.errors import CategoryInUse, Conflict, DuplicateSku, DuplicateSlug
 from nameko_services.common.idempotency import first_delivery
-from nameko_services.common.outbox import add_to_outbox
+from nameko_services.common.outbox import SessionOutbox
 
 CATEGORY_TREE_LOCK = 0x636174616C6F67  # "catalog": one advisory lock for moves in the tree
 
@@ -248,14 +248,6 @@ def translate(error: IntegrityError) -> Exception:
     return factory(deleting) if factory else Conflict(details={"constraint": constraint})
 
 
-class SqlOutbox:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add(self, event_type: str, payload: dict[str, Any]) -> str:
-        return add_to_outbox(self.session, outbox, event_type, payload)
-
-
 class SqlUnitOfWork:
     """Repositories over one session; leaving the block rolls back what was not committed."""
 
@@ -265,7 +257,7 @@ class SqlUnitOfWork:
         self.products = SqlProducts(session)
         self.stock = SqlStock(session)
         self.reservations = SqlReservations(session)
-        self.outbox = SqlOutbox(session)
+        self.outbox = SessionOutbox(session, outbox)
 
     def first_delivery(self, event_id: str, handler: str) -> bool:
         return first_delivery(self.session, processed_events, event_id, handler)

@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Session
 
 EVENT_ID_HEADER = "nameko.event_id"
+CORRELATION_HEADER = "nameko.correlation_id"
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,23 @@ def add_to_outbox(session: Session, table: Table, event_type: str, payload: dict
         created_at=datetime.now(UTC),
     ))
     return event_id
+
+
+class SessionOutbox:
+    """A unit of work's outbox: events queued in its session's transaction.
+
+    With a correlation id, every event carries it, so the handlers downstream log the
+    same id and one order can be followed through every service.
+    """
+
+    def __init__(self, session: Session, table: Table, correlation_id: str | None = None) -> None:
+        self.session = session
+        self.table = table
+        self.headers = {CORRELATION_HEADER: correlation_id} if correlation_id else {}
+
+    def add(self, event_type: str, payload: dict[str, Any]) -> str:
+        """Queue an event; return its id."""
+        return add_to_outbox(self.session, self.table, event_type, payload, headers=self.headers)
 
 
 class OutboxRelay:

@@ -12,13 +12,11 @@ from sqlalchemy.orm import Session
 
 from nameko_services.common.event_store import EventStore, NewEvent
 from nameko_services.common.idempotency import first_delivery
-from nameko_services.common.outbox import add_to_outbox
+from nameko_services.common.outbox import SessionOutbox
 from nameko_services.orders import projection
 from nameko_services.orders.domain import OPEN_STATUSES, Event, Order
 from nameko_services.orders.keys import DONE, IN_PROGRESS, KeyRecord
 from nameko_services.orders.models import IdempotencyKeyRow, OrderRow, order_events, outbox, processed_events
-
-CORRELATION_HEADER = "nameko.correlation_id"
 
 
 class SqlOrders:
@@ -123,16 +121,6 @@ class SqlIdempotencyKeys:
             self._where(user_id, key), IdempotencyKeyRow.state == IN_PROGRESS))
 
 
-class SqlOutbox:
-    def __init__(self, session: Session, correlation_id: str | None = None) -> None:
-        self.session = session
-        # Handlers downstream log the same correlation id: one order can be followed everywhere.
-        self.headers = {CORRELATION_HEADER: correlation_id} if correlation_id else {}
-
-    def add(self, event_type: str, payload: dict[str, Any]) -> str:
-        return add_to_outbox(self.session, outbox, event_type, payload, headers=self.headers)
-
-
 class SqlUnitOfWork:
     """Repositories over one session; leaving the block rolls back what was not committed."""
 
@@ -140,7 +128,7 @@ class SqlUnitOfWork:
         self.session = session
         self.orders = SqlOrders(session, correlation_id)
         self.keys = SqlIdempotencyKeys(session)
-        self.outbox = SqlOutbox(session, correlation_id)
+        self.outbox = SessionOutbox(session, outbox, correlation_id)
 
     def first_delivery(self, event_id: str, handler: str) -> bool:
         return first_delivery(self.session, processed_events, event_id, handler)

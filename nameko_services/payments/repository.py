@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from nameko_services.common.event_store import EventStore, NewEvent, StoredEvent
 from nameko_services.common.idempotency import first_delivery
-from nameko_services.common.outbox import add_to_outbox
+from nameko_services.common.outbox import SessionOutbox
 from nameko_services.payments import projection
 from nameko_services.payments.domain import Payment
 from nameko_services.payments.models import CancelledOrderRow, outbox, payment_events, processed_events
@@ -86,14 +86,6 @@ class SqlCancelledOrders:
         return self.session.get(CancelledOrderRow, uuid.UUID(order_id)) is not None
 
 
-class SqlOutbox:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add(self, event_type: str, payload: dict[str, Any]) -> str:
-        return add_to_outbox(self.session, outbox, event_type, payload)
-
-
 class SqlUnitOfWork:
     """One transaction on the worker's session; leaving without ``commit`` rolls back."""
 
@@ -101,7 +93,7 @@ class SqlUnitOfWork:
         self.session = session
         self.payments = SqlPayments(session)
         self.cancelled_orders = SqlCancelledOrders(session)
-        self.outbox = SqlOutbox(session)
+        self.outbox = SessionOutbox(session, outbox)
 
     def __enter__(self) -> SqlUnitOfWork:
         return self
