@@ -1,5 +1,7 @@
 # nameko-shop: `make run` starts everything on this machine, `make test` runs every suite.
-PYTHON ?= python3.11
+# The first of these that is Python >= 3.11; `make PYTHON=/path/to/python3.x run` to choose.
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && echo $$p && break; done)
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
@@ -14,7 +16,12 @@ run: $(INSTALLED)
 	$(BIN)/shopctl up
 
 $(INSTALLED): setup.cfg pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || { \
+		if [ -z "$(PYTHON)" ]; then \
+			echo "make: Python 3.11 or newer is needed (none of python3, python3.1[1-3] on PATH is);" \
+				"install it or run make PYTHON=/path/to/python3.11 $(MAKECMDGOALS)"; exit 1; \
+		fi; \
+		echo "$(PYTHON) -m venv $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	$(BIN)/pip install --quiet -e '.[test]' 'setuptools<82'
 	touch $@
 
@@ -35,7 +42,7 @@ test: infra
 	echo "all suites passed"
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check nameko_services gateway tests bench
+	$(BIN)/ruff check .
 
 typecheck: $(INSTALLED)
 	$(BIN)/mypy nameko_services/common gateway

@@ -4,6 +4,7 @@
     shopctl migrate [--database D]  create missing databases and migrate them to head
     shopctl create-admin --email E  make sure an admin account exists (password: flag, env or prompt)
     shopctl token --service S       a service token for `nameko shell` calls to S
+    shopctl replay --queue Q        move dead-lettered events back to handler queue Q
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def _databases(choice: str) -> list[str]:
 
 
 def cmd_ensure_infra(args: argparse.Namespace) -> int:
-    from nameko_services.infra import ensure_infrastructure
+    from nameko_services.ops.infra import ensure_infrastructure
 
     ensure_infrastructure()
     return 0
@@ -69,6 +70,30 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from amqp.exceptions import NotFound
+
+    from nameko_services.common.events import dead_letter_queue_name, replay_dead_letters
+    from nameko_services.ops.endpoints import amqp_uri
+
+    dead_letters = dead_letter_queue_name(args.queue)
+    try:
+        moved = replay_dead_letters(amqp_uri(os.environ), args.queue, args.limit)
+    except NotFound:
+        _say(f"there is no queue {dead_letters} on this broker: give the handler queue's name "
+             "as the RabbitMQ console shows it (evt-<source>-<event>--<service>.<handler>)")
+        return 2
+    _say(f"moved {moved} message(s) from {dead_letters} back to {args.queue}")
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def _banner(env: Mapping[str, str]) -> str:
     from nameko_services.ops.endpoints import amqp_credentials, amqp_uri, management_url
 
@@ -85,8 +110,8 @@ def _banner(env: Mapping[str, str]) -> str:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from nameko_services.common.auth import ensure_signing_keys
-    from nameko_services.infra import ensure_infrastructure
     from nameko_services.ops import bootstrap, procfile, runner
+    from nameko_services.ops.infra import ensure_infrastructure
 
     root = Path(args.procfile).resolve().parent
     processes = procfile.read(args.procfile)
@@ -109,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shopctl", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True,
-                                     metavar="{up,migrate,create-admin,token}")
+                                     metavar="{up,migrate,create-admin,token,replay}")
     up = commands.add_parser("up", help="prepare everything and run all processes")
     up.add_argument("--procfile", default="Procfile")
     up.set_defaults(handler=cmd_up)
@@ -124,8 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--service", required=True, help="the service the token is for (aud)")
     token.add_argument("--user-id", help="the end user the calls act for")
     token.add_argument("--roles", default="", help="comma-separated roles of that user")
-    token.add_argument("--ttl", type=int, default=3600, help="seconds the token is valid (default 3600)")
+    token.add_argument("--ttl", type=_positive, default=3600,
+                       help="seconds the token is valid (default 3600)")
     token.set_defaults(handler=cmd_token)
+    replay = commands.add_parser("replay", help="move dead-lettered events back to their handler queue")
+    replay.add_argument("--queue", required=True,
+                        help="the handler queue, e.g. evt-orders-order_placed--catalog.on_order_placed")
+    replay.add_argument("--limit", type=_positive, help="move at most this many (default: all)")
+    replay.set_defaults(handler=cmd_replay)
     # Used by `make test`; not part of the documented interface.
     infra = commands.add_parser("ensure-infra")
     infra.set_defaults(handler=cmd_ensure_infra)
@@ -136,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``shopctl`` console script."""
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     from nameko_services.common.errors import ServiceError
-    from nameko_services.infra import InfrastructureUnavailable
+    from nameko_services.ops.infra import InfrastructureUnavailable
     from nameko_services.ops.procfile import ProcfileError
 
     args = build_parser().parse_args(argv)

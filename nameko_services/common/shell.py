@@ -2,13 +2,17 @@
 
     $ nameko shell --config config/shell.yaml
     >>> from nameko_services.common.shell import connect
-    >>> rpc = connect(user_id=ADMIN_ID, roles=["admin"])   # mints a token per service called
+    >>> rpc = connect()                       # as the operator, with the admin role
     >>> rpc.users.list_users()
-    >>> rpc = connect(token)    # or: one token from `shopctl token --service users` ($SHOP_TOKEN)
+    >>> rpc = connect(user_id=USER_ID, roles=["customer"])   # on behalf of that user
+    >>> rpc = connect(token=TOKEN)            # one token from `shopctl token --service users`
+    >>> rpc.stop()
 
-A service token names one receiving service (``aud``) and lives 60 s, so without a fixed token
-``connect`` signs a fresh one with the ``service-shopctl`` key for every call, addressed to
-the service being called. A fixed token only works with the service it was made for.
+A service token names one receiving service (``aud``) and lives 60 s, so unless a fixed token is
+given (``token=`` or ``$SHOP_TOKEN``), every call gets a fresh token signed with the
+``service-shopctl`` key and addressed to the service it goes to, when it is published. A fixed
+token only works with the service it was made for. Without a ``user_id`` the calls act for the
+operator: user id ``OPERATOR_USER_ID`` (the nil UUID, which is no account) with ``roles``.
 """
 from __future__ import annotations
 
@@ -16,52 +20,88 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from nameko.rpc import ServiceProxy
+from nameko.rpc import MethodProxy, ServiceProxy
 from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
 
 from nameko_services.common.config import load_config
 
 DEFAULT_TIMEOUT = 30.0
+AUTHORIZATION_HEADER = "nameko.authorization"
+OPERATOR_USER_ID = "00000000-0000-0000-0000-000000000000"
+
+TokenFor = Callable[[str], str]
+
+
+class SignedMethodProxy(MethodProxy):
+    """A method proxy that puts a token for its service on each message it publishes."""
+
+    def __init__(self, worker_ctx: Any, service_name: str, method_name: str, reply_listener: Any,
+                 token_for: TokenFor, **options: Any) -> None:
+        self._token_for = token_for
+        super().__init__(worker_ctx, service_name, method_name, reply_listener, **options)
+
+    def get_message_headers(self, worker_ctx: Any) -> dict[str, Any]:
+        headers: dict[str, Any] = super().get_message_headers(worker_ctx)
+        headers[AUTHORIZATION_HEADER] = self._token_for(self.service_name)
+        return headers
+
+
+class SignedServiceProxy(ServiceProxy):
+    """``rpc.<service>``: its methods are :class:`SignedMethodProxy`."""
+
+    def __init__(self, worker_ctx: Any, service_name: str, reply_listener: Any,
+                 token_for: TokenFor, **options: Any) -> None:
+        super().__init__(worker_ctx, service_name, reply_listener, **options)
+        self._token_for = token_for
+
+    def __getattr__(self, name: str) -> SignedMethodProxy:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return SignedMethodProxy(self.worker_ctx, self.service_name, name, self.reply_listener,
+                                 self._token_for, **self.options)
 
 
 class SignedClusterProxy(ClusterProxy):
-    """``proxy.<service>`` that first puts a token for ``<service>`` into the call context."""
+    """``proxy.<service>`` / ``proxy["<service>"]`` whose calls carry tokens for that service."""
 
-    def __init__(self, worker_ctx: Any, reply_listener: Any, token_for: Callable[[str], str]) -> None:
+    def __init__(self, worker_ctx: Any, reply_listener: Any, token_for: TokenFor) -> None:
         super().__init__(worker_ctx, reply_listener)
         self._token_for = token_for
 
-    def __getattr__(self, name: str) -> ServiceProxy:
+    def __getattr__(self, name: str) -> SignedServiceProxy:
         if name.startswith("_"):
             raise AttributeError(name)
-        self._worker_ctx.data["authorization"] = self._token_for(name)
-        return super().__getattr__(name)
+        if name not in self._proxies:
+            self._proxies[name] = SignedServiceProxy(self._worker_ctx, name, self._reply_listener,
+                                                     self._token_for)
+        proxy: SignedServiceProxy = self._proxies[name]
+        return proxy
 
 
 class ShellRpcProxy(ClusterRpcProxy):
     """A standalone cluster proxy whose calls carry service tokens."""
 
-    def __init__(self, config: dict[str, Any], token_for: Callable[[str], str],
+    def __init__(self, config: dict[str, Any], token_for: TokenFor,
                  timeout: float | None = DEFAULT_TIMEOUT) -> None:
         super().__init__(config, context_data={}, timeout=timeout)
         self._proxy = SignedClusterProxy(self._worker_ctx, self._reply_listener, token_for)
 
 
-def token_source(token: str | None, user_id: str | None, roles: Iterable[str]) -> Callable[[str], str]:
-    """A fixed token (argument, else ``$SHOP_TOKEN``), else tokens minted per service."""
+def token_source(token: str | None, user_id: str | None, roles: Iterable[str]) -> TokenFor:
+    """A fixed token (argument, else ``$SHOP_TOKEN``), else a fresh token per call and service."""
     fixed = token or os.environ.get("SHOP_TOKEN")
     if fixed:
         return lambda service: fixed
     from nameko_services.ops.tokens import mint
 
-    role_list = tuple(roles)
-    return lambda service: mint(service, user_id=user_id, roles=role_list)
+    subject, role_list = user_id or OPERATOR_USER_ID, tuple(roles)
+    return lambda service: mint(service, user_id=subject, roles=role_list)
 
 
-def connect(token: str | None = None, config_path: str = "config/shell.yaml", *,
-            user_id: str | None = None, roles: Iterable[str] = (),
+def connect(user_id: str | None = None, roles: Iterable[str] = ("admin",),
+            config_path: str = "config/shell.yaml", *, token: str | None = None,
             timeout: float | None = DEFAULT_TIMEOUT) -> Any:
-    """A started cluster proxy (``rpc.users.get_user(...)``); call ``rpc.stop()`` when done."""
+    """A started cluster proxy (``rpc.users.list_users()``); call ``rpc.stop()`` when done."""
     proxy = ShellRpcProxy(load_config(config_path), token_source(token, user_id, roles), timeout)
     cluster = proxy.start()
     cluster.stop = proxy.stop

@@ -163,6 +163,8 @@ def platform(vhost_uri: str, database_urls: dict[str, str], keys_dir: Path,
         "SHOP_CORE_DB_URL": database_urls["core"], "SHOP_ORDERS_DB_URL": database_urls["orders"],
         "SHOP_PAYMENTS_DB_URL": database_urls["payments"], "SHOP_GATEWAY_HOST": "127.0.0.1",
         "SHOP_GATEWAY_PORT": str(port), "SHOP_TOKEN_ISSUER": base_url, "SHOP_LOG_LEVEL": "INFO",
+        # Short, so a test that pauses a service (SIGSTOP) gets its 504 quickly.
+        "SHOP_RPC_TIMEOUT": "3",
     }
     running = Platform(base_url, env, tmp_path_factory.mktemp("logs"))
     try:

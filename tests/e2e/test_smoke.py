@@ -1,4 +1,9 @@
-"""The platform comes up and serves a customer end to end."""
+"""The platform comes up and serves a customer end to end; an operator reaches the services."""
+import subprocess
+
+from tests.e2e.conftest import BIN, ROOT
+
+SHELL_TIMEOUT = 60
 
 
 def test_the_gateway_is_alive(client):
@@ -21,3 +26,49 @@ def test_an_admin_made_by_ensure_admin_can_list_users(client, admin_token):
     listing = client.get("/api/v1/users", headers={"Authorization": f"Bearer {admin_token}"})
     assert listing.status_code == 200, listing.text
     assert listing.json()["total"] >= 1
+
+
+def _nameko_shell(platform, script, **env):
+    """Pipe ``script`` into `nameko shell --config config/shell.yaml` as an operator would."""
+    done = subprocess.run([str(BIN / "nameko"), "shell", "--config", "config/shell.yaml"],
+                          input=script, capture_output=True, text=True, cwd=ROOT,
+                          env=platform.env | env, timeout=SHELL_TIMEOUT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_an_operator_lists_users_from_nameko_shell_with_minted_tokens(platform, register_customer):
+    user, _ = register_customer(name="Shell")
+    out = _nameko_shell(platform, "\n".join([
+        "from nameko_services.common.shell import connect",
+        "rpc = connect()",
+        "print('TOTAL', rpc.users.list_users(page=1, per_page=1)['total'] >= 1)",
+        f"print('FOUND', rpc.users.get_user({user['id']!r})['email'])",
+        "print('CATEGORIES', type(rpc.catalog.list_categories()).__name__)",
+        "rpc.stop()",
+        "",
+    ]))
+    assert "TOTAL True" in out
+    assert f"FOUND {user['email']}" in out
+    assert "CATEGORIES" in out
+
+
+def test_a_token_from_shopctl_token_works_for_its_service_only(platform, register_customer):
+    user, _ = register_customer(name="Token")
+    minted = subprocess.run([str(BIN / "shopctl"), "token", "--service", "users", "--user-id", user["id"],
+                             "--roles", "customer"], capture_output=True, text=True, cwd=ROOT,
+                            env=platform.env, timeout=SHELL_TIMEOUT, check=True)
+    out = _nameko_shell(platform, "\n".join([
+        "from nameko_services.common.shell import connect",
+        "rpc = connect()",
+        "print('ME', rpc.users.get_me()['id'])",
+        "try:",
+        "    rpc.catalog.list_categories()",
+        "except Exception as exc:",
+        "    print('REFUSED', type(exc).__name__, getattr(exc, 'exc_type', ''))",
+        "",
+        "rpc.stop()",
+        "",
+    ]), SHOP_TOKEN=minted.stdout.strip())
+    assert f"ME {user['id']}" in out
+    assert "REFUSED" in out and "NotAuthenticated" in out, out

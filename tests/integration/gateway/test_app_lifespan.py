@@ -19,7 +19,9 @@ async def test_the_lifespan_opens_the_client_and_ready_names_the_missing_service
             ready = await http.get("/ready")
             assert ready.status_code == 503
             assert ready.json()["checks"] == {"broker": "ok", "users": "service_unavailable",
-                                              "catalog": "service_unavailable"}
+                                              "catalog": "service_unavailable",
+                                              "orders": "service_unavailable",
+                                              "payments": "service_unavailable"}
             started = time.monotonic()
             categories = await http.get("/api/v1/categories", headers={"X-Request-ID": "it-1"})
             assert categories.status_code == 503 and time.monotonic() - started < 1.0

@@ -55,3 +55,36 @@ def test_an_admin_password_the_policy_refuses_is_a_message_not_a_traceback(monke
     monkeypatch.setattr("nameko_services.ops.bootstrap.create_admin", refuse)
     assert main(["create-admin", "--email", "admin@example.com", "--password", "admin password"]) == 2
     assert "password: Must not contain the email address." in capsys.readouterr().err
+
+
+def test_replay_moves_dead_letters_of_the_given_queue_up_to_the_limit(monkeypatch, capsys):
+    calls = []
+
+    def replay(amqp_uri, queue, limit):
+        calls.append((amqp_uri, queue, limit))
+        return 3
+
+    monkeypatch.setenv("SHOP_AMQP_URI", "amqp://guest:guest@broker:5672/shop")
+    monkeypatch.setattr("nameko_services.common.events.replay_dead_letters", replay)
+    queue = "evt-orders-order_placed--catalog.on_order_placed"
+    assert main(["replay", "--queue", queue, "--limit", "5"]) == 0
+    assert calls == [("amqp://guest:guest@broker:5672/shop", queue, 5)]
+    assert "moved 3 message(s)" in capsys.readouterr().err
+
+
+def test_replay_of_a_queue_without_dead_letters_names_the_missing_queue(monkeypatch, capsys):
+    from amqp.exceptions import NotFound
+
+    def replay(amqp_uri, queue, limit):
+        raise NotFound("NOT_FOUND - no queue")
+
+    monkeypatch.setattr("nameko_services.common.events.replay_dead_letters", replay)
+    assert main(["replay", "--queue", "evt-typo"]) == 2
+    assert "no queue evt-typo.dead-letter" in capsys.readouterr().err
+
+
+def test_limits_and_lifetimes_below_one_are_refused():
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["replay", "--queue", "q", "--limit", "0"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["token", "--service", "users", "--ttl", "-5"])

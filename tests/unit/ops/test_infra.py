@@ -1,7 +1,12 @@
 """Bringing RabbitMQ and PostgreSQL up: what is started, what is said, and when we give up."""
 import pytest
 
-from nameko_services.infra import InfrastructureUnavailable, Tools, enable_management, ensure_infrastructure
+from nameko_services.ops.infra import (
+    InfrastructureUnavailable,
+    Tools,
+    enable_management,
+    ensure_infrastructure,
+)
 from nameko_services.ops.probes import OK, Probe
 
 DOWN = Probe(ok=False, down=True, detail="connection refused")
