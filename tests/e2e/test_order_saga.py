@@ -208,3 +208,38 @@ def test_another_customers_order_and_payment_are_not_found(client, register_cust
     assert client.post(f"/api/v1/orders/{order['id']}/cancel", headers=_bearer(stranger)).status_code == 404
     assert client.get(f"/api/v1/payments/{payment['id']}", headers=_bearer(stranger)).status_code == 404
     assert payments_of(client, stranger, order["id"]) == []
+
+
+def test_two_hundred_concurrent_orders_for_fifty_units_confirm_exactly_fifty(client, admin_token, platform,
+                                                                             register_customer, product):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    _, token = register_customer()
+    item = product(stock=50, price=700)
+
+    def place_one(_):
+        with httpx.Client(base_url=platform.base_url, timeout=30) as own:
+            return place(own, token, item["id"]).json()["id"]
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        order_ids = list(pool.map(place_one, range(200)))
+    assert len(set(order_ids)) == 200
+
+    orders = [wait_for(client, token, order_id, FINAL, timeout=120) for order_id in order_ids]
+    statuses = [o["status"] for o in orders]
+    assert set(statuses) <= {"confirmed", "cancelled"}, statuses
+    confirmed = [o for o in orders if o["status"] == "confirmed"]
+    assert len(confirmed) == 50
+    assert {o["cancellation_reason"] for o in orders if o["status"] == "cancelled"} == {"out_of_stock"}
+    current, expected = settled_stock(client, admin_token, item["id"], on_hand=0)
+    assert current == expected
+    every_payment, page = [], 1
+    while batch := client.get(f"/api/v1/payments?page={page}&per_page=100",
+                              headers=_bearer(token)).json()["items"]:
+        every_payment += batch
+        page += 1
+    captured = [p for p in every_payment if p["status"] == "captured"]
+    assert sorted(p["order_id"] for p in captured) == sorted(o["id"] for o in confirmed)
+    assert all(p["amount"] == 700 for p in captured)
