@@ -52,6 +52,7 @@ migrate: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/product_get.py
+	$(BIN)/python bench/order_confirm.py
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage
