@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Protocol
 
 from nameko_services.catalog.commands import ProductQuery, ProductView
 from nameko_services.catalog.domain import Category, Product, Reservation, StockLevel
+from nameko_services.common.outbox import Outbox
 
 
 class CategoryRepository(Protocol):
@@ -50,11 +51,6 @@ class ReservationRepository(Protocol):
     def update_status(self, reservation: Reservation) -> None: ...
     def discard(self, order_id: str) -> None:
         """Drop a claim that reserved nothing (a failed reservation keeps no row)."""
-
-
-class Outbox(Protocol):
-    def add(self, event_type: str, payload: dict[str, Any]) -> str:
-        """Queue an event of ``catalog.events`` in the unit of work; return its id."""
 
 
 class UnitOfWork(Protocol):

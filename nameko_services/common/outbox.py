@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     BigInteger,
@@ -77,6 +77,13 @@ def add_to_outbox(session: Session, table: Table, event_type: str, payload: dict
         created_at=datetime.now(UTC),
     ))
     return event_id
+
+
+class Outbox(Protocol):
+    """What a unit of work offers its handlers: queue an event in the current transaction."""
+
+    def add(self, event_type: str, payload: dict[str, Any]) -> str:
+        """Queue an event of this service's exchange; return its id."""
 
 
 class SessionOutbox:

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from nameko_services.common.outbox import Outbox
 from nameko_services.orders.domain import Event, Order, Priced
 from nameko_services.orders.keys import KeyRecord
 
@@ -35,11 +36,6 @@ class IdempotencyKeys(Protocol):
     def complete(self, user_id: str, key: str, order_id: str) -> None: ...
     def release(self, user_id: str, key: str) -> None:
         """Forget an ``in_progress`` key whose request failed."""
-
-
-class Outbox(Protocol):
-    def add(self, event_type: str, payload: dict[str, Any]) -> str:
-        """Queue an event of ``orders.events`` in the unit of work; return its id."""
 
 
 class UnitOfWork(Protocol):

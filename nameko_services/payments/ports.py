@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from nameko_services.common.event_store import StoredEvent
+from nameko_services.common.outbox import Outbox
 from nameko_services.payments.domain import Payment
 
 
@@ -28,11 +29,6 @@ class CancelledOrders(Protocol):
     def add(self, order_id: str) -> None:
         """Remember the order as cancelled (idempotent)."""
     def contains(self, order_id: str) -> bool: ...
-
-
-class Outbox(Protocol):
-    def add(self, event_type: str, payload: dict[str, Any]) -> str:
-        """Queue an event of ``payments.events`` in the unit of work; return its id."""
 
 
 class UnitOfWork(Protocol):
