@@ -132,3 +132,38 @@ def call(rabbit_config):
             return getattr(getattr(proxy, service), method)(*args, **kwargs)
 
     return _call
+
+
+@pytest.fixture
+def catalog(container_factory, core_config):
+    """A running CatalogService (a test module may define its own instead)."""
+    from nameko_services.catalog.service import CatalogService
+
+    config = dict(core_config, max_workers=20, EVENT_RETRY_DELAYS=[0.1, 0.2])
+    container = container_factory(CatalogService, config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def admin(call, catalog):
+    """Call the catalog as an admin."""
+    from tests.integration.services.catalog_support import ADMIN
+
+    return lambda method, *args, **kwargs: call("catalog", method, *args, as_user=ADMIN, **kwargs)
+
+
+@pytest.fixture
+def customer(call, catalog):
+    """Call the catalog as a customer."""
+    from tests.integration.services.catalog_support import CUSTOMER
+
+    return lambda method, *args, **kwargs: call("catalog", method, *args, as_user=CUSTOMER, **kwargs)
+
+
+@pytest.fixture
+def orders(call, catalog):
+    """Call the catalog as the orders service does: its own service token, no end user."""
+    from tests.integration.services.catalog_support import service_token
+
+    return lambda method, *args: call("catalog", method, *args, token=service_token())

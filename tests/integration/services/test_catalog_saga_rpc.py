@@ -6,7 +6,6 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import text
 
 from nameko_services.catalog.service import CatalogService
-from nameko_services.common import auth, keys
 from nameko_services.common.errors import (
     Conflict,
     InvalidInput,
@@ -14,31 +13,7 @@ from nameko_services.common.errors import (
     PermissionDenied,
     ProductNotFound,
 )
-
-ADMIN = ("00000000-0000-4000-8000-0000000000ad", ["customer", "admin"])
-CUSTOMER = ("00000000-0000-4000-8000-0000000000c1", ["customer"])
-
-
-@pytest.fixture
-def catalog(container_factory, core_config):
-    container = container_factory(CatalogService, dict(core_config, EVENT_RETRY_DELAYS=[0.1, 0.2]))
-    container.start()
-    return container
-
-
-def service_token(service="orders"):
-    return auth.issue_service_token(keys.load_signing_key(f"service-{service}"), service=service,
-                                    audience="catalog")
-
-
-@pytest.fixture
-def admin(call, catalog):
-    return lambda method, *args: call("catalog", method, *args, as_user=ADMIN)
-
-
-@pytest.fixture
-def orders(call, catalog):
-    return lambda method, *args: call("catalog", method, *args, token=service_token())
+from tests.integration.services.catalog_support import CUSTOMER, service_token
 
 
 def make(admin, sku, price=999, currency="EUR", stock=10):

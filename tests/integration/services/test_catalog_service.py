@@ -3,7 +3,6 @@ import uuid
 
 import pytest
 
-from nameko_services.catalog.service import CatalogService
 from nameko_services.common.errors import (
     CategoryInUse,
     CategoryNotFound,
@@ -14,26 +13,7 @@ from nameko_services.common.errors import (
     PermissionDenied,
     ProductNotFound,
 )
-
-ADMIN = ("00000000-0000-4000-8000-0000000000ad", ["customer", "admin"])
-CUSTOMER = ("00000000-0000-4000-8000-0000000000c1", ["customer"])
-
-
-@pytest.fixture
-def catalog(container_factory, core_config):
-    container = container_factory(CatalogService, dict(core_config, max_workers=20))
-    container.start()
-    return container
-
-
-@pytest.fixture
-def admin(call, catalog):
-    return lambda method, *args, **kwargs: call("catalog", method, *args, as_user=ADMIN, **kwargs)
-
-
-@pytest.fixture
-def customer(call, catalog):
-    return lambda method, *args, **kwargs: call("catalog", method, *args, as_user=CUSTOMER, **kwargs)
+from tests.integration.services.catalog_support import CUSTOMER
 
 
 def new_product(admin, sku="MUG-1", name="Mug", **fields):

@@ -18,32 +18,7 @@ from nameko_services.common.errors import (
     ReservationNotFound,
     StockBelowReserved,
 )
-
-ADMIN = ("00000000-0000-4000-8000-0000000000ad", ["customer", "admin"])
-CUSTOMER = ("00000000-0000-4000-8000-0000000000c1", ["customer"])
-
-
-@pytest.fixture
-def catalog(container_factory, core_config):
-    container = container_factory(CatalogService, dict(core_config, max_workers=20))
-    container.start()
-    return container
-
-
-def service_token(service="orders"):
-    return auth.issue_service_token(keys.load_signing_key(f"service-{service}"), service=service,
-                                    audience="catalog")
-
-
-@pytest.fixture
-def admin(call, catalog):
-    return lambda method, *args: call("catalog", method, *args, as_user=ADMIN)
-
-
-@pytest.fixture
-def orders(call, catalog):
-    """Calls as the orders service does: its own service token, no end user."""
-    return lambda method, *args: call("catalog", method, *args, token=service_token())
+from tests.integration.services.catalog_support import ADMIN, CUSTOMER, service_token
 
 
 @pytest.fixture
