@@ -167,3 +167,13 @@ def orders(call, catalog):
     from tests.integration.services.catalog_support import service_token
 
     return lambda method, *args: call("catalog", method, *args, token=service_token())
+
+
+@pytest.fixture
+def two_catalogs(container_factory, core_config, catalog):
+    """A second instance competing for the same queue, with its own connection pool."""
+    from nameko_services.catalog.service import CatalogService
+
+    other = container_factory(CatalogService, dict(core_config, max_workers=20))
+    other.start()
+    return catalog, other

@@ -2,10 +2,8 @@
 import uuid
 
 import pytest
-from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import text
 
-from nameko_services.catalog.service import CatalogService
 from nameko_services.common.errors import (
     Conflict,
     InvalidInput,
@@ -13,7 +11,7 @@ from nameko_services.common.errors import (
     PermissionDenied,
     ProductNotFound,
 )
-from tests.integration.services.catalog_support import CUSTOMER, service_token
+from tests.integration.services.catalog_support import CUSTOMER, call_concurrently, service_token
 
 
 def make(admin, sku, price=999, currency="EUR", stock=10):
@@ -121,26 +119,6 @@ def test_a_malformed_adjustment_is_invalid(admin, orders):
 
 
 # --- concurrency -----------------------------------------------------------------------
-
-@pytest.fixture
-def two_catalogs(container_factory, core_config, catalog):
-    other = container_factory(CatalogService, dict(core_config, max_workers=20))
-    other.start()
-    return catalog, other
-
-
-def call_concurrently(rabbit_config, calls):
-    """Send every ``(method, args)`` at once as the orders service; return results or errors."""
-    with ClusterRpcProxy(rabbit_config, context_data={"authorization": service_token()}, timeout=60) as proxy:
-        replies = [getattr(proxy.catalog, method).call_async(*args) for method, args in calls]
-        outcomes = []
-        for reply in replies:
-            try:
-                outcomes.append(reply.result())
-            except Exception as error:  # noqa: BLE001 - the outcome is what the test counts
-                outcomes.append(error)
-        return outcomes
-
 
 @pytest.mark.slow
 def test_adjustments_racing_new_reservations_neither_deadlock_nor_lose_count(rabbit_config, two_catalogs,

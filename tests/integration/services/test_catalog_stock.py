@@ -6,7 +6,6 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from nameko_services.catalog.service import CatalogService
 from nameko_services.common import auth, keys
 from nameko_services.common.errors import (
     Conflict,
@@ -18,7 +17,7 @@ from nameko_services.common.errors import (
     ReservationNotFound,
     StockBelowReserved,
 )
-from tests.integration.services.catalog_support import ADMIN, CUSTOMER, service_token
+from tests.integration.services.catalog_support import ADMIN, CUSTOMER, call_concurrently, service_token
 
 
 @pytest.fixture
@@ -160,28 +159,6 @@ def test_the_database_itself_refuses_to_reserve_more_than_is_on_hand(core_db, pr
 
 
 # --- concurrency ---------------------------------------------------------------------
-
-@pytest.fixture
-def two_catalogs(container_factory, core_config, catalog):
-    """A second instance competing for the same queue, with its own connection pool."""
-    other = container_factory(CatalogService, dict(core_config, max_workers=20))
-    other.start()
-    return catalog, other
-
-
-def call_concurrently(rabbit_config, calls):
-    """Send every ``(method, args)`` at once as the orders service; return results or errors."""
-    context = {"authorization": service_token(), "correlation_id": uuid.uuid4().hex}
-    with ClusterRpcProxy(rabbit_config, context_data=context, timeout=60) as proxy:
-        replies = [getattr(proxy.catalog, method).call_async(*args) for method, args in calls]
-        outcomes = []
-        for reply in replies:
-            try:
-                outcomes.append(reply.result())
-            except Exception as error:  # noqa: BLE001 - the outcome is what the test counts
-                outcomes.append(error)
-        return outcomes
-
 
 @pytest.mark.slow
 def test_sixty_concurrent_orders_for_ten_units_never_oversell(rabbit_config, two_catalogs, admin, product):
