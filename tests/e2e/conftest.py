@@ -53,13 +53,28 @@ class Platform:
     log_dir: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def start(self, commands: dict[str, str]) -> None:
+    def start(self, commands: dict[str, str], env: dict[str, str] | None = None) -> None:
         for name, command in commands.items():
-            with open(self.log_dir / f"{name}.log", "wb") as log:
+            # Appended to: a process started again keeps its earlier output in the same log.
+            with open(self.log_dir / f"{name}.log", "ab") as log:
                 # exec: the pid is the program's own, so tests can signal it (SIGSTOP, SIGTERM).
                 self.processes[name] = subprocess.Popen(
-                    procfile.exec_command(command), cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                    procfile.exec_command(command), cwd=ROOT, env={**self.env, **(env or {})},
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True)
+
+    def end(self, name: str, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Stop one process (SIGKILL: no clean shutdown at all) and wait until it is gone."""
+        proc = self.processes[name]
+        os.kill(proc.pid, signal.SIGCONT)
+        os.kill(proc.pid, sig)
+        proc.wait(timeout=STOP_TIMEOUT)
+
+    def restart(self, name: str, env: dict[str, str] | None = None) -> None:
+        """Start one Procfile process again (``env`` overrides the platform's for it)."""
+        if self.processes[name].poll() is None:
+            self.end(name)
+        self.start({name: procfile.read(ROOT / "Procfile")[name]}, env)
 
     def exited(self) -> dict[str, int]:
         return {name: code for name, proc in self.processes.items() if (code := proc.poll()) is not None}
@@ -213,3 +228,11 @@ def register_customer(client: httpx.Client) -> Callable[..., tuple[dict, str]]:
         return created.json(), _password_grant(client, email, CUSTOMER_PASSWORD)
 
     return _register
+
+
+@pytest.fixture
+def product(client: httpx.Client, admin_token: str) -> Callable[..., dict]:
+    """``product(stock=5, price=1250)`` → a fresh product made by the admin."""
+    from tests.e2e.saga_support import new_product
+
+    return lambda stock=5, price=1250: new_product(client, admin_token, stock, price)

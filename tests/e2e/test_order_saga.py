@@ -6,67 +6,16 @@ import uuid
 
 import pytest
 
-ADDRESS = {"line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"}
-FINAL = {"confirmed", "cancelled", "shipped", "delivered"}
-SAGA_TIMEOUT = 30.0
-
-
-def _bearer(token):
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def product(client, admin_token):
-    """A fresh product with 5 units, price 1250 EUR."""
-    def make(stock=5, price=1250):
-        body = {"sku": f"SAGA-{uuid.uuid4().hex[:8]}", "name": "Kettle", "price": price,
-                "currency": "EUR", "stock": stock}
-        response = client.post("/api/v1/products", headers=_bearer(admin_token), json=body)
-        assert response.status_code == 201, response.text
-        return response.json()
-    return make
-
-
-def place(client, token, product_id, quantity=1, card="tok_visa", key=None):
-    body = {"items": [{"product_id": product_id, "quantity": quantity}], "shipping_address": ADDRESS,
-            "payment": {"token": card}}
-    return client.post("/api/v1/orders", json=body,
-                       headers={**_bearer(token), "Idempotency-Key": key or uuid.uuid4().hex})
-
-
-def wait_for(client, token, order_id, statuses, timeout=SAGA_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while True:
-        order = client.get(f"/api/v1/orders/{order_id}", headers=_bearer(token)).json()
-        if order["status"] in statuses or time.monotonic() > deadline:
-            return order
-        time.sleep(0.2)
-
-
-def stock(client, admin_token, product_id):
-    return client.get(f"/api/v1/products/{product_id}/stock", headers=_bearer(admin_token)).json()
-
-
-def settled_stock(client, admin_token, product_id, on_hand, timeout=SAGA_TIMEOUT):
-    """The stock once the catalog has applied the saga's last event (it lags the order a little)."""
-    expected = {"product_id": product_id, "on_hand": on_hand, "reserved": 0, "available": on_hand}
-    deadline = time.monotonic() + timeout
-    while (current := stock(client, admin_token, product_id)) != expected and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return current, expected
-
-
-def payments_of(client, token, order_id):
-    return client.get(f"/api/v1/payments?order_id={order_id}", headers=_bearer(token)).json()["items"]
-
-
-def wait_for_payments(client, token, order_id, statuses, timeout=SAGA_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while True:
-        payments = payments_of(client, token, order_id)
-        if (payments and all(p["status"] in statuses for p in payments)) or time.monotonic() > deadline:
-            return payments
-        time.sleep(0.2)
+from tests.e2e.saga_support import (
+    FINAL,
+    bearer,
+    payments_of,
+    place,
+    settled_stock,
+    stock,
+    wait_for,
+    wait_for_payments,
+)
 
 
 def test_a_paid_order_is_confirmed_with_stock_taken_and_money_captured(client, admin_token,
@@ -86,7 +35,7 @@ def test_a_paid_order_is_confirmed_with_stock_taken_and_money_captured(client, a
     [payment] = payments_of(client, token, order["id"])
     assert (payment["status"], payment["amount"], payment["currency"]) == ("captured", 2500, "EUR")
     types = [e["type"] for e in client.get(f"/api/v1/orders/{order['id']}/events",
-                                           headers=_bearer(token)).json()]
+                                           headers=bearer(token)).json()]
     assert types[0] == "OrderPlaced" and types[-1] == "PaymentCaptured"
 
 
@@ -125,7 +74,7 @@ def test_cancelling_a_paid_order_refunds_the_money_and_restocks(client, admin_to
     item = product(stock=4)
     order = wait_for(client, token, place(client, token, item["id"], quantity=2).json()["id"], FINAL)
     assert order["status"] == "confirmed"
-    cancelled = client.post(f"/api/v1/orders/{order['id']}/cancel", headers=_bearer(token))
+    cancelled = client.post(f"/api/v1/orders/{order['id']}/cancel", headers=bearer(token))
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     assert cancelled.json()["cancellation_reason"] == "cancelled_by_customer"
     [payment] = wait_for_payments(client, token, order["id"], {"refunded"})
@@ -139,7 +88,7 @@ def test_an_order_cancelled_at_once_keeps_no_stock_and_no_money(client, admin_to
     _, token = register_customer()
     item = product(stock=3)
     order = place(client, token, item["id"]).json()
-    assert client.post(f"/api/v1/orders/{order['id']}/cancel", headers=_bearer(token)).status_code == 200
+    assert client.post(f"/api/v1/orders/{order['id']}/cancel", headers=bearer(token)).status_code == 200
     time.sleep(2)  # let every compensation land, whichever step the saga had reached
     assert wait_for(client, token, order["id"], {"cancelled"})["status"] == "cancelled"
     payments = wait_for_payments(client, token, order["id"], {"voided", "refunded", "failed"})
@@ -157,7 +106,7 @@ def test_an_order_changed_before_payment_is_charged_its_new_total(client, admin_
     try:
         order = place(client, token, item["id"], quantity=1).json()
         assert wait_for(client, token, order["id"], {"awaiting_payment"})["status"] == "awaiting_payment"
-        changed = client.patch(f"/api/v1/orders/{order['id']}", headers=_bearer(token),
+        changed = client.patch(f"/api/v1/orders/{order['id']}", headers=bearer(token),
                                json={"items": [{"product_id": item["id"], "quantity": 3}]})
         assert changed.status_code == 200, changed.text
         assert changed.json()["total"] == 3000
@@ -175,11 +124,11 @@ def test_admins_ship_and_deliver_a_confirmed_order(client, admin_token, register
     _, token = register_customer()
     order = wait_for(client, token, place(client, token, product()["id"]).json()["id"], FINAL)
     path = f"/api/v1/orders/{order['id']}"
-    assert client.post(f"{path}/ship", headers=_bearer(token)).status_code == 403
-    assert client.post(f"{path}/deliver", headers=_bearer(admin_token)).status_code == 409
-    assert client.post(f"{path}/ship", headers=_bearer(admin_token)).json()["status"] == "shipped"
-    assert client.post(f"{path}/cancel", headers=_bearer(token)).status_code == 409
-    assert client.post(f"{path}/deliver", headers=_bearer(admin_token)).json()["status"] == "delivered"
+    assert client.post(f"{path}/ship", headers=bearer(token)).status_code == 403
+    assert client.post(f"{path}/deliver", headers=bearer(admin_token)).status_code == 409
+    assert client.post(f"{path}/ship", headers=bearer(admin_token)).json()["status"] == "shipped"
+    assert client.post(f"{path}/cancel", headers=bearer(token)).status_code == 409
+    assert client.post(f"{path}/deliver", headers=bearer(admin_token)).json()["status"] == "delivered"
 
 
 def test_the_same_idempotency_key_returns_the_same_order(client, register_customer, product):
@@ -196,7 +145,7 @@ def test_an_order_with_an_unknown_product_is_a_404_and_nothing_is_kept(client, r
     _, token = register_customer()
     response = place(client, token, str(uuid.uuid4()))
     assert response.status_code == 404
-    assert client.get("/api/v1/orders", headers=_bearer(token)).json()["total"] == 0
+    assert client.get("/api/v1/orders", headers=bearer(token)).json()["total"] == 0
 
 
 def test_another_customers_order_and_payment_are_not_found(client, register_customer, product):
@@ -204,9 +153,9 @@ def test_another_customers_order_and_payment_are_not_found(client, register_cust
     _, stranger = register_customer("Eve")
     order = wait_for(client, owner, place(client, owner, product()["id"]).json()["id"], FINAL)
     [payment] = payments_of(client, owner, order["id"])
-    assert client.get(f"/api/v1/orders/{order['id']}", headers=_bearer(stranger)).status_code == 404
-    assert client.post(f"/api/v1/orders/{order['id']}/cancel", headers=_bearer(stranger)).status_code == 404
-    assert client.get(f"/api/v1/payments/{payment['id']}", headers=_bearer(stranger)).status_code == 404
+    assert client.get(f"/api/v1/orders/{order['id']}", headers=bearer(stranger)).status_code == 404
+    assert client.post(f"/api/v1/orders/{order['id']}/cancel", headers=bearer(stranger)).status_code == 404
+    assert client.get(f"/api/v1/payments/{payment['id']}", headers=bearer(stranger)).status_code == 404
     assert payments_of(client, stranger, order["id"]) == []
 
 
@@ -237,7 +186,7 @@ def test_two_hundred_concurrent_orders_for_fifty_units_confirm_exactly_fifty(cli
     assert current == expected
     every_payment, page = [], 1
     while batch := client.get(f"/api/v1/payments?page={page}&per_page=100",
-                              headers=_bearer(token)).json()["items"]:
+                              headers=bearer(token)).json()["items"]:
         every_payment += batch
         page += 1
     captured = [p for p in every_payment if p["status"] == "captured"]
