@@ -9,17 +9,26 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from gateway.auth import TokenVerifier
+from gateway.client_address import TrustedProxies
 from gateway.context import configure_logging
 from gateway.errors import EXCEPTION_HANDLERS
-from gateway.middleware import BodyLimitMiddleware, Metrics, RequestContextMiddleware
+from gateway.middleware import (
+    BodyLimitMiddleware,
+    ErrorBoundary,
+    Metrics,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+    StrictCORSMiddleware,
+)
 from gateway.openapi import build_openapi
-from gateway.routes import catalog, oauth, ops, orders, payments, users
+from gateway.ratelimit import AUTH, EXPENSIVE, RateClass, RateLimiter
+from gateway.routes import authorize, catalog, oauth, ops, orders, payments, users
 from gateway.routing import Endpoint, mount
 from gateway.rpc import AmqpRpcClient, RpcClient
 from gateway.settings import Settings
 
-ENDPOINTS: list[Endpoint] = [*ops.ENDPOINTS, *oauth.ENDPOINTS, *users.ENDPOINTS, *catalog.ENDPOINTS,
-                             *orders.ENDPOINTS, *payments.ENDPOINTS]
+ENDPOINTS: list[Endpoint] = [*ops.ENDPOINTS, *oauth.ENDPOINTS, *authorize.ENDPOINTS, *users.ENDPOINTS,
+                             *catalog.ENDPOINTS, *orders.ENDPOINTS, *payments.ENDPOINTS]
 
 
 def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -> Starlette:
@@ -53,18 +62,39 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
 
     app = Starlette(
         routes=[mount(endpoint) for endpoint in ENDPOINTS],
-        middleware=[Middleware(RequestContextMiddleware, metrics=metrics),
-                    Middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)],
+        middleware=_middleware(config, metrics),
         exception_handlers=dict(EXCEPTION_HANDLERS),
         lifespan=lifespan,
     )
     app.state.settings = config
     app.state.metrics = metrics
+    app.state.trusted_proxies = TrustedProxies.parse(config.trusted_proxies)
+    app.state.rate_limiter = _rate_limiter(config, metrics)
     app.state.openapi = build_openapi(ENDPOINTS)
     app.state.rpc = rpc
     app.state.verifier = TokenVerifier(lambda: _fetch_jwks(app), issuer=config.token_issuer,
                                        audience=config.token_audience)
     return app
+
+
+def _middleware(config: Settings, metrics: Metrics) -> list[Middleware]:
+    """Outermost first; see gateway.middleware for why in this order."""
+    stack = [Middleware(RequestContextMiddleware, metrics=metrics),
+             Middleware(SecurityHeadersMiddleware, hsts_max_age=config.hsts_max_age)]
+    if config.cors_allow_origins:  # none configured: no CORS headers at all, browsers refuse
+        origins = StrictCORSMiddleware.checked_origins(config.cors_allow_origins)
+        stack.append(Middleware(StrictCORSMiddleware, allow_origins=origins))
+    return [*stack, Middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes),
+            Middleware(ErrorBoundary)]
+
+
+def _rate_limiter(config: Settings, metrics: Metrics) -> RateLimiter | None:
+    if not config.rate_limit_enabled:
+        return None
+    classes = {AUTH: RateClass.parse(config.rate_limit_auth_per_address, config.rate_limit_auth_per_client),
+               EXPENSIVE: RateClass.parse(config.rate_limit_expensive_per_address,
+                                          config.rate_limit_expensive_per_client)}
+    return RateLimiter(classes, config.rate_limit_storage, on_limited=metrics.rate_limited)
 
 
 async def _fetch_jwks(app: Starlette) -> Any:

@@ -8,6 +8,8 @@ The gateway's own errors never cross RPC, so they are not registered remote erro
     ServiceError (common.errors)
     ├── BadRequest           bad_request        400  malformed body
     ├── PayloadTooLarge      payload_too_large  413
+    ├── RateLimited          rate_limited       429  with Retry-After
+    │   └── OAuthRateLimited slow_down          429  (also an OAuthError: RFC 6749 shape)
     ├── BadGateway           bad_gateway        502  a service answered with an unknown error
     └── NotAuthenticated
         └── InvalidToken     not_authenticated  401  a bearer token was given but is not valid
@@ -22,6 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.context import request_id
 from nameko_services.common.errors import (
     Conflict,
     InvalidInput,
@@ -52,6 +55,25 @@ class BadGateway(ServiceError):
     default_message = "A service answered in an unexpected way."
 
 
+class RateLimited(ServiceError):
+    """Too many requests from one address or client; ``retry_after`` is whole seconds."""
+
+    code = "rate_limited"
+    default_message = "Too many requests; try again later."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message, {"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+class OAuthRateLimited(RateLimited, OAuthError):
+    """The same on an OAuth endpoint, whose clients expect RFC 6749 errors; ``slow_down`` is the
+    registered token-endpoint error for "too fast" (RFC 8628 §3.5)."""
+
+    code = "slow_down"
+    status = 429
+
+
 class InvalidToken(NotAuthenticated):
     """A bearer token was presented but is malformed, forged, expired or not for us."""
 
@@ -65,6 +87,7 @@ STATUS: dict[type[ServiceError], tuple[int, str]] = {
     NotFound: (404, "not_found"),
     Conflict: (409, "conflict"),
     PayloadTooLarge: (413, "payload_too_large"),
+    RateLimited: (429, "rate_limited"),
     OAuthError: (400, "invalid_request"),
     BadGateway: (502, "bad_gateway"),
     ServiceUnavailable: (503, "service_unavailable"),
@@ -97,7 +120,19 @@ def error_response(code: str, message: str, status: int, details: dict[str, Any]
 
 
 def _internal_error() -> JSONResponse:
-    return error_response("internal_error", "Something went wrong on our side.", 500)
+    # Only the request id, for a support ticket to find the logged traceback by.
+    rid = request_id.get()
+    return error_response("internal_error", "Something went wrong on our side.", 500,
+                          {"request_id": rid} if rid else None)
+
+
+def _retry_after_header(exc: ServiceError) -> dict[str, str]:
+    """Retry-After for an API error that says when to come back (``details["retry_after"]``,
+    whole seconds): our RateLimited. OAuth errors get theirs in oauth_error_handler."""
+    seconds = exc.details.get("retry_after") if isinstance(exc.details, dict) else None
+    if isinstance(seconds, int) and not isinstance(seconds, bool) and seconds >= 0:
+        return {"Retry-After": str(seconds)}
+    return {}
 
 
 def _authenticate_header(exc: ServiceError) -> dict[str, str]:
@@ -114,7 +149,7 @@ async def service_error_handler(request: Request, exc: Exception) -> Response:
         log.error("unmapped service error %s: %s", type(exc).__name__, exc)
         return _internal_error()
     status, code = mapped
-    headers = _authenticate_header(exc) if status == 401 else None
+    headers = _authenticate_header(exc) if status == 401 else _retry_after_header(exc)
     return error_response(code, exc.message, status, exc.details, headers)
 
 
@@ -125,6 +160,9 @@ async def oauth_error_handler(request: Request, exc: Exception) -> Response:
     headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
     if status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="nameko-shop"'
+    retry_after = exc.details.get("retry_after")
+    if isinstance(retry_after, int) and status == 429:  # a throttled sign-in (LoginThrottled)
+        headers["Retry-After"] = str(retry_after)
     return JSONResponse({"error": code, "error_description": exc.message}, status_code=status,
                         headers=headers)
 

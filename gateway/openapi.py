@@ -15,6 +15,7 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 OAUTH_ERROR = {"$ref": "#/components/schemas/OAuthError"}
 REASONS = {400: "Malformed request", 401: "Missing or invalid token", 403: "Role not allowed",
            404: "Not found", 409: "Conflict", 413: "Body too large", 422: "Validation error",
+           429: "Rate limited (see Retry-After)",
            502: "Bad gateway", 503: "A service is unavailable", 504: "A service did not answer in time"}
 _TYPES: list[tuple[type[fields.Field], dict[str, Any]]] = [
     (fields.Email, {"type": "string", "format": "email"}),
@@ -88,7 +89,8 @@ def _request_body(endpoint: Endpoint) -> dict[str, Any] | None:
 
 def _responses(endpoint: Endpoint) -> dict[str, Any]:
     ok = {"description": "No content"} if endpoint.status == 204 else {
-        "description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}}
+        # Lists (categories, histories) are JSON arrays, everything else an object.
+        "description": "Success", "content": {"application/json": {"schema": {"type": ["object", "array"]}}}}
     statuses = set(endpoint.errors)
     if endpoint.access in (CUSTOMER, ADMIN):
         statuses |= {401}
@@ -98,9 +100,14 @@ def _responses(endpoint: Endpoint) -> dict[str, Any]:
         statuses |= {400, 422}
     if endpoint.access != PUBLIC or endpoint.form:
         statuses |= {503, 504}
+    if endpoint.rate is not None:
+        statuses |= {429}
     body = OAUTH_ERROR if endpoint.form else ERROR
     errors = {str(s): {"description": REASONS.get(s, "Error"),
                        "content": {"application/json": {"schema": body}}} for s in sorted(statuses)}
+    if "429" in errors:
+        errors["429"]["headers"] = {"Retry-After": {
+            "description": "Seconds to wait before trying again", "schema": {"type": "integer"}}}
     return {str(endpoint.status): ok, **errors}
 
 

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from gateway.auth import ANYONE, authenticate, authorize
 from gateway.errors import BadRequest
+from gateway.ratelimit import enforce
 from gateway.rpc import RpcClient
 from nameko_services.common.auth import Principal
 from nameko_services.common.errors import InvalidInput, NotFound
@@ -79,6 +80,8 @@ class Endpoint:
     query: type[Schema] | None = None
     form: bool = False
     errors: tuple[int, ...] = field(default=())
+    rate: str | None = None  # gateway.ratelimit.AUTH or EXPENSIVE: limited per address and client
+    scope: str | None = None  # a machine client (client credentials) with this scope may call it too
 
 
 def validated(schema: Schema, data: Any) -> dict[str, Any]:
@@ -99,7 +102,12 @@ def mount(endpoint: Endpoint) -> Route:
         principal = None
         if endpoint.access != PUBLIC:
             principal = await authenticate(state.verifier, request.headers.get("authorization"))
-            authorize(principal, endpoint.access)
+        if endpoint.rate is not None:
+            # After authentication (the per-client bucket needs the subject), before any work.
+            await enforce(request, endpoint.rate, f"{endpoint.method} {endpoint.path}", principal,
+                          oauth=endpoint.form)
+        if endpoint.access != PUBLIC:
+            authorize(principal, endpoint.access, endpoint.scope)
         return await endpoint.handler(Context(request, principal, state.rpc, endpoint))
 
     return Route(endpoint.path, run, methods=[endpoint.method], name=f"{endpoint.method} {endpoint.path}")

@@ -8,9 +8,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 MAX_PER_PAGE = 100
+MAX_PAGE = 10**9  # keeps (page - 1) * per_page far inside SQL's bigint OFFSET
 MAX_PRICE = 10**12
 MAX_QUANTITY = 10**9
 ROLES = ("customer", "admin")
@@ -43,9 +44,23 @@ def text(max_length: int, **kwargs: Any) -> fields.String:
     return fields.String(validate=[validate.Length(max=max_length), not_blank], **kwargs)
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    return isinstance(value, list) and any(_has_nul(item) for item in value)
+
+
 class StrictSchema(Schema):
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def refuse_nul(self, data: Any, **kwargs: Any) -> Any:
+        """PostgreSQL cannot store U+0000: a string holding one is bad input (422), not a 5xx."""
+        bad = [name for name, value in data.items() if _has_nul(value)] if isinstance(data, dict) else []
+        if bad:
+            raise ValidationError({name: ["Must not contain NUL characters."] for name in bad})
+        return data
 
 
 # --- users ------------------------------------------------------------------------------
@@ -82,7 +97,7 @@ class RolesBody(StrictSchema):
 
 
 class PageQuery(StrictSchema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 

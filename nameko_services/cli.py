@@ -4,7 +4,22 @@
     shopctl migrate [--database D]  create missing databases and migrate them to head
     shopctl create-admin --email E  make sure an admin account exists (password: flag, env or prompt)
     shopctl token --service S       a service token for `nameko shell` calls to S
-    shopctl replay --queue Q        move dead-lettered events back to handler queue Q
+    shopctl replay --queue Q [--resign]
+                                    move dead-lettered events back to handler queue Q (re-signing
+                                    genuine events too old to be accepted)
+    shopctl register-client --name N --type public|confidential [--redirect-uri U ...]
+                            [--scope S ...] [--grant G ...]
+                                    register an OAuth client; prints its id (and secret, once)
+    shopctl list-clients            every OAuth client
+    shopctl disable-client ID       an OAuth client gets no more tokens
+    shopctl rebuild-projections [--service orders|payments|all] [--check]
+                                    recompute projection tables from the event stores
+                                    (--check: change nothing, exit 1 if rows differ)
+    shopctl attention list          orders needing attention: id, status, since, reason
+    shopctl attention retry ORDER   ask again for an order's failed void/refund
+    shopctl rotate-key --name access|service-<svc> [--stage] [--retire [--older-than S]] [--no-new-key]
+                                    --stage publishes a next key; rotating makes it (or a new one)
+                                    sign; the old one verifies until --retire drops it
 """
 from __future__ import annotations
 
@@ -73,17 +88,108 @@ def cmd_token(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from amqp.exceptions import NotFound
 
+    from nameko_services.common.event_auth import DEFAULT_EVENT_TOKEN_MAX_AGE
+    from nameko_services.common.event_keys import event_resigner
     from nameko_services.common.events import dead_letter_queue_name, replay_dead_letters
     from nameko_services.ops.endpoints import amqp_uri
 
     dead_letters = dead_letter_queue_name(args.queue)
     try:
-        moved = replay_dead_letters(amqp_uri(os.environ), args.queue, args.limit)
+        if args.resign:  # needs the emitting service's private key
+            max_age = int(os.environ.get("SHOP_EVENT_TOKEN_MAX_AGE", DEFAULT_EVENT_TOKEN_MAX_AGE))
+            resign = event_resigner(args.queue, max_age)
+            moved = replay_dead_letters(amqp_uri(os.environ), args.queue, args.limit, resign=resign)
+        else:
+            moved = replay_dead_letters(amqp_uri(os.environ), args.queue, args.limit)
+    except ValueError as exc:
+        _say(str(exc))
+        return 2
     except NotFound:
         _say(f"there is no queue {dead_letters} on this broker: give the handler queue's name "
              "as the RabbitMQ console shows it (evt-<source>-<event>--<service>.<handler>)")
         return 2
     _say(f"moved {moved} message(s) from {dead_letters} back to {args.queue}")
+    return 0
+
+
+def cmd_rebuild_projections(args: argparse.Namespace) -> int:
+    from nameko_services.ops.projections import SERVICES, DatabaseUnreachable, rebuild_projections
+
+    services = list(SERVICES) if args.service == "all" else [args.service]
+    try:
+        reports = rebuild_projections(services, apply=not args.check)
+    except DatabaseUnreachable as exc:
+        _say(str(exc))
+        return 2
+    for report in reports:
+        print(report.summary())
+        for difference in report.differences[:args.show]:
+            print(f"  {difference.describe()}")
+        if len(report.differences) > args.show:
+            print(f"  ... and {len(report.differences) - args.show} more")
+    return 1 if args.check and any(report.differences for report in reports) else 0
+
+
+def cmd_attention(args: argparse.Namespace) -> int:
+    from nameko_services.ops import attention
+
+    try:
+        with attention.OrdersClient(os.environ, timeout=args.timeout) as call:
+            if args.action == "list":
+                items = attention.list_attention(call)
+                print(attention.table(items) if items else "no order needs attention")
+                return 0
+            order = attention.retry(call, args.order_id)
+    except attention.OrdersUnreachable as exc:
+        _say(str(exc))
+        return 2
+    _say(f"order {order['id']} ({order['status']}): compensation requested again")
+    return 0
+
+
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    from nameko_services.ops import keys
+
+    try:
+        if args.stage:
+            _say(f"{args.name}: next key {keys.stage(args.name)} staged: it verifies now and signs "
+                 "after the next rotate-key")
+        elif not args.no_new_key:
+            rotation = keys.rotate(args.name)
+            _say(f"{args.name}: new key {rotation.current_kid} signs; previous key "
+                 f"{rotation.previous_kid or '(none)'} still verifies")
+        if args.retire:
+            retired = keys.retire(args.name, args.older_than)
+            _say(f"{args.name}: retired {', '.join(retired) if retired else 'no key'}")
+    except keys.RotationRefused as exc:
+        _say(str(exc))
+        return 2
+    return 0
+
+
+def cmd_register_client(args: argparse.Namespace) -> int:
+    from nameko_services.ops.clients import register_client
+
+    client, secret = register_client(args.name, args.type, args.redirect_uri, args.grant, args.scope)
+    print(f"client_id: {client['client_id']}")
+    if secret:
+        print(f"client_secret: {secret}")
+        _say("store the secret now: it is kept only as a hash and cannot be shown again")
+    return 0
+
+
+def cmd_list_clients(args: argparse.Namespace) -> int:
+    from nameko_services.ops.clients import list_clients, table
+
+    print(table(list_clients()))
+    return 0
+
+
+def cmd_disable_client(args: argparse.Namespace) -> int:
+    from nameko_services.ops.clients import disable_client
+
+    disable_client(args.client_id)
+    _say(f"client {args.client_id} is disabled")
     return 0
 
 
@@ -134,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shopctl", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True,
-                                     metavar="{up,migrate,create-admin,token,replay}")
+                                     metavar="{up,migrate,create-admin,token,replay,rebuild-projections,attention,"
+                                             "register-client,list-clients,disable-client,rotate-key}")
     up = commands.add_parser("up", help="prepare everything and run all processes")
     up.add_argument("--procfile", default="Procfile")
     up.set_defaults(handler=cmd_up)
@@ -156,11 +263,60 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--queue", required=True,
                         help="the handler queue, e.g. evt-orders-order_placed--catalog.on_order_placed")
     replay.add_argument("--limit", type=_positive, help="move at most this many (default: all)")
+    replay.add_argument("--resign", action="store_true",
+                        help="give genuine events a fresh token (those refused as too old); "
+                             "needs the emitting service's key; forged ones stay dead-lettered")
     replay.set_defaults(handler=cmd_replay)
+    rebuild = commands.add_parser("rebuild-projections",
+                                  help="recompute the orders/payments tables from their events")
+    rebuild.add_argument("--service", choices=["orders", "payments", "all"], default="all")
+    rebuild.add_argument("--check", action="store_true",
+                         help="change nothing; list rows that differ, exit 1 if any")
+    rebuild.add_argument("--show", type=_positive, default=20, help="differing rows to print (default 20)")
+    rebuild.set_defaults(handler=cmd_rebuild_projections)
+    attention = commands.add_parser("attention", help="orders whose compensation keeps failing")
+    actions = attention.add_subparsers(dest="action", required=True, metavar="{list,retry}")
+    waiting = argparse.ArgumentParser(add_help=False)
+    waiting.add_argument("--timeout", type=_positive, default=30,
+                         help="seconds to wait for the orders service (default 30)")
+    actions.add_parser("list", parents=[waiting], help="order id, status, since when, reason")
+    retry = actions.add_parser("retry", parents=[waiting],
+                               help="ask again for the failed void/refund of one order")
+    retry.add_argument("order_id")
+    attention.set_defaults(handler=cmd_attention)
+    register = commands.add_parser("register-client", help="register an OAuth client")
+    register.add_argument("--name", required=True)
+    register.add_argument("--type", required=True, choices=["public", "confidential"])
+    register.add_argument("--redirect-uri", action="append", default=[], help="exact URI; repeatable")
+    register.add_argument("--scope", action="append", default=[], help="repeatable, e.g. catalog:write")
+    register.add_argument("--grant", action="append", default=[],
+                          help="authorization_code, refresh_token or client_credentials; repeatable "
+                               "(default: public authorization_code+refresh_token, "
+                               "confidential client_credentials)")
+    register.set_defaults(handler=cmd_register_client)
+    commands.add_parser("list-clients", help="every OAuth client").set_defaults(handler=cmd_list_clients)
+    disable = commands.add_parser("disable-client", help="an OAuth client gets no more tokens")
+    disable.add_argument("client_id")
+    disable.set_defaults(handler=cmd_disable_client)
+    rotate = commands.add_parser("rotate-key", help="rotate a signing key without downtime")
+    rotate.add_argument("--name", required=True, help="access, or service-<service>")
+    rotate.add_argument("--retire", action="store_true",
+                        help="delete previous keys older than the longest token they signed")
+    rotate.add_argument("--older-than", type=float, metavar="SECONDS",
+                        help="with --retire: this age instead (0 drops every previous key: a leaked key)")
+    rotate.add_argument("--stage", action="store_true",
+                        help="only publish a next key (signs after the next rotate-key): no cache misses it")
+    rotate.add_argument("--no-new-key", action="store_true", help="only --retire")
+    rotate.set_defaults(handler=cmd_rotate_key)
     # Used by `make test`; not part of the documented interface.
     infra = commands.add_parser("ensure-infra")
     infra.set_defaults(handler=cmd_ensure_infra)
     return parser
+
+
+def _detail(value: object) -> str:
+    # Validation errors are lists of messages; other details (an order id) are one value.
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -177,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"shopctl: {exc}", file=sys.stderr)
         return 2
     except ServiceError as exc:  # e.g. an admin password the policy refuses
-        details = "".join(f"\n  {field}: {' '.join(map(str, msgs))}" for field, msgs in exc.details.items())
+        details = "".join(f"\n  {field}: {_detail(msgs)}" for field, msgs in exc.details.items())
         print(f"shopctl: {exc}{details}", file=sys.stderr)
         return 2
 

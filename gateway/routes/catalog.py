@@ -4,6 +4,7 @@ from __future__ import annotations
 from starlette.responses import JSONResponse, Response
 
 from gateway.auth import ADMIN, ANYONE, authorize
+from gateway.ratelimit import EXPENSIVE
 from gateway.routing import Context, Endpoint
 from gateway.schemas import (
     CategoryBody,
@@ -13,6 +14,7 @@ from gateway.schemas import (
     ProductQuery,
     StockBody,
 )
+from nameko_services.common.auth import CATALOG_WRITE
 from nameko_services.common.errors import CategoryNotFound, ProductNotFound
 
 
@@ -81,22 +83,22 @@ PRODUCT = "/api/v1/products/{product_id}"
 ENDPOINTS = [
     Endpoint("GET", "/api/v1/categories", list_categories, "Every category", "catalog"),
     Endpoint("POST", "/api/v1/categories", create_category, "Add a category", "catalog", ADMIN,
-             status=201, body=CategoryBody, errors=(409,)),
+             status=201, body=CategoryBody, errors=(409,), scope=CATALOG_WRITE),
     Endpoint("PATCH", CATEGORY, update_category, "Rename, re-slug or move a category", "catalog", ADMIN,
-             body=CategoryChanges, errors=(404, 409)),
+             body=CategoryChanges, errors=(404, 409), scope=CATALOG_WRITE),
     Endpoint("DELETE", CATEGORY, delete_category, "Delete an unused category", "catalog", ADMIN,
-             status=204, errors=(404, 409)),
+             status=204, errors=(404, 409), scope=CATALOG_WRITE),
     Endpoint("GET", "/api/v1/products", list_products, "A page of products, searched and filtered",
-             "catalog", ANYONE, query=ProductQuery),
+             "catalog", ANYONE, query=ProductQuery, rate=EXPENSIVE),
     Endpoint("GET", PRODUCT, get_product, "One product", "catalog", ANYONE, errors=(404,)),
     Endpoint("POST", "/api/v1/products", create_product, "Add a product with its initial stock", "catalog",
-             ADMIN, status=201, body=ProductBody, errors=(409,)),
+             ADMIN, scope=CATALOG_WRITE, status=201, body=ProductBody, errors=(409,)),
     Endpoint("PATCH", PRODUCT, update_product, "Change a product", "catalog", ADMIN, body=ProductChanges,
-             errors=(404, 409)),
+             errors=(404, 409), scope=CATALOG_WRITE),
     Endpoint("DELETE", PRODUCT, deactivate_product, "Deactivate a product (hidden from customers)",
-             "catalog", ADMIN, errors=(404,)),
+             "catalog", ADMIN, scope=CATALOG_WRITE, errors=(404,)),
     Endpoint("GET", f"{PRODUCT}/stock", get_stock, "On hand, reserved and available units", "catalog",
-             ADMIN, errors=(404,)),
+             ADMIN, scope=CATALOG_WRITE, errors=(404,)),
     Endpoint("PUT", f"{PRODUCT}/stock", set_stock, "Set the units on hand", "catalog", ADMIN,
-             body=StockBody, errors=(404, 409)),
+             body=StockBody, errors=(404, 409), scope=CATALOG_WRITE),
 ]

@@ -1,19 +1,22 @@
 """OAuth 2.0 token and revocation endpoints (RFC 6749, RFC 7009) and the JWKS."""
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from starlette.responses import JSONResponse, Response
 
+from gateway.client_address import client_address
+from gateway.ratelimit import AUTH
 from gateway.routing import PUBLIC, Context, Endpoint
-from nameko_services.common.errors import InvalidRequest, UnsupportedGrantType
+from nameko_services.common.errors import InvalidClient, InvalidRequest
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-GRANT_PARAMETERS = ("grant_type", "username", "password", "refresh_token", "scope")
-# Client registration comes later; until then there are no client credentials to check.
-NOT_YET_SUPPORTED = frozenset({"client_credentials"})
+GRANT_PARAMETERS = ("grant_type", "username", "password", "refresh_token", "scope", "code",
+                    "redirect_uri", "code_verifier", "client_id", "client_secret")
 
 
 def _parse(raw: bytes, content_type: str) -> dict[str, Any]:
@@ -33,9 +36,12 @@ async def parameters(ctx: Context) -> dict[str, Any]:
     """The form (or JSON) parameters of an OAuth request; invalid_request if unreadable."""
     raw = await ctx.request.body()
     try:
-        return _parse(raw, ctx.request.headers.get("content-type", ""))
+        params = _parse(raw, ctx.request.headers.get("content-type", ""))
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequest("The request body is not a valid form.") from None
+    if any("\x00" in f"{name}{value}" for name, value in params.items()):
+        raise InvalidRequest("A parameter contains a NUL character.")  # PostgreSQL cannot store one
+    return params
 
 
 async def issue_token(ctx: Context) -> Response:
@@ -43,11 +49,32 @@ async def issue_token(ctx: Context) -> Response:
     grant_type = params.get("grant_type")
     if not isinstance(grant_type, str) or not grant_type:
         raise InvalidRequest("grant_type is required.")
-    if grant_type in NOT_YET_SUPPORTED:
-        raise UnsupportedGrantType(f"grant_type {grant_type!r} is not supported yet.")
     grant = {name: params[name] for name in GRANT_PARAMETERS
              if isinstance(params.get(name), str)}
-    return JSONResponse(await ctx.call("users", "issue_token", grant=grant), headers=NO_STORE)
+    grant.update(basic_client_credentials(ctx.request.headers.get("authorization"), grant))
+    # The users service throttles failed sign-ins per address too, so it needs the real one.
+    answer = await ctx.call("users", "issue_token", grant=grant, client_address=client_address(ctx.request))
+    return JSONResponse(answer, headers=NO_STORE)
+
+
+def basic_client_credentials(authorization: str | None, params: dict[str, str]) -> dict[str, str]:
+    """``client_secret_basic`` (RFC 6749 §2.3.1): id and secret form-urlencoded, then Base64.
+
+    One method per request: Basic and a ``client_secret`` in the body together are refused.
+    """
+    scheme, _, encoded = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return {}
+    try:
+        client_id, colon, secret = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidClient("The Basic credentials are malformed.") from None
+    client_id, secret = unquote_plus(client_id), unquote_plus(secret)
+    if not colon or not client_id:
+        raise InvalidClient("The Basic credentials are malformed.")
+    if "client_secret" in params or params.get("client_id", client_id) != client_id:
+        raise InvalidRequest("Use one client authentication method (RFC 6749 §2.3).")
+    return {"client_id": client_id, "client_secret": secret}
 
 
 async def revoke_token(ctx: Context) -> Response:
@@ -57,7 +84,12 @@ async def revoke_token(ctx: Context) -> Response:
         raise InvalidRequest("token is required.")
     hint = params.get("token_type_hint")
     hint = hint if isinstance(hint, str) else None
-    await ctx.call("users", "revoke_token", token=token, token_type_hint=hint)
+    client = {name: params[name] for name in ("client_id", "client_secret")
+              if isinstance(params.get(name), str)}
+    client.update(basic_client_credentials(ctx.request.headers.get("authorization"), client))
+    # Only when given: the first-party frontend revokes without naming itself.
+    named = {"client": client} if client else {}
+    await ctx.call("users", "revoke_token", token=token, token_type_hint=hint, **named)
     return JSONResponse({}, headers=NO_STORE)
 
 
@@ -67,10 +99,12 @@ async def jwks(ctx: Context) -> Response:
 
 
 ENDPOINTS = [
-    Endpoint("POST", "/api/v1/oauth/token", issue_token, "Issue tokens (password and refresh_token grants)",
-             "auth", PUBLIC, form=True, errors=(400, 401)),
+    Endpoint("POST", "/api/v1/oauth/token", issue_token,
+             "Issue tokens (authorization_code with PKCE, refresh_token, client_credentials; password "
+             "for the first-party frontend only)",
+             "auth", PUBLIC, form=True, errors=(400, 401), rate=AUTH),
     Endpoint("POST", "/api/v1/oauth/revoke", revoke_token, "Revoke a refresh token (RFC 7009)", "auth",
-             PUBLIC, form=True, errors=(400,)),
+             PUBLIC, form=True, errors=(400,), rate=AUTH),
     Endpoint("GET", "/.well-known/jwks.json", jwks, "The public keys that sign access tokens", "auth",
              PUBLIC),
 ]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from nameko_services.common.auth import CATALOG_WRITE
 from nameko_services.common.errors import (
     Conflict,
     InvalidInput,
@@ -68,8 +69,8 @@ def parse_id(value: Any, not_found: type[NotFound]) -> str:
 # --- authorisation -----------------------------------------------------------------
 
 def require_admin(principal: Principal) -> None:
-    """Only admins manage the catalog."""
-    if not principal.is_admin:
+    """Only admins, and machine clients granted ``catalog:write``, manage the catalog."""
+    if not (principal.is_admin or CATALOG_WRITE in principal.scopes):
         raise PermissionDenied("Only an admin may do this.")
 
 

@@ -21,6 +21,7 @@ from nameko_services.common.events import event_handler
 from nameko_services.common.logging import LoggingContext, bind
 from nameko_services.common.relay import OutboxRelayRunner
 from nameko_services.common.rpc import Caller, rpc
+from nameko_services.common.sentry import SentryReporter
 
 Json = dict[str, Any]
 
@@ -40,6 +41,7 @@ class CatalogService:
     db = Database("core")
     caller = Caller()
     logging = LoggingContext()
+    sentry = SentryReporter()
     event_id = EventId()
     relay = OutboxRelayRunner(outbox)
 

@@ -27,6 +27,12 @@ LEEWAY = 30
 # Only EdDSA is accepted: no "none", no HS/RS confusion.
 ALLOWED_ALGORITHMS = [ALGORITHM]
 TRUSTED_SERVICES = ("gateway", "users", "catalog", "orders", "payments", "shopctl")
+# The first-party web frontend's OAuth client: the only one allowed the password grant.
+FIRST_PARTY_CLIENT = "shop-frontend"
+# Scopes a machine client (client credentials) can be granted; each route that accepts machine
+# tokens names the one it needs. User tokens carry "shop" and are judged by their roles instead.
+CATALOG_WRITE = "catalog:write"
+MACHINE_SCOPES = (CATALOG_WRITE,)
 
 
 @dataclass(frozen=True)
@@ -37,10 +43,16 @@ class Principal:
     roles: tuple[str, ...] = ()
     service: str | None = None
     scopes: tuple[str, ...] = field(default=())
+    client_id: str | None = None
 
     @property
     def is_admin(self) -> bool:
         return "admin" in self.roles
+
+    @property
+    def is_client(self) -> bool:
+        """A machine client acting for itself (client credentials): ``sub`` is its client id."""
+        return self.client_id is not None and self.user_id == self.client_id
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -52,7 +64,8 @@ def _sign(key: SigningKey, claims: Mapping[str, Any], typ: str) -> str:
 
 
 def _decode(token: str, keys: Mapping[str, Ed25519PublicKey], typ: str,
-            audience: str, issuer: str | Iterable[str]) -> dict[str, Any]:
+            audience: str, issuer: str | Iterable[str], *, verify_exp: bool = True) -> dict[str, Any]:
+    # verify_exp=False only to re-sign a genuine but too old event (event_auth.resign_event).
     try:
         header = jwt.get_unverified_header(token)
         if header.get("typ") != typ:
@@ -63,19 +76,20 @@ def _decode(token: str, keys: Mapping[str, Ed25519PublicKey], typ: str,
         issuers = [issuer] if isinstance(issuer, str) else list(issuer)
         return jwt.decode(
             token, key, algorithms=ALLOWED_ALGORITHMS, audience=audience, issuer=issuers,
-            leeway=LEEWAY, options={"require": ["exp", "iat", "iss", "aud", "jti"]},
+            leeway=LEEWAY, options={"require": ["exp", "iat", "iss", "aud", "jti"], "verify_exp": verify_exp},
         )
     except jwt.PyJWTError as exc:
         raise NotAuthenticated(f"The token is not valid: {exc}.") from None
 
 
 def issue_access_token(key: SigningKey, *, user_id: str, roles: Iterable[str], issuer: str,
-                       audience: str, ttl: int, scope: str = "", now: float | None = None) -> str:
-    """Sign a short-lived OAuth access token for ``user_id``."""
+                       audience: str, ttl: int, scope: str = "", now: float | None = None,
+                       client_id: str = FIRST_PARTY_CLIENT) -> str:
+    """Sign a short-lived OAuth access token for ``user_id`` (a client's own id for machine tokens)."""
     issued = int(now if now is not None else time.time())
     claims = {"iss": issuer, "aud": audience, "sub": user_id, "roles": sorted(roles),
               "scope": scope, "iat": issued, "nbf": issued, "exp": issued + ttl,
-              "jti": uuid.uuid4().hex, "client_id": "shop-frontend"}
+              "jti": uuid.uuid4().hex, "client_id": client_id}
     return _sign(key, claims, ACCESS_TOKEN_TYPE)
 
 
@@ -83,8 +97,10 @@ def verify_access_token(token: str, keys: Mapping[str, Ed25519PublicKey], *,
                         issuer: str, audience: str) -> Principal:
     """Check an access token and return its principal; raise NotAuthenticated."""
     claims = _decode(token, keys, ACCESS_TOKEN_TYPE, audience, issuer)
+    client_id = claims.get("client_id")
     return Principal(user_id=claims["sub"], roles=tuple(claims.get("roles", ())),
-                     scopes=tuple(str(claims.get("scope", "")).split()))
+                     scopes=tuple(str(claims.get("scope", "")).split()),
+                     client_id=client_id if isinstance(client_id, str) else None)
 
 
 def issue_service_token(key: SigningKey, *, service: str, audience: str,

@@ -10,7 +10,7 @@ Every error a service raises on purpose derives from ``ServiceError``::
     │   └── InvalidCredentials
     ├── PermissionDenied            forbidden       403
     ├── NotFound                    not_found       404
-    │   ├── UserNotFound, CategoryNotFound, ProductNotFound, ReservationNotFound
+    │   ├── UserNotFound, ClientNotFound, CategoryNotFound, ProductNotFound, ReservationNotFound
     │   ├── OrderNotFound
     │   ├── PaymentNotFound
     ├── Conflict                    conflict        409
@@ -24,6 +24,8 @@ Every error a service raises on purpose derives from ``ServiceError``::
     │   └── PaymentProviderError    payment_provider_error
     └── OAuthError                  (RFC 6749 §5.2) 400/401
         ├── InvalidGrant, InvalidClient, UnsupportedGrantType, InvalidRequest, InvalidScope
+        ├── LoginThrottled          slow_down       429 (Retry-After)
+        └── UnauthorizedClient
 
 Each class is registered with nameko's ``deserialize_to_instance`` so a nameko
 caller (another service, ``nameko shell``) gets the same class back, and the
@@ -202,6 +204,19 @@ class UnsupportedGrantType(OAuthError):
 
 
 @remote_error
+class UnauthorizedClient(OAuthError):
+    """The client is known but not registered for this grant type (RFC 6749 §5.2)."""
+
+    code = "unauthorized_client"
+    default_message = "This client may not use this grant type."
+
+
+@remote_error
+class ClientNotFound(NotFound):
+    default_message = "OAuth client not found."
+
+
+@remote_error
 class ReservationNotFound(NotFound):
     default_message = "No stock is reserved for this order."
 
@@ -228,6 +243,19 @@ class InvalidScope(OAuthError):
 
     code = "invalid_scope"
     default_message = "The requested scope is invalid or exceeds what was granted."
+
+
+@remote_error
+class LoginThrottled(OAuthError):
+    """Too many failed sign-ins for this account or address; ``details.retry_after`` in seconds.
+
+    429 with ``Retry-After`` like every rate limit (API.md); ``slow_down`` is the OAuth
+    extension error (RFC 8628 §3.5) for "ask again later", so OAuth clients understand it.
+    """
+
+    code = "slow_down"
+    status = 429
+    default_message = "Too many failed sign-ins; try again later."
 
 
 

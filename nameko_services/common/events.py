@@ -9,6 +9,13 @@ The original message is acked only after the republish is confirmed; if the
 republish fails the original is requeued. Every queue is declared when the
 service starts, so no event is dropped for want of a queue.
 
+Every event must carry a valid event token (``event_auth.py``) signed by the
+service whose exchange it came from; one that does not (missing, forged, expired,
+issued for another event or by another service) never reaches the handler: it is
+logged as a security event and moved straight to the dead-letter queue with the
+reason in ``x-shop-refused`` (no retries: it would fail the same way). Retries and
+replays keep the original headers, so the original token.
+
 Handlers must be idempotent (see ``idempotency.py``): retries and the outbox's
 at-least-once delivery both deliver an event more than once.
 """
@@ -22,9 +29,20 @@ from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.events import EventHandler
 
+from nameko_services.common.errors import NotAuthenticated
+from nameko_services.common.event_auth import (
+    DEFAULT_EVENT_TOKEN_MAX_AGE,
+    EVENT_TOKEN_HEADER,
+    verify_event,
+)
+from nameko_services.common.event_keys import EmitterKeys, Resign
+from nameko_services.common.outbox import EVENT_ID_HEADER
+
 log = logging.getLogger(__name__)
 
 ATTEMPT_HEADER = "x-shop-attempts"
+LAST_ERROR_HEADER = "x-shop-last-error"
+REFUSED_HEADER = "x-shop-refused"
 DEFAULT_RETRY_DELAYS = (1.0, 5.0, 25.0)  # seconds; config EVENT_RETRY_DELAYS overrides
 DEFAULT_EXCHANGE = Exchange("", type="direct")
 
@@ -60,6 +78,9 @@ class ReliableEventHandler(EventHandler):
         config = self.container.config
         self.delays = tuple(float(d) for d in config.get("EVENT_RETRY_DELAYS", DEFAULT_RETRY_DELAYS))
         self.publisher = Publisher(config[AMQP_URI_CONFIG_KEY], serializer="json")
+        # Only the emitting service's own keys: a token of any other service is refused.
+        self.event_keys = EmitterKeys(self.source_service)
+        self.max_age = int(config.get("EVENT_TOKEN_MAX_AGE", DEFAULT_EVENT_TOKEN_MAX_AGE))
         self._declare(config[AMQP_URI_CONFIG_KEY])
 
     def _declare(self, amqp_uri: str) -> None:
@@ -70,6 +91,37 @@ class ReliableEventHandler(EventHandler):
             self.queue.bind(channel).declare()
             for queue in [*retry_queues(self.queue.name, self.delays), dead_letter_queue(self.queue.name)]:
                 queue.bind(channel).declare()
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        headers = message.headers or {}
+        token = headers.get(EVENT_TOKEN_HEADER)
+        try:
+            verify_event(token, self.event_keys.for_token(token), service=self.source_service,
+                         event_type=self.event_type, event_id=headers.get(EVENT_ID_HEADER),
+                         payload=body, max_age=self.max_age)
+        except NotAuthenticated as exc:
+            self._refuse(message, str(exc))
+        else:
+            super().handle_message(body, message)
+
+    def _refuse(self, message: Any, reason: str) -> None:
+        """Park an unauthenticated event in the dead-letter queue, unhandled, for an operator."""
+        headers = message.headers or {}
+        log.warning("security: refused an unauthenticated event on %s: %s", self.queue.name, reason,
+                    extra={"security_event": "event_refused", "queue": self.queue.name,
+                           "event_type": self.event_type, "claimed_event_id": headers.get(EVENT_ID_HEADER),
+                           "reason": reason})
+        try:
+            self.publisher.publish(message.payload, exchange=DEFAULT_EXCHANGE,
+                                   routing_key=dead_letter_queue_name(self.queue.name),
+                                   headers={**headers, REFUSED_HEADER: reason[:500],
+                                            LAST_ERROR_HEADER: f"NotAuthenticated: {reason}"[:500]},
+                                   use_confirms=True, mandatory=True)
+        except Exception:
+            log.exception("could not park refused event; requeueing it")
+            self.queue_consumer.requeue_message(message)
+        else:
+            self.queue_consumer.ack_message(message)
 
     def handle_result(self, message: Any, worker_ctx: Any, result: Any = None,
                       exc_info: Any = None) -> tuple[Any, Any]:
@@ -89,7 +141,7 @@ class ReliableEventHandler(EventHandler):
         headers = dict(message.headers or {})
         attempt = int(headers.get(ATTEMPT_HEADER, 0)) + 1
         headers[ATTEMPT_HEADER] = attempt
-        headers["x-shop-last-error"] = f"{exc_info[0].__name__}: {exc_info[1]}"[:500]
+        headers[LAST_ERROR_HEADER] = f"{exc_info[0].__name__}: {exc_info[1]}"[:500]
         if attempt <= len(self.delays):
             target = retry_queue_name(self.queue.name, self.delays[attempt - 1])
             log.warning("event handler %s failed (attempt %s), retrying", self.queue.name, attempt)
@@ -103,20 +155,37 @@ class ReliableEventHandler(EventHandler):
 event_handler = ReliableEventHandler.decorator
 
 
-def replay_dead_letters(amqp_uri: str, queue_name: str, limit: int | None = None) -> int:
-    """Move dead-lettered events back to their handler queue; return how many moved."""
+def replay_dead_letters(amqp_uri: str, queue_name: str, limit: int | None = None,
+                        resign: Resign | None = None) -> int:
+    """Move dead-lettered events back to their handler queue; return how many moved.
+
+    Only the events waiting when it starts: a refused event comes straight back, and must
+    not go round for ever. With ``resign`` (see ``event_resigner``) each event gets a fresh
+    token; one whose token is not genuine stays in the dead-letter queue.
+    """
     moved = 0
     publisher = Publisher(amqp_uri, serializer="json")
     with Connection(amqp_uri) as connection:
         queue = dead_letter_queue(queue_name).bind(connection.channel())
-        while limit is None or moved < limit:
+        waiting = queue.queue_declare(passive=True).message_count
+        for _ in range(waiting if limit is None else min(limit, waiting)):
             message = queue.get(no_ack=False)
             if message is None:
                 break
             headers = {k: v for k, v in (message.headers or {}).items()
-                       if k not in (ATTEMPT_HEADER, "x-shop-last-error")}
+                       if k not in (ATTEMPT_HEADER, LAST_ERROR_HEADER, REFUSED_HEADER)}
+            if resign is not None:
+                try:
+                    headers[EVENT_TOKEN_HEADER] = resign(headers, message.payload)
+                except NotAuthenticated as exc:
+                    # Left unacked: back in the dead-letter queue when the connection closes.
+                    log.warning("security: not re-signing dead-lettered event %s on %s: %s",
+                                headers.get(EVENT_ID_HEADER), queue_name, exc,
+                                extra={"security_event": "resign_refused", "queue": queue_name})
+                    continue
             publisher.publish(message.payload, exchange=DEFAULT_EXCHANGE, routing_key=queue_name,
                               headers=headers, use_confirms=True, mandatory=True)
             message.ack()
             moved += 1
     return moved
+

@@ -1,7 +1,8 @@
-"""Runs the outbox relay inside a nameko service and publishes with confirms."""
+"""Runs the outbox relay inside a nameko service (woken by NOTIFY) and publishes with confirms."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from nameko.amqp.publish import Publisher
@@ -10,35 +11,89 @@ from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
 from sqlalchemy import Engine, Table
 
-from nameko_services.common.outbox import OutboxMessage, OutboxRelay
+from nameko_services.common.event_auth import (
+    DEFAULT_EVENT_TOKEN_MAX_AGE,
+    EVENT_TOKEN_HEADER,
+    sign_event,
+)
+from nameko_services.common.keys import load_signing_key
+from nameko_services.common.listen import ChannelListener, psycopg2_connector
+from nameko_services.common.outbox import EVENT_ID_HEADER, OutboxMessage, OutboxRelay, outbox_channel
 
 log = logging.getLogger(__name__)
 
 
 def event_publisher(config: dict[str, Any], service_name: str) -> Any:
-    """A function publishing outbox messages to ``<service_name>.events``, confirmed."""
+    """A function publishing outbox messages to ``<service_name>.events``, confirmed and signed.
+
+    Each event is signed here, at publish time, with the service's own key (see
+    ``event_auth``): its age bound then runs from when it left, not from when it was queued.
+    """
     exchange = get_event_exchange(service_name, config)
     publisher = Publisher(config[AMQP_URI_CONFIG_KEY], serializer="json", declare=[exchange])
+    key = load_signing_key(f"service-{service_name}")
+    max_age = int(config.get("EVENT_TOKEN_MAX_AGE", DEFAULT_EVENT_TOKEN_MAX_AGE))
 
     def publish(message: OutboxMessage) -> None:
+        token = sign_event(key, service=service_name, event_type=message.event_type,
+                           event_id=message.event_id, payload=message.payload, max_age=max_age)
+        headers = {**message.headers, EVENT_ID_HEADER: message.event_id, EVENT_TOKEN_HEADER: token}
         publisher.publish(message.payload, exchange=exchange, routing_key=message.event_type,
-                          extra_headers=message.headers, use_confirms=True,
+                          extra_headers=headers, use_confirms=True,
                           retry=True, retry_policy={"max_retries": 3})
 
     return publish
 
 
-class OutboxRelayRunner(DependencyProvider):
-    """Polls the service's outbox in a managed thread while the service runs.
+FALLBACK_INTERVAL_KEY = "OUTBOX_RELAY_FALLBACK_INTERVAL"  # service config, seconds
 
-    ``engine_of`` returns the SQLAlchemy engine (usually the ``Database``
-    dependency's), so the relay shares the service's connection settings.
+
+class RelayLoop:
+    """Relays when the outbox announces new rows, and every ``fallback_interval`` regardless.
+
+    The fallback pass publishes rows whose notification was lost (a dropped LISTEN
+    connection, a notification drained while another relay held the rows).
     """
 
-    def __init__(self, table: Table, database_attr: str = "db", interval: float = 0.2) -> None:
+    def __init__(self, relay: OutboxRelay, listener: ChannelListener,
+                 fallback_interval: float = 1.0, error_pause: float = 1.0) -> None:
+        self.relay = relay
+        self.listener = listener
+        self.fallback_interval = fallback_interval
+        self.error_pause = error_pause
+
+    def run(self, running: Callable[[], bool]) -> None:
+        """Relay until ``running()`` turns false; the LISTEN connection is closed on the way out."""
+        import eventlet
+
+        try:
+            while running():
+                # The first wait connects and returns at once: rows queued before are relayed.
+                self.listener.wait(self.fallback_interval)
+                try:
+                    # A short batch means the outbox is drained: rows committed since then
+                    # have notified and wake the next wait.
+                    while running() and self.relay.relay_batch() >= self.relay.batch_size:
+                        pass
+                except Exception:  # the broker or database is down: try again later
+                    log.exception("outbox relay pass failed; retrying")
+                    eventlet.sleep(self.error_pause)
+        finally:
+            self.listener.close()
+
+
+class OutboxRelayRunner(DependencyProvider):
+    """Relays the service's outbox in a managed thread while the service runs.
+
+    Woken by the outbox's NOTIFY (see ``outbox_channel``) on a dedicated connection to
+    the ``Database`` dependency's database; polls every ``fallback_interval`` seconds
+    (config ``OUTBOX_RELAY_FALLBACK_INTERVAL``) in case a notification is lost.
+    """
+
+    def __init__(self, table: Table, database_attr: str = "db", fallback_interval: float = 1.0) -> None:
         self.table = table
         self.database_attr = database_attr
-        self.interval = interval
+        self.fallback_interval = fallback_interval
         self._running = False
 
     def start(self) -> None:
@@ -46,24 +101,17 @@ class OutboxRelayRunner(DependencyProvider):
                         if getattr(dep, "attr_name", None) == self.database_attr)
         engine: Engine = database.engine
         publish = event_publisher(self.container.config, self.container.service_name)
-        self.relay = OutboxRelay(engine, self.table, publish)
+        listener = ChannelListener(
+            psycopg2_connector(engine, f"{self.container.service_name}-outbox-relay"),
+            outbox_channel(self.table))
+        interval = float(self.container.config.get(FALLBACK_INTERVAL_KEY, self.fallback_interval))
+        self.loop = RelayLoop(OutboxRelay(engine, self.table, publish), listener, interval)
         self._running = True
-        self.container.spawn_managed_thread(self._run, identifier="outbox-relay")
+        self.container.spawn_managed_thread(lambda: self.loop.run(lambda: self._running),
+                                            identifier="outbox-relay")
 
     def stop(self) -> None:
         self._running = False
 
     def kill(self) -> None:
         self._running = False
-
-    def _run(self) -> None:
-        import eventlet
-
-        while self._running:
-            try:
-                if self.relay.relay_batch():
-                    continue  # more may be waiting; do not sleep
-            except Exception:  # the broker or database is down: try again later
-                log.exception("outbox relay pass failed; retrying")
-                eventlet.sleep(1)
-            eventlet.sleep(self.interval)

@@ -20,6 +20,7 @@ from nameko_services.common.events import event_handler
 from nameko_services.common.logging import LoggingContext, bind
 from nameko_services.common.relay import OutboxRelayRunner
 from nameko_services.common.rpc import Caller, rpc
+from nameko_services.common.sentry import SentryReporter
 from nameko_services.common.service_rpc import ServiceRpc
 from nameko_services.orders import decisions, handlers, queries, saga, schemas
 from nameko_services.orders.catalog_client import RemoteCatalog
@@ -67,6 +68,7 @@ class OrdersService:
     db = Database("orders")
     caller = Caller()
     logging = LoggingContext()
+    sentry = SentryReporter()
     context = CallContext()
     config = Config()
     catalog_rpc = ServiceRpc("catalog")

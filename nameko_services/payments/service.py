@@ -16,6 +16,7 @@ from nameko_services.common.events import event_handler
 from nameko_services.common.logging import LoggingContext, bind
 from nameko_services.common.relay import OutboxRelayRunner
 from nameko_services.common.rpc import Caller, rpc
+from nameko_services.common.sentry import SentryReporter
 from nameko_services.payments import handlers, saga, schemas
 from nameko_services.payments.gateways import gateway_from_config
 from nameko_services.payments.models import outbox
@@ -54,6 +55,7 @@ class PaymentsService:
     db = Database("payments")
     caller = Caller()
     logging = LoggingContext()
+    sentry = SentryReporter()
     event_id = EventId()
     processor = PaymentProcessor()
     relay = OutboxRelayRunner(outbox)

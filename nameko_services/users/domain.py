@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from nameko_services.common.auth import Principal
+from nameko_services.common.auth import FIRST_PARTY_CLIENT, Principal
 from nameko_services.common.errors import InvalidScope, NotAuthenticated, PermissionDenied, WeakPassword
 
 ROLES = ("customer", "admin")
@@ -70,6 +70,7 @@ class RefreshToken:
     expires_at: datetime
     used_at: datetime | None = None
     revoked_at: datetime | None = None
+    client_id: str = FIRST_PARTY_CLIENT  # a refresh token only works for the client it was issued to
 
     def is_spent(self) -> bool:
         return self.used_at is not None or self.revoked_at is not None
@@ -87,16 +88,16 @@ class RefreshToken:
         return replace(self, used_at=now)
 
     def successor(self, token_id: str, token_hash: str) -> RefreshToken:
-        """The next token of the family: same user, scope and absolute expiry."""
+        """The next token of the family: same user, client, scope and absolute expiry."""
         return RefreshToken(token_id, self.family_id, self.user_id, token_hash, self.scope,
-                            self.expires_at)
+                            self.expires_at, client_id=self.client_id)
 
 
 def start_family(token_id: str, family_id: str, user_id: str, token_hash: str, scope: str,
-                 now: datetime, ttl_seconds: int) -> RefreshToken:
+                 now: datetime, ttl_seconds: int, client_id: str = FIRST_PARTY_CLIENT) -> RefreshToken:
     """The first token of a family, which lives ``ttl_seconds`` from this login however often rotated."""
     return RefreshToken(token_id, family_id, user_id, token_hash, scope,
-                        now + timedelta(seconds=ttl_seconds))
+                        now + timedelta(seconds=ttl_seconds), client_id=client_id)
 
 
 def granted_scope(requested: str | None, allowed: str) -> str:

@@ -12,19 +12,24 @@ from nameko_services.common.errors import (
     InvalidCredentials,
     InvalidGrant,
     InvalidRequest,
+    UnauthorizedClient,
     UnsupportedGrantType,
     UserNotFound,
 )
-from nameko_services.users import domain
+from nameko_services.users import domain, oauth, throttle
+from nameko_services.users.clients import delegated_roles
 from nameko_services.users.domain import Rotation, User
 from nameko_services.users.passwords import hash_password, verify_password
 from nameko_services.users.ports import UnitOfWork
+from nameko_services.users.throttle import ThrottlePolicy
 from nameko_services.users.tokens import TokenSettings, hash_refresh_token, new_refresh_token
 
 log = logging.getLogger(__name__)
 
 BAD_LOGIN = "Invalid username or password."
 BAD_REFRESH = "The refresh token is invalid, expired or revoked."
+# No implicit grant (RFC 9700 §2.1.2); the password grant is for the first-party frontend only.
+GRANT_TYPES = ("password", "refresh_token", "authorization_code", "client_credentials")
 
 
 def _now() -> datetime:
@@ -48,15 +53,25 @@ def register(uow: UnitOfWork, email: str, password: str, name: str) -> User:
         return uow.users.get(user.id) or user
 
 
-def issue_token(uow: UnitOfWork, tokens: TokenSettings, grant: dict[str, Any]) -> dict[str, Any]:
-    """The OAuth 2.0 token endpoint: password and refresh_token grants."""
+def issue_token(uow: UnitOfWork, tokens: TokenSettings, grant: dict[str, Any],
+                client_address: str | None = None,
+                policy: ThrottlePolicy = throttle.DEFAULT_POLICY) -> dict[str, Any]:
+    """The OAuth 2.0 token endpoint: every grant, after authenticating the client (RFC 6749 §3.2.1)."""
     grant_type = _param(grant, "grant_type")
     scope = grant.get("scope") if isinstance(grant.get("scope"), str) else None
+    if grant_type not in GRANT_TYPES:
+        raise UnsupportedGrantType(f"grant_type {grant_type[:40]!r} is not supported.")
+    client = oauth.authenticate_client(uow, grant)
+    client.require_grant(grant_type)  # the password grant: only the first-party frontend
     if grant_type == "password":
-        return _password_grant(uow, tokens, _param(grant, "username"), _param(grant, "password"), scope)
+        user = authenticate(uow, _param(grant, "username"), _param(grant, "password"),
+                            client_address, policy)
+        return _password_grant(uow, tokens, user, scope)
     if grant_type == "refresh_token":
-        return _refresh_grant(uow, tokens, _param(grant, "refresh_token"), scope)
-    raise UnsupportedGrantType(f"grant_type {grant_type[:40]!r} is not supported.")
+        return _refresh_grant(uow, tokens, _param(grant, "refresh_token"), scope, client.client_id)
+    if grant_type == "client_credentials":
+        return oauth.client_credentials_grant(tokens, client, scope)
+    return oauth.authorization_code_grant(uow, tokens, client, grant)
 
 
 def _param(grant: dict[str, Any], name: str) -> str:
@@ -66,15 +81,33 @@ def _param(grant: dict[str, Any], name: str) -> str:
     return value
 
 
-def _password_grant(uow: UnitOfWork, tokens: TokenSettings, username: str, password: str,
-                    scope: str | None) -> dict[str, Any]:
+def authenticate(uow: UnitOfWork, username: str, password: str, client_address: str | None,
+                 policy: ThrottlePolicy = throttle.DEFAULT_POLICY) -> User:
+    """The active account these credentials prove, throttled per account and per address.
+
+    ``LoginThrottled`` (429) while backing off, without checking the password;
+    ``InvalidGrant`` for a wrong password and an unknown email alike (same error, same work).
+    """
+    email = domain.normalise_email(username)
+    keys = throttle.keys_for(email, client_address)
     with uow:
-        user = uow.users.get_by_email(domain.normalise_email(username))
+        throttle.admit(uow.login_attempts, keys, policy, _now())
+        uow.commit()  # counted (as a failure until proven otherwise) before the slow check
+    with uow:
+        user = uow.users.get_by_email(email)
         # Always verify (against a dummy hash when there is no user): same error, same time.
         if not verify_password(user.password_hash if user else None, password) or user is None:
             raise InvalidGrant(BAD_LOGIN)
-        if not user.is_active:
-            raise InvalidGrant("The account is disabled.")
+        throttle.succeeded(uow.login_attempts, keys, policy, _now())
+        uow.commit()
+    if not user.is_active:
+        raise InvalidGrant("The account is disabled.")
+    return user
+
+
+def _password_grant(uow: UnitOfWork, tokens: TokenSettings, user: User,
+                    scope: str | None) -> dict[str, Any]:
+    with uow:
         granted = domain.granted_scope(scope, domain.DEFAULT_SCOPE)
         now = _now()
         uow.refresh_tokens.purge_expired(user.id, now)  # keeps the table as small as the live families
@@ -86,7 +119,7 @@ def _password_grant(uow: UnitOfWork, tokens: TokenSettings, username: str, passw
 
 
 def _refresh_grant(uow: UnitOfWork, tokens: TokenSettings, presented: str,
-                   scope: str | None) -> dict[str, Any]:
+                   scope: str | None, client_id: str) -> dict[str, Any]:
     with uow:
         # Locked until commit: of two concurrent refreshes the second sees the token spent.
         current = uow.refresh_tokens.lock_by_hash(hash_refresh_token(presented))
@@ -101,20 +134,29 @@ def _refresh_grant(uow: UnitOfWork, tokens: TokenSettings, presented: str,
                         extra={"user_id": current.user_id, "family_id": current.family_id})
             raise InvalidGrant(BAD_REFRESH)
         user = uow.users.get(current.user_id)
-        if rotation is Rotation.EXPIRED or user is None or not user.is_active:
+        if (rotation is Rotation.EXPIRED or user is None or not user.is_active
+                or current.client_id != client_id):  # RFC 6749 §6: bound to the client it was issued to
             raise InvalidGrant(BAD_REFRESH)
         granted = domain.granted_scope(scope, current.scope)
         token, token_hash = new_refresh_token()
         uow.refresh_tokens.save(current.spent(now))
         uow.refresh_tokens.add(current.successor(_new_id(), token_hash))
         uow.commit()
-        return tokens.response(user.id, user.roles, token, granted)
+        return tokens.response(user.id, delegated_roles(client_id, user.roles), token, granted,
+                               client_id=client_id)
 
 
-def revoke_token(uow: UnitOfWork, token: str) -> None:
-    """RFC 7009: revoke a refresh token's whole family; unknown tokens are not an error."""
+def revoke_token(uow: UnitOfWork, token: str, client_params: dict[str, Any] | None = None) -> None:
+    """RFC 7009: revoke a refresh token's whole family; unknown tokens are not an error.
+
+    The client is authenticated first (none named: the first-party frontend) and may revoke
+    only its own tokens (§2.1).
+    """
+    client = oauth.authenticate_client(uow, client_params or {})
     with uow:
         found = uow.refresh_tokens.lock_by_hash(hash_refresh_token(token))
+        if found is not None and found.client_id != client.client_id:
+            raise UnauthorizedClient("This token was not issued to this client.")
         if found is not None:
             uow.refresh_tokens.revoke_family(found.family_id)
             uow.commit()

@@ -1,10 +1,13 @@
 """What the handlers need from storage (SQL in production, in-memory fakes in unit tests)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from nameko_services.users.authorization import AuthorizationCode
+from nameko_services.users.clients import Client
 from nameko_services.users.domain import RefreshToken, User
+from nameko_services.users.throttle import LoginAttempts
 
 
 class UserRepository(Protocol):
@@ -31,6 +34,27 @@ class RefreshTokenRepository(Protocol):
         """Delete the user's tokens whose family has expired: they can never be used again."""
 
 
+class ClientRepository(Protocol):
+    """Registered OAuth clients, by client id."""
+
+    def get(self, client_id: str) -> Client | None: ...
+    def add(self, client: Client) -> None: ...
+    def ensure(self, client: Client) -> None:
+        """Insert unless a client with that id exists (the first-party client, concurrently)."""
+    def disable(self, client_id: str, now: datetime) -> bool: ...
+    def all(self) -> list[Client]: ...
+
+
+class AuthorizationCodeRepository(Protocol):
+    """Authorization codes, found only by the hash of the code."""
+
+    def add(self, code: AuthorizationCode) -> None: ...
+    def lock_by_hash(self, code_hash: str) -> AuthorizationCode | None:
+        """Locked until the unit of work ends, so a code is redeemed once under any race."""
+    def save(self, code: AuthorizationCode) -> None: ...
+    def purge_expired(self, now: datetime, keep_redeemed: timedelta) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over both repositories."""
 
@@ -38,6 +62,12 @@ class UnitOfWork(Protocol):
     def users(self) -> UserRepository: ...
     @property
     def refresh_tokens(self) -> RefreshTokenRepository: ...
+    @property
+    def login_attempts(self) -> LoginAttempts: ...
+    @property
+    def clients(self) -> ClientRepository: ...
+    @property
+    def codes(self) -> AuthorizationCodeRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: object, error: object, traceback: object) -> None:

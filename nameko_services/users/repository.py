@@ -2,15 +2,26 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nameko_services.common.errors import EmailTaken
+from nameko_services.users.authorization import AuthorizationCode
+from nameko_services.users.clients import Client
 from nameko_services.users.domain import RefreshToken, User
-from nameko_services.users.models import EMAIL_UNIQUE_INDEX, RefreshTokenRow, UserRow
+from nameko_services.users.models import (
+    EMAIL_UNIQUE_INDEX,
+    AuthorizationCodeRow,
+    LoginThrottleRow,
+    OAuthClientRow,
+    RefreshTokenRow,
+    UserRow,
+)
+from nameko_services.users.throttle import Counter, ThrottleKey
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:
@@ -28,7 +39,7 @@ def _user(row: UserRow) -> User:
 
 def _token(row: RefreshTokenRow) -> RefreshToken:
     return RefreshToken(str(row.id), str(row.family_id), str(row.user_id), row.token_hash, row.scope,
-                        row.expires_at, row.used_at, row.revoked_at)
+                        row.expires_at, row.used_at, row.revoked_at, row.client_id)
 
 
 class SqlUsers:
@@ -75,7 +86,8 @@ class SqlRefreshTokens:
         self.session.add(RefreshTokenRow(
             id=uuid.UUID(token.id), family_id=uuid.UUID(token.family_id),
             user_id=uuid.UUID(token.user_id), token_hash=token.token_hash, scope=token.scope,
-            expires_at=token.expires_at, used_at=token.used_at, revoked_at=token.revoked_at))
+            expires_at=token.expires_at, used_at=token.used_at, revoked_at=token.revoked_at,
+            client_id=token.client_id))
 
     def lock_by_hash(self, token_hash: str) -> RefreshToken | None:
         row = self.session.scalars(select(RefreshTokenRow)
@@ -104,6 +116,128 @@ class SqlRefreshTokens:
                              .values(revoked_at=datetime.now(UTC)))
 
 
+SWEEP_LIMIT = 1000  # stale throttle rows dropped per successful sign-in, at most
+
+
+class SqlLoginAttempts:
+    """Login throttle counters in the ``login_throttle`` table."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def lock(self, keys: list[ThrottleKey]) -> dict[ThrottleKey, Counter]:
+        # Insert-if-missing first, so there is always a row to lock: a concurrent first attempt
+        # on a new key waits here instead of both seeing "no failures yet".
+        self.session.execute(insert(LoginThrottleRow).values(
+            [{"scope": key.scope, "key_hash": key.key_hash} for key in keys]).on_conflict_do_nothing())
+        rows = self.session.scalars(
+            select(LoginThrottleRow)
+            .where(tuple_(LoginThrottleRow.scope, LoginThrottleRow.key_hash).in_(
+                [(key.scope, key.key_hash) for key in keys]))
+            .order_by(LoginThrottleRow.scope, LoginThrottleRow.key_hash)
+            .with_for_update().execution_options(populate_existing=True))
+        return {ThrottleKey(row.scope, row.key_hash): Counter(row.failures, row.last_failure_at)
+                for row in rows}
+
+    def save(self, key: ThrottleKey, counter: Counter) -> None:
+        self.session.execute(update(LoginThrottleRow).where(
+            LoginThrottleRow.scope == key.scope, LoginThrottleRow.key_hash == key.key_hash).values(
+            failures=counter.failures, last_failure_at=counter.last_failure_at))
+
+    def forget(self, key: ThrottleKey) -> None:
+        self.session.execute(delete(LoginThrottleRow).where(
+            LoginThrottleRow.scope == key.scope, LoginThrottleRow.key_hash == key.key_hash))
+
+    def forget_quiet_since(self, moment: datetime) -> None:
+        # SKIP LOCKED: a sweep never waits for (or deadlocks with) a sign-in holding a row.
+        stale = (select(LoginThrottleRow.scope, LoginThrottleRow.key_hash)
+                 .where(LoginThrottleRow.updated_at < moment)
+                 .limit(SWEEP_LIMIT).with_for_update(skip_locked=True))
+        self.session.execute(delete(LoginThrottleRow).where(
+            tuple_(LoginThrottleRow.scope, LoginThrottleRow.key_hash).in_(stale)))
+
+
+def _client(row: OAuthClientRow) -> Client:
+    return Client(row.client_id, row.name, row.type, row.secret_hash, tuple(row.redirect_uris),
+                  tuple(row.grant_types), tuple(row.scopes), row.created_at, row.disabled_at)
+
+
+class SqlClients:
+    """OAuth clients in the ``oauth_clients`` table."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, client_id: str) -> Client | None:
+        row = self.session.get(OAuthClientRow, client_id, populate_existing=True)
+        return None if row is None else _client(row)
+
+    def add(self, client: Client) -> None:
+        self.session.add(OAuthClientRow(**self._values(client)))
+
+    def ensure(self, client: Client) -> None:
+        """Insert ``client`` unless a client with its id exists (then nothing changes)."""
+        self.session.execute(insert(OAuthClientRow).values(**self._values(client))
+                             .on_conflict_do_nothing(index_elements=["client_id"]))
+
+    def disable(self, client_id: str, now: datetime) -> bool:
+        """Disable the client (once); False if there is no such client."""
+        result = self.session.execute(update(OAuthClientRow)
+                                      .where(OAuthClientRow.client_id == client_id)
+                                      .values(disabled_at=func.coalesce(OAuthClientRow.disabled_at, now)))
+        return bool(getattr(result, "rowcount", 0))
+
+    def all(self) -> list[Client]:
+        rows = self.session.scalars(select(OAuthClientRow).order_by(OAuthClientRow.created_at,
+                                                                    OAuthClientRow.client_id))
+        return [_client(row) for row in rows]
+
+    @staticmethod
+    def _values(client: Client) -> dict[str, object]:
+        return {"client_id": client.client_id, "name": client.name, "type": client.type,
+                "secret_hash": client.secret_hash, "redirect_uris": list(client.redirect_uris),
+                "grant_types": list(client.grant_types), "scopes": list(client.scopes),
+                "disabled_at": client.disabled_at}
+
+
+def _code(row: AuthorizationCodeRow) -> AuthorizationCode:
+    return AuthorizationCode(row.code_hash, row.client_id, str(row.user_id), row.redirect_uri, row.scope,
+                             row.code_challenge, row.expires_at, row.used_at,
+                             None if row.family_id is None else str(row.family_id))
+
+
+class SqlAuthorizationCodes:
+    """Authorization codes (by hash) in the ``authorization_codes`` table."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, code: AuthorizationCode) -> None:
+        self.session.add(AuthorizationCodeRow(
+            code_hash=code.code_hash, client_id=code.client_id, user_id=uuid.UUID(code.user_id),
+            redirect_uri=code.redirect_uri, scope=code.scope, code_challenge=code.code_challenge,
+            expires_at=code.expires_at))
+
+    def lock_by_hash(self, code_hash: str) -> AuthorizationCode | None:
+        row = self.session.scalars(select(AuthorizationCodeRow)
+                                   .where(AuthorizationCodeRow.code_hash == code_hash)
+                                   .with_for_update()
+                                   .execution_options(populate_existing=True)).first()
+        return None if row is None else _code(row)
+
+    def save(self, code: AuthorizationCode) -> None:
+        family = None if code.family_id is None else uuid.UUID(code.family_id)
+        self.session.execute(update(AuthorizationCodeRow)
+                             .where(AuthorizationCodeRow.code_hash == code.code_hash)
+                             .values(used_at=code.used_at, family_id=family))
+
+    def purge_expired(self, now: datetime, keep_redeemed: timedelta) -> None:
+        """Expired codes never redeemed can go; redeemed ones stay ``keep_redeemed`` for reuse detection."""
+        code = AuthorizationCodeRow
+        self.session.execute(delete(code).where(
+            code.expires_at <= now, code.used_at.is_(None) | (code.expires_at <= now - keep_redeemed)))
+
+
 def _constraint(error: IntegrityError) -> str | None:
     diag = getattr(error.orig, "diag", None)
     return getattr(diag, "constraint_name", None)
@@ -116,6 +250,9 @@ class SqlUnitOfWork:
         self.session = session
         self.users = SqlUsers(session)
         self.refresh_tokens = SqlRefreshTokens(session)
+        self.clients = SqlClients(session)
+        self.codes = SqlAuthorizationCodes(session)
+        self.login_attempts = SqlLoginAttempts(session)
 
     def __enter__(self) -> SqlUnitOfWork:
         return self

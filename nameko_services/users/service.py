@@ -1,34 +1,56 @@
 """The users nameko service: thin entrypoints that check the caller, load, handle and dump."""
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from typing import Any
 
 from nameko.extensions import DependencyProvider
 
 from nameko_services.common.db import Database
-from nameko_services.common.keys import load_signing_key
+from nameko_services.common.keys import load_public_keys, load_signing_key
 from nameko_services.common.logging import LoggingContext
 from nameko_services.common.rpc import Caller, rpc
-from nameko_services.users import handlers, schemas
+from nameko_services.common.sentry import SentryReporter
+from nameko_services.users import handlers, oauth, schemas
 from nameko_services.users.domain import require_admin, require_user
 from nameko_services.users.repository import SqlUnitOfWork
+from nameko_services.users.throttle import ThrottlePolicy
 from nameko_services.users.tokens import TokenSettings
 
 Json = dict[str, Any]
+KEY_CHECK_INTERVAL = 5.0  # seconds; ops/keys.py adds it to the wait before a key is retired
 
 
 class Tokens(DependencyProvider):
-    """Token signing settings from config, with the access-token key loaded once."""
+    """Token signing settings from config; the access key is re-read every few seconds so
+    ``shopctl rotate-key`` takes effect in every running instance without a restart."""
 
     def setup(self) -> None:
         config = self.container.config
         self.settings = TokenSettings(
             key=load_signing_key("access"), issuer=config["TOKEN_ISSUER"],
             audience=config["TOKEN_AUDIENCE"], access_ttl=int(config["ACCESS_TOKEN_TTL"]),
-            refresh_ttl=int(config["REFRESH_TOKEN_TTL"]))
+            refresh_ttl=int(config["REFRESH_TOKEN_TTL"]), published=lambda: load_public_keys("access"))
+        self.checked_at = time.monotonic()
 
     def get_dependency(self, worker_ctx: Any) -> TokenSettings:
+        if time.monotonic() - self.checked_at >= KEY_CHECK_INTERVAL:
+            self.checked_at = time.monotonic()
+            key = load_signing_key("access")
+            if key.kid != self.settings.key.kid:
+                self.settings = replace(self.settings, key=key)
         return self.settings
+
+
+class LoginThrottle(DependencyProvider):
+    """The login throttle policy from the ``LOGIN_THROTTLE`` config section."""
+
+    def setup(self) -> None:
+        self.policy = ThrottlePolicy.from_config(self.container.config)
+
+    def get_dependency(self, worker_ctx: Any) -> ThrottlePolicy:
+        return self.policy
 
 
 class UsersService:
@@ -38,8 +60,10 @@ class UsersService:
 
     db = Database("core")
     tokens = Tokens()
+    login_throttle = LoginThrottle()
     caller = Caller()
     logging = LoggingContext()
+    sentry = SentryReporter()
 
     @property
     def uow(self) -> SqlUnitOfWork:
@@ -53,15 +77,33 @@ class UsersService:
         return schemas.dump_user(handlers.register(self.uow, data["email"], data["password"], data["name"]))
 
     @rpc
-    def issue_token(self, grant: Json) -> Json:
-        """OAuth 2.0 token endpoint: password and refresh_token grants."""
-        return handlers.issue_token(self.uow, self.tokens, grant if isinstance(grant, dict) else {})
+    def issue_token(self, grant: Json, client_address: str | None = None) -> Json:
+        """OAuth 2.0 token endpoint: password and refresh_token grants (throttled per address)."""
+        address = client_address if isinstance(client_address, str) and client_address else None
+        return handlers.issue_token(self.uow, self.tokens, grant if isinstance(grant, dict) else {},
+                                    address, self.login_throttle)
 
     @rpc
-    def revoke_token(self, token: str, token_type_hint: str | None = None) -> None:
-        """RFC 7009 revocation of a refresh token's family; unknown tokens succeed silently."""
+    def revoke_token(self, token: str, token_type_hint: str | None = None,
+                     client: Json | None = None) -> None:
+        """RFC 7009 revocation of a refresh token's family by the client it was issued to (``client``:
+        ``client_id`` / ``client_secret``; none means the first-party frontend); unknown tokens succeed."""
         if isinstance(token, str) and token:
-            handlers.revoke_token(self.uow, token)
+            handlers.revoke_token(self.uow, token, client if isinstance(client, dict) else None)
+
+    @rpc
+    def check_authorization(self, request: Json) -> Json:
+        """Validate an OAuth authorization request (the login and consent page asks first)."""
+        return oauth.check_authorization(self.uow, request if isinstance(request, dict) else {})
+
+    @rpc
+    def approve_authorization(self, request: Json, username: str, password: str,
+                              client_address: str | None = None) -> Json:
+        """The user signed in and approved: an authorization code (signing in is throttled as a login)."""
+        user = handlers.authenticate(self.uow, str(username), str(password),
+                                     client_address if isinstance(client_address, str) else None,
+                                     self.login_throttle)
+        return oauth.issue_code(self.uow, request if isinstance(request, dict) else {}, user)
 
     @rpc
     def get_jwks(self) -> Json:

@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -144,20 +145,29 @@ def vhost_uri() -> Iterator[str]:
     httpx.delete(f"{api}/api/vhosts/{path}", auth=auth, timeout=10)
 
 
-@pytest.fixture(scope="session")
-def database_urls() -> Iterator[dict[str, str]]:
-    """``shop_e2e_<db>_<pid>`` databases, recreated and migrated to head; dropped afterwards.
+@contextmanager
+def fresh_databases(prefix: str) -> Iterator[dict[str, str]]:
+    """``<prefix>_<db>_<pid>`` databases, recreated and migrated to head; dropped afterwards.
 
     The pid keeps two runs on one server (two engineers, two CI jobs) out of each other's way.
     """
-    urls = {db: with_database(migrate.database_url(db), f"shop_e2e_{db}_{os.getpid()}")
+    urls = {db: with_database(migrate.database_url(db), f"{prefix}_{db}_{os.getpid()}")
             for db in migrate.DATABASES}
     for db, url in urls.items():
         create_database(url, drop_existing=True)
         migrate.upgrade(db, url)
-    yield urls
-    for url in urls.values():
-        drop_database(url)
+    try:
+        yield urls
+    finally:
+        for url in urls.values():
+            drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def database_urls() -> Iterator[dict[str, str]]:
+    """The session's ``shop_e2e_*`` databases."""
+    with fresh_databases("shop_e2e") as urls:
+        yield urls
 
 
 @pytest.fixture(scope="session")
@@ -167,21 +177,21 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield path
 
 
-@pytest.fixture(scope="session")
-def platform(vhost_uri: str, database_urls: dict[str, str], keys_dir: Path,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    """Every Procfile process running against the test vhost and databases, gateway ready."""
+@contextmanager
+def running_platform(amqp_uri: str, database_urls: dict[str, str], keys_dir: Path,
+                     log_dir: Path, overrides: dict[str, str] | None = None) -> Iterator[Platform]:
+    """Every Procfile process running against ``amqp_uri`` and the databases, gateway ready."""
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = procfile.process_env(os.environ, BIN) | {
-        "SHOP_ENV": "development", "SHOP_AMQP_URI": vhost_uri, "SHOP_KEYS_DIR": str(keys_dir),
+        "SHOP_ENV": "development", "SHOP_AMQP_URI": amqp_uri, "SHOP_KEYS_DIR": str(keys_dir),
         "SHOP_CORE_DB_URL": database_urls["core"], "SHOP_ORDERS_DB_URL": database_urls["orders"],
         "SHOP_PAYMENTS_DB_URL": database_urls["payments"], "SHOP_GATEWAY_HOST": "127.0.0.1",
         "SHOP_GATEWAY_PORT": str(port), "SHOP_TOKEN_ISSUER": base_url, "SHOP_LOG_LEVEL": "INFO",
         # Short, so a test that pauses a service (SIGSTOP) gets its 504 quickly.
         "SHOP_RPC_TIMEOUT": "3",
-    }
-    running = Platform(base_url, env, tmp_path_factory.mktemp("logs"))
+    } | (overrides or {})
+    running = Platform(base_url, env, log_dir)
     try:
         running.start(procfile.read(ROOT / "Procfile"))
         running.wait_ready()
@@ -191,6 +201,26 @@ def platform(vhost_uri: str, database_urls: dict[str, str], keys_dir: Path,
         crashed = {name: code for name, code in running.exited().items() if code not in (0, -15, 143)}
         if crashed:
             print(f"\nprocesses that did not stop cleanly: {crashed}\n{running.report()}")
+
+
+@pytest.fixture(scope="session")
+def platform_overrides() -> dict[str, str]:
+    """Environment the suite's platform runs with on top of the harness's (a suite may redefine it).
+
+    These tests drive hundreds of requests from one address in seconds: the gateway's rate limits
+    (tested in the security suite) would turn them into 429s.
+    """
+    return {"SHOP_RATE_LIMIT_ENABLED": "false"}
+
+
+@pytest.fixture(scope="session")
+def platform(vhost_uri: str, database_urls: dict[str, str], keys_dir: Path,
+             platform_overrides: dict[str, str],
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """Every Procfile process running against the test vhost and databases, gateway ready."""
+    with running_platform(vhost_uri, database_urls, keys_dir, tmp_path_factory.mktemp("logs"),
+                          platform_overrides) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,12 @@ caller's ``Idempotency-Key`` and a pinned ``Stripe-Version``, and has a timeout.
 Stripe's answers are translated here, once: a 402 ``card_error`` is a ``PaymentDeclined``
 (``insufficient_funds`` kept apart) unless its code says to try again; 429, 5xx, timeouts
 and broken connections are ``TransientGatewayError``; any other refusal is a ``GatewayError``.
+Answers are not trusted: a body that is not a JSON object, or an id that is not a plain
+Stripe id (it goes into later request paths), is a ``GatewayError`` too (OWASP API10).
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import requests
@@ -27,6 +30,7 @@ from nameko_services.payments.gateways.base import (
 STRIPE_VERSION = "2024-06-20"
 DEFAULT_TIMEOUT = (3.05, 15.0)  # (connect, read) seconds
 RETRYABLE_CARD_CODES = frozenset({"processing_error"})
+STRIPE_ID = re.compile(r"[a-z]{2,4}_[A-Za-z0-9_]{1,255}")
 
 
 class StripeGateway:
@@ -49,7 +53,7 @@ class StripeGateway:
             "amount": amount, "currency": currency.lower(), "payment_method": token,
             "confirm": "true", "capture_method": "manual"})
         if intent.get("status") == "requires_capture":
-            return Authorisation(str(intent["id"]))
+            return Authorisation(_stripe_id(intent, "pi_"))
         if intent.get("status") == "requires_action":
             raise PaymentDeclined(DECLINED, "The card needs authentication the shop cannot offer.")
         raise GatewayError("unexpected_status", f"Payment intent is {intent.get('status')!r}.")
@@ -63,7 +67,7 @@ class StripeGateway:
 
     def refund(self, reference: str, amount: int, idempotency_key: str) -> str:
         refund = self._post("/v1/refunds", idempotency_key, {"payment_intent": reference, "amount": amount})
-        return str(refund["id"])
+        return _stripe_id(refund, "re_")
 
     def _post(self, path: str, idempotency_key: str, form: dict[str, Any]) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.api_key}", "Idempotency-Key": idempotency_key,
@@ -78,9 +82,20 @@ class StripeGateway:
         if response.status_code >= 400:
             raise _error_of(response)
         try:
-            return dict(response.json())
+            answer = response.json()
         except ValueError as exc:
             raise TransientGatewayError("invalid_response", "The provider sent no JSON.") from exc
+        if not isinstance(answer, dict):
+            raise GatewayError("invalid_response", "The provider's answer is not a JSON object.")
+        return answer
+
+
+def _stripe_id(answer: dict[str, Any], prefix: str) -> str:
+    """The answer's ``id`` if it is a plain Stripe id of the expected kind."""
+    value = answer.get("id")
+    if not isinstance(value, str) or not value.startswith(prefix) or not STRIPE_ID.fullmatch(value):
+        raise GatewayError("invalid_response", f"The provider's answer has no valid {prefix}... id.")
+    return value
 
 
 def _error_of(response: requests.Response) -> GatewayError:

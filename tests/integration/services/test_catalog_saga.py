@@ -4,15 +4,14 @@ import uuid
 import eventlet
 import pytest
 from kombu import Connection
-from nameko.amqp.publish import Publisher
 from nameko.extensions import DependencyProvider
-from nameko.standalone.events import get_event_exchange
 from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import text
 
 from nameko_services.catalog.service import CatalogService
 from nameko_services.common.events import dead_letter_queue_name, event_handler
-from nameko_services.common.outbox import EVENT_ID_HEADER
+from nameko_services.common.outbox import OutboxMessage
+from nameko_services.common.relay import event_publisher
 
 ADMIN = ("00000000-0000-4000-8000-0000000000ad", ["customer", "admin"])
 PLACED_QUEUE = "evt-orders-order_placed--catalog.on_order_placed"
@@ -77,16 +76,13 @@ def product(admin):
 
 @pytest.fixture
 def dispatch(saga_config):
-    """Publish an orders event as the orders relay does: confirmed, with a ``nameko.event_id``."""
-    exchange = get_event_exchange("orders", saga_config)
-    publisher = Publisher(saga_config["AMQP_URI"], serializer="json", declare=[exchange])
+    """Publish an orders event with the orders relay's publisher: confirmed, signed, with an event id."""
+    publish = event_publisher(saga_config, "orders")
 
     def _dispatch(event_type, payload, event_id="new"):
-        headers = {} if event_id is None else {
-            EVENT_ID_HEADER: str(uuid.uuid4()) if event_id == "new" else event_id}
-        publisher.publish(payload, exchange=exchange, routing_key=event_type, extra_headers=headers,
-                          use_confirms=True)
-        return headers.get(EVENT_ID_HEADER)
+        event_id = str(uuid.uuid4()) if event_id == "new" else event_id
+        publish(OutboxMessage(event_id, event_type, payload, {}))
+        return event_id
 
     return _dispatch
 

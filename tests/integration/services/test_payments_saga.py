@@ -3,14 +3,13 @@ import uuid
 
 import eventlet
 import pytest
-from nameko.amqp.publish import Publisher
-from nameko.standalone.events import get_event_exchange
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from nameko_services.common.errors import PaymentNotFound, PermissionDenied, RefundExceedsBalance
 from nameko_services.common.events import event_handler
-from nameko_services.common.outbox import EVENT_ID_HEADER
+from nameko_services.common.outbox import OutboxMessage
+from nameko_services.common.relay import event_publisher
 from nameko_services.payments import projection
 from nameko_services.payments.service import PaymentsService
 
@@ -54,14 +53,12 @@ def sandbox(service):
 
 @pytest.fixture
 def dispatch(config):
-    """Publish an orders event as the orders relay does: confirmed, with a ``nameko.event_id``."""
-    exchange = get_event_exchange("orders", config)
-    publisher = Publisher(config["AMQP_URI"], serializer="json", declare=[exchange])
+    """Publish an orders event with the orders relay's publisher: confirmed, signed, with an event id."""
+    publish = event_publisher(config, "orders")
 
     def _dispatch(event_type, payload, event_id=None):
         event_id = event_id or str(uuid.uuid4())
-        publisher.publish(payload, exchange=exchange, routing_key=event_type,
-                          extra_headers={EVENT_ID_HEADER: event_id}, use_confirms=True)
+        publish(OutboxMessage(event_id, event_type, payload, {}))
         return event_id
 
     return _dispatch

@@ -68,8 +68,10 @@ async def test_an_unexpected_exception_is_a_500_that_names_nothing_internal(clie
     rpc.fail("catalog", "list_categories", KeyError("secret_internal_name"))
     response = await client.get("/api/v1/categories")
     assert response.status_code == 500
+    # Only the request id, which the logged traceback carries too.
     assert response.json() == {"error": {"code": "internal_error",
-                                         "message": "Something went wrong on our side.", "details": {}}}
+                                         "message": "Something went wrong on our side.",
+                                         "details": {"request_id": response.headers["x-request-id"]}}}
     assert "secret_internal_name" not in response.text and "KeyError" not in response.text
 
 

@@ -11,6 +11,7 @@ from nameko_services.common.errors import (
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
+    UnauthorizedClient,
     UnsupportedGrantType,
     UserNotFound,
     WeakPassword,
@@ -170,6 +171,8 @@ def test_a_scope_may_be_narrowed_but_not_widened(uow, tokens, ada):
 
 def test_unknown_grant_types_and_missing_parameters_are_refused(uow, tokens):
     with pytest.raises(UnsupportedGrantType):
+        handlers.issue_token(uow, tokens, {"grant_type": "implicit"})
+    with pytest.raises(UnauthorizedClient):  # the first-party frontend is no machine client
         handlers.issue_token(uow, tokens, {"grant_type": "client_credentials"})
     with pytest.raises(InvalidRequest):
         handlers.issue_token(uow, tokens, {})

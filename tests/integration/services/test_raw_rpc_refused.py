@@ -1,0 +1,124 @@
+"""RPC requests published with kombu alone, past any nameko client, still need a valid service token.
+
+Someone who reaches RabbitMQ publishes to ``nameko-rpc`` with routing key ``catalog.release_stock``
+or ``payments.refund_payment`` and no, a garbled, a forged or a misdirected
+``nameko.authorization`` header: the reply is ``NotAuthenticated`` and nothing changes.
+"""
+import uuid
+
+import eventlet
+import pytest
+
+from nameko_services.catalog.service import CatalogService
+from nameko_services.common import auth, keys
+from nameko_services.common.event_auth import sign_event
+from nameko_services.common.outbox import OutboxMessage
+from nameko_services.common.relay import event_publisher
+from nameko_services.payments.service import PaymentsService
+from tests.integration.services.forgery import forged_key, raw_rpc
+
+ADMIN = ("00000000-0000-4000-8000-0000000000ad", ["customer", "admin"])
+
+
+def admin_token(audience, key=None, **kwargs):
+    """A gateway token for an admin, signed with ``key`` (the gateway's own by default)."""
+    return auth.issue_service_token(key or keys.load_signing_key("service-gateway"), service="gateway",
+                                    audience=audience, principal=auth.Principal(ADMIN[0], tuple(ADMIN[1])),
+                                    **kwargs)
+
+
+def forged_tokens(audience):
+    """Every header value a forger might try on a call to ``audience``."""
+    return {
+        "none": None,
+        "garbage": "not.a.jwt",
+        "unknown-key": admin_token(audience, key=forged_key()),
+        "other-audience": admin_token("users"),
+        "expired": admin_token(audience, now=1_000_000),
+        "event-token": sign_event(keys.load_signing_key("service-gateway"), service="gateway",
+                                  event_type="x", event_id=str(uuid.uuid4()), payload={}),
+    }
+
+
+VARIANTS = list(forged_tokens("catalog"))
+
+
+def refused_as_unauthenticated(reply):
+    return reply["result"] is None and reply["error"]["exc_type"] == "NotAuthenticated"
+
+
+def wait_for(predicate, timeout=15):
+    with eventlet.Timeout(timeout):
+        while not predicate():
+            eventlet.sleep(0.05)
+
+
+# --- catalog.release_stock ---------------------------------------------------------------------
+
+@pytest.fixture
+def catalog_reservation(container_factory, core_config, call):
+    """A running catalog and an order holding 3 of 10 mugs; returns (order_id, stock getter)."""
+    container_factory(CatalogService, core_config).start()
+    product = call("catalog", "create_product", {"sku": "MUG-1", "name": "Mug", "price": 999,
+                                                 "currency": "EUR", "stock": 10}, as_user=ADMIN)
+    order_id = str(uuid.uuid4())
+    call("catalog", "reserve_stock", order_id, [{"product_id": product["id"], "quantity": 3}], as_user=ADMIN)
+    return order_id, lambda: call("catalog", "get_stock", product["id"], as_user=ADMIN)["reserved"]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_raw_release_stock_without_a_valid_token_is_refused_and_releases_nothing(
+        variant, catalog_reservation, core_config):
+    order_id, reserved = catalog_reservation
+    reply = raw_rpc(core_config, "catalog", "release_stock", [order_id],
+                    token=forged_tokens("catalog")[variant])
+    assert refused_as_unauthenticated(reply), reply
+    assert reserved() == 3
+
+
+def test_a_raw_release_stock_with_a_genuine_token_releases(catalog_reservation, core_config):
+    order_id, reserved = catalog_reservation
+    reply = raw_rpc(core_config, "catalog", "release_stock", [order_id], token=admin_token("catalog"))
+    assert reply["error"] is None
+    assert reserved() == 0
+
+
+# --- payments.refund_payment -------------------------------------------------------------------
+
+@pytest.fixture
+def captured_payment(container_factory, payments_config, call):
+    """A running payments service and a captured 25.00 EUR payment; returns (id, status getter)."""
+    config = dict(payments_config, EVENT_RETRY_DELAYS=[0.1], PAYMENT_PROVIDER="sandbox")
+    container_factory(PaymentsService, config).start()
+    publish, order_id = event_publisher(config, "orders"), str(uuid.uuid4())
+    publish(OutboxMessage(str(uuid.uuid4()), "payment_requested", {
+        "order_id": order_id, "order_version": 1, "user_id": str(uuid.uuid4()), "amount": 2500,
+        "currency": "EUR", "payment_token": "tok_visa"}, {}))
+
+    def payment():
+        items = call("payments", "list_payments", order_id, as_user=ADMIN)["items"]
+        return items[0] if items else None
+
+    wait_for(lambda: payment() is not None and payment()["status"] == "authorised")
+    publish(OutboxMessage(str(uuid.uuid4()), "capture_requested",
+                          {"order_id": order_id, "order_version": 2, "payment_id": payment()["id"]}, {}))
+    wait_for(lambda: payment()["status"] == "captured")
+    return payment()["id"], lambda: payment()["status"]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_raw_refund_without_a_valid_token_is_refused_and_refunds_nothing(
+        variant, captured_payment, payments_config):
+    payment_id, status = captured_payment
+    reply = raw_rpc(payments_config, "payments", "refund_payment", [payment_id],
+                    token=forged_tokens("payments")[variant])
+    assert refused_as_unauthenticated(reply), reply
+    assert status() == "captured"
+
+
+def test_a_raw_refund_with_a_genuine_admin_token_refunds(captured_payment, payments_config):
+    payment_id, status = captured_payment
+    reply = raw_rpc(payments_config, "payments", "refund_payment", [payment_id],
+                    token=admin_token("payments"))
+    assert reply["error"] is None
+    assert status() == "refunded"
