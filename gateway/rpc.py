@@ -181,7 +181,10 @@ class AmqpRpcClient:
         return aio_pika.Message(body, content_type="application/json", content_encoding="utf-8",
                                 correlation_id=correlation_id, reply_to=self.reply_to,
                                 headers=self._headers(service, method, principal),
-                                delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT)
+                                delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
+                                # Unread when we stop waiting, the request expires: no service
+                                # acts on a call whose caller already answered the client 504.
+                                expiration=self.timeout)
 
     async def call(self, service: str, method: str, *, principal: Principal | None = None,
                    **kwargs: Any) -> Any:

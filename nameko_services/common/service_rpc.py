@@ -79,5 +79,7 @@ class ServiceRpc(RpcProxy):
         self.call_timeout = float(self.timeout or self.container.config.get("RPC_TIMEOUT", DEFAULT_TIMEOUT))
 
     def get_dependency(self, worker_ctx: Any) -> SignedServiceProxy:
+        # The request expires in the queue when we stop waiting: nobody redoes it for nobody.
+        options = {"expiration": self.call_timeout, **self.options}
         return SignedServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener,
-                                  key=self.key, timeout=self.call_timeout, **self.options)
+                                  key=self.key, timeout=self.call_timeout, **options)

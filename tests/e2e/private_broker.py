@@ -1,0 +1,97 @@
+"""A RabbitMQ node of the test's own, so a test can restart a broker without touching anyone else's.
+
+It runs from the machine's ``rabbitmq-server`` with its own node name, ports, data and log folders,
+and no plugins; ``rabbitmqctl -n <node>`` stops it. The machine's own broker keeps running.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+START_TIMEOUT = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+class PrivateBroker:
+    """One RabbitMQ node under ``base``: ``start()``, ``stop()``, ``restart()``, ``uri``."""
+
+    def __init__(self, base: Path) -> None:
+        for tool in ("rabbitmq-server", "rabbitmqctl"):
+            if shutil.which(tool) is None:
+                pytest.skip(f"{tool} is not installed: the broker-restart test needs a local RabbitMQ")
+        if os.geteuid() != 0:
+            pytest.skip("rabbitmq-server only runs as root or rabbitmq: run the broker-restart test as root")
+        self.base = base
+        self.port = _free_port()
+        self.node = f"shop-e2e-{os.getpid()}@localhost"
+        self.uri = f"amqp://guest:guest@127.0.0.1:{self.port}/"
+        base.chmod(0o777)  # the server drops to the rabbitmq user
+        (base / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n")
+        (base / "enabled_plugins").write_text("[].\n")
+        self.env = os.environ | {
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_DIST_PORT": str(_free_port()),
+            "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(base / "log"),
+            "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+            "RABBITMQ_PID_FILE": str(base / "rabbitmq.pid"),
+        }
+
+    @classmethod
+    @contextmanager
+    def running(cls) -> Iterator[PrivateBroker]:
+        """A started node in a fresh folder (under /tmp: the rabbitmq user must reach it), removed after."""
+        base = Path(tempfile.mkdtemp(prefix="shop-e2e-broker-"))
+        try:
+            node = cls(base)
+            node.start()
+            try:
+                yield node
+            finally:
+                node.stop()
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+
+    def start(self) -> None:
+        subprocess.run(["rabbitmq-server", "-detached"], env=self.env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not _accepts(self.port):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the private RabbitMQ node did not listen within {START_TIMEOUT:.0f} s "
+                                   f"(logs in {self.base / 'log'})")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        # With the pid file, rabbitmqctl waits until the node's process has exited.
+        subprocess.run(["rabbitmqctl", "-n", self.node, "stop", str(self.base / "rabbitmq.pid")],
+                       env=self.env, check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+    def restart(self) -> None:
+        """A real restart: the node shuts down (every connection drops), then boots from its disk."""
+        self.stop()
+        self.start()

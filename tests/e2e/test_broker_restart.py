@@ -1,0 +1,117 @@
+"""The broker restarted in the middle of a batch of orders: every order accepted once, and final.
+
+The platform here runs on a RabbitMQ node of the test's own (``private_broker.py``), restarted
+for real while clients place orders. Clients behave as a frontend should: an answer of 5xx (or no
+answer) is retried with the same ``Idempotency-Key``, so an order the platform took before the
+broker went away is returned again, never made twice.
+"""
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from nameko_services.users.admin import ensure_admin
+from tests.e2e.conftest import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    CUSTOMER_PASSWORD,
+    fresh_databases,
+    running_platform,
+)
+from tests.e2e.private_broker import PrivateBroker
+from tests.e2e.saga_support import FINAL, bearer, new_product, place, settled_stock, wait_for
+
+pytestmark = pytest.mark.slow
+
+ORDERS, STOCK, CLIENTS = 30, 20, 30
+SPREAD = 0.25  # seconds between the orders' first attempts: the batch outlasts the broker's restart
+RETRYABLE = {409, 502, 503, 504}  # 409: the first attempt with this key is still in progress
+PLACE_DEADLINE = 120.0
+
+
+@pytest.fixture(scope="module")
+def broker():
+    with PrivateBroker.running() as node:
+        yield node
+
+
+@pytest.fixture(scope="module")
+def own_platform(broker, keys_dir, platform_overrides, tmp_path_factory):
+    with fresh_databases("shop_e2e_broker") as urls, \
+            running_platform(broker.uri, urls, keys_dir, tmp_path_factory.mktemp("logs"),
+                             platform_overrides) as running:
+        ensure_admin(urls["core"], ADMIN_EMAIL, ADMIN_PASSWORD)
+        yield running
+
+
+def token_for(client, email, password):
+    response = client.post("/api/v1/oauth/token",
+                           data={"grant_type": "password", "username": email, "password": password})
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def place_until_accepted(base_url, token, product_id, key, delay):
+    """Place one order, retrying transient failures with the same key: (the order's id, attempts)."""
+    time.sleep(delay)
+    deadline = time.monotonic() + PLACE_DEADLINE
+    attempts, last = 0, "no attempt"
+    with httpx.Client(base_url=base_url, timeout=15) as client:
+        while time.monotonic() < deadline:
+            attempts += 1
+            try:
+                response = place(client, token, product_id, key=key)
+            except httpx.HTTPError as exc:
+                response, last = None, repr(exc)
+            if response is not None and response.status_code in (200, 201):
+                return response.json()["id"], attempts
+            if response is not None and response.status_code not in RETRYABLE:
+                raise AssertionError(f"order {key}: {response.status_code} {response.text}")
+            if response is not None:
+                last = f"{response.status_code} {response.text[:200]}"
+            time.sleep(0.5)
+    raise AssertionError(f"order {key} was never accepted after {attempts} attempts (last: {last})")
+
+
+@pytest.fixture
+def client(own_platform):
+    with httpx.Client(base_url=own_platform.base_url, timeout=30) as http:
+        yield http
+
+
+def test_a_broker_restart_mid_batch_loses_no_order_and_makes_none_twice(broker, own_platform, client):
+    admin = token_for(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+    email = f"customer-{uuid.uuid4().hex[:10]}@example.com"
+    assert client.post("/api/v1/users", json={"email": email, "password": CUSTOMER_PASSWORD,
+                                              "name": "Ada"}).status_code == 201
+    token = token_for(client, email, CUSTOMER_PASSWORD)
+    item = new_product(client, admin, stock=STOCK, price=900)
+
+    keys = [uuid.uuid4().hex for _ in range(ORDERS)]
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        futures = [pool.submit(place_until_accepted, own_platform.base_url, token, item["id"], key,
+                               index * SPREAD) for index, key in enumerate(keys)]
+        while sum(f.done() for f in futures) < ORDERS // 4:
+            time.sleep(0.05)
+        broker.restart()
+        placed = [future.result() for future in futures]
+
+    order_ids = [order_id for order_id, _ in placed]
+    assert sum(attempts for _, attempts in placed) > ORDERS  # the restart did interrupt the batch
+    assert len(set(order_ids)) == ORDERS
+    listed = client.get("/api/v1/orders?per_page=100", headers=bearer(token))
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["total"] == ORDERS  # no retry made a second order
+    orders = [wait_for(client, token, order_id, FINAL, timeout=120) for order_id in order_ids]
+    confirmed = [o for o in orders if o["status"] == "confirmed"]
+    cancelled = [o for o in orders if o["status"] == "cancelled"]
+    assert (len(confirmed), len(cancelled)) == (STOCK, ORDERS - STOCK)
+    assert {o["cancellation_reason"] for o in cancelled} == {"out_of_stock"}
+    current, expected = settled_stock(client, admin, item["id"], on_hand=0)
+    assert current == expected
+    payments = client.get("/api/v1/payments?per_page=100", headers=bearer(token)).json()["items"]
+    captured = sorted((p["order_id"], p["amount"]) for p in payments if p["status"] == "captured")
+    assert captured == sorted((o["id"], o["total"]) for o in confirmed)
+    assert {p["status"] for p in payments} <= {"captured", "voided", "failed"}
