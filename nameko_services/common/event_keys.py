@@ -7,49 +7,22 @@ before a key rotation, and still waiting in a queue, stay valid.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import jwt
-
-from nameko_services.common.auth import key_map
 from nameko_services.common.event_auth import (
     DEFAULT_EVENT_TOKEN_MAX_AGE,
     EVENT_TOKEN_HEADER,
     resign_event,
 )
-from nameko_services.common.keys import load_public_keys, load_signing_key
+from nameko_services.common.key_sets import ReloadingKeySet
+from nameko_services.common.keys import load_signing_key
 from nameko_services.common.outbox import EVENT_ID_HEADER
 
-KEY_RELOAD_INTERVAL = 5.0  # seconds; a token with an unknown kid re-reads the key set at most this often
-KEY_MAX_AGE = 60.0  # seconds; and it is re-read this often anyway, so rotations need no restart
 
-
-class EmitterKeys:
-    """The public keys (current, staged, previous: see keys.py) of the one service whose events we take."""
-
-    def __init__(self, service: str) -> None:
-        self.name = f"service-{service}"
-        self._load()
-
-    def _load(self) -> None:
-        self.keys = key_map(load_public_keys(self.name))
-        self.loaded = time.monotonic()
-
-    def for_token(self, token: str | None) -> dict[str, Any]:
-        age = time.monotonic() - self.loaded
-        if age >= KEY_MAX_AGE or (age >= KEY_RELOAD_INTERVAL and _kid(token) not in self.keys):
-            self._load()
-        return self.keys
-
-
-def _kid(token: str | None) -> str | None:
-    try:
-        kid = jwt.get_unverified_header(token or "").get("kid")
-    except jwt.PyJWTError:
-        return None
-    return kid if isinstance(kid, str) else None
+def emitter_keys(service: str) -> ReloadingKeySet:
+    """The keys of the one service whose events a handler takes."""
+    return ReloadingKeySet([f"service-{service}"])
 
 
 # nameko's handler queue name: evt-<source>-<event>--<service>.<method>
@@ -69,7 +42,7 @@ def event_resigner(queue_name: str, max_age: int = DEFAULT_EVENT_TOKEN_MAX_AGE) 
                          "(evt-<source>-<event>--<service>.<handler>)")
     source, event_type = match["source"], match["event_type"]
     key = load_signing_key(f"service-{source}")
-    keys = EmitterKeys(source)
+    keys = emitter_keys(source)
 
     def resign(headers: Mapping[str, Any], payload: Any) -> str:
         token = headers.get(EVENT_TOKEN_HEADER)

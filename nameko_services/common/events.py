@@ -29,13 +29,14 @@ from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.events import EventHandler
 
+from nameko_services.common.broker import BROKER_GONE
 from nameko_services.common.errors import NotAuthenticated
 from nameko_services.common.event_auth import (
     DEFAULT_EVENT_TOKEN_MAX_AGE,
     EVENT_TOKEN_HEADER,
     verify_event,
 )
-from nameko_services.common.event_keys import EmitterKeys, Resign
+from nameko_services.common.event_keys import Resign, emitter_keys
 from nameko_services.common.outbox import EVENT_ID_HEADER
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class ReliableEventHandler(EventHandler):
         self.delays = tuple(float(d) for d in config.get("EVENT_RETRY_DELAYS", DEFAULT_RETRY_DELAYS))
         self.publisher = Publisher(config[AMQP_URI_CONFIG_KEY], serializer="json")
         # Only the emitting service's own keys: a token of any other service is refused.
-        self.event_keys = EmitterKeys(self.source_service)
+        self.event_keys = emitter_keys(self.source_service)
         self.max_age = int(config.get("EVENT_TOKEN_MAX_AGE", DEFAULT_EVENT_TOKEN_MAX_AGE))
         self._declare(config[AMQP_URI_CONFIG_KEY])
 
@@ -119,22 +120,34 @@ class ReliableEventHandler(EventHandler):
                                    use_confirms=True, mandatory=True)
         except Exception:
             log.exception("could not park refused event; requeueing it")
-            self.queue_consumer.requeue_message(message)
+            self._settle(self.queue_consumer.requeue_message, message)
         else:
-            self.queue_consumer.ack_message(message)
+            self._settle(self.queue_consumer.ack_message, message)
+
+    def _settle(self, settle: Any, message: Any) -> None:
+        """Ack or requeue; on a lost connection do neither (and never kill the container).
+
+        RabbitMQ puts an unacked message back when its connection closes, so the event is
+        delivered again once the service reconnects; handlers are idempotent.
+        """
+        try:
+            settle(message)
+        except BROKER_GONE as exc:
+            log.warning("broker connection lost before %s could settle an event; it will be "
+                        "delivered again: %s", self.queue.name, exc)
 
     def handle_result(self, message: Any, worker_ctx: Any, result: Any = None,
                       exc_info: Any = None) -> tuple[Any, Any]:
         if exc_info is None:
-            self.queue_consumer.ack_message(message)
+            self._settle(self.queue_consumer.ack_message, message)
             return result, exc_info
         try:
             self._send_to_retry_or_dead_letter(message, exc_info)
         except Exception:
             log.exception("could not park failed event; requeueing it")
-            self.queue_consumer.requeue_message(message)
+            self._settle(self.queue_consumer.requeue_message, message)
         else:
-            self.queue_consumer.ack_message(message)
+            self._settle(self.queue_consumer.ack_message, message)
         return result, exc_info
 
     def _send_to_retry_or_dead_letter(self, message: Any, exc_info: Any) -> None:

@@ -11,45 +11,24 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-import jwt
-from kombu.exceptions import OperationalError
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc
 
-from nameko_services.common.auth import TRUSTED_SERVICES, Principal, key_map, verify_service_token
-from nameko_services.common.keys import load_public_keys
+from nameko_services.common.auth import TRUSTED_SERVICES, Principal, verify_service_token
+from nameko_services.common.broker import BROKER_GONE
+from nameko_services.common.key_sets import ReloadingKeySet
 
 AUTH_HEADER = "nameko.authorization"
 log = logging.getLogger(__name__)
 
 
-# A token naming a kid we do not know re-reads the key sets, at most this often: a rotated key
-# is picked up without a restart, and forged kids cannot make every call read the disk.
-KEY_RELOAD_INTERVAL = 5.0
-# And they are re-read this often anyway, so a retired key stops verifying without a restart.
-KEY_MAX_AGE = 60.0
-_trusted: tuple[dict[str, Any], float] | None = None
+# Every service allowed to call another; the set follows key rotations (key_sets.py).
+TRUSTED_SERVICE_KEYS = ReloadingKeySet(f"service-{name}" for name in TRUSTED_SERVICES)
 
 
-def trusted_service_keys(kid: str | None = None) -> dict[str, Any]:
+def trusted_service_keys(token: str | None = None) -> dict[str, Any]:
     """Public keys (current and previous, see keys.py) of every service allowed to call another."""
-    global _trusted
-    now = time.monotonic()
-    stale = _trusted is None or now - _trusted[1] >= KEY_MAX_AGE or (
-        kid is not None and kid not in _trusted[0] and now - _trusted[1] >= KEY_RELOAD_INTERVAL)
-    if stale:
-        _trusted = (key_map(key for name in TRUSTED_SERVICES for key in load_public_keys(f"service-{name}")),
-                    now)
-    assert _trusted is not None
-    return _trusted[0]
-
-
-def _kid(token: str | None) -> str | None:
-    try:
-        kid = jwt.get_unverified_header(token or "").get("kid")
-    except jwt.PyJWTError:
-        return None
-    return kid if isinstance(kid, str) else None
+    return TRUSTED_SERVICE_KEYS.for_token(token)
 
 
 _VERIFIED_LIMIT = 4096
@@ -68,7 +47,7 @@ def verified_principal(token: str | None, audience: str) -> Principal:
     hit = _verified.get(key)
     if hit is not None and hit[1] > time.time():
         return hit[0]
-    principal = verify_service_token(token, trusted_service_keys(_kid(token)), audience=audience)
+    principal = verify_service_token(token, trusted_service_keys(token), audience=audience)
     _verified[key] = (principal, time.time() + _VERIFIED_SECONDS)
     if len(_verified) > _VERIFIED_LIMIT:
         _verified.popitem(last=False)
@@ -87,7 +66,7 @@ class AuthenticatedRpc(Rpc):
     def handle_result(self, message: Any, worker_ctx: Any, result: Any, exc_info: Any) -> Any:
         try:
             return super().handle_result(message, worker_ctx, result, exc_info)
-        except (OperationalError, ConnectionError) as exc:
+        except BROKER_GONE as exc:
             # The broker went away between the request and the reply. Raised here, this would
             # kill the whole container (nameko treats it as a crashed worker thread). The caller
             # times out instead and retries; its request expires in the queue (callers set a TTL

@@ -29,6 +29,8 @@ ORDERS, STOCK, CLIENTS = 30, 20, 30
 SPREAD = 0.25  # seconds between the orders' first attempts: the batch outlasts the broker's restart
 RETRYABLE = {409, 502, 503, 504}  # 409: the first attempt with this key is still in progress
 PLACE_DEADLINE = 120.0
+# A second platform beside the suite's: fewer database connections each, so both fit the server's 100.
+SMALL_POOLS = {"SHOP_MAX_WORKERS": "8"}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +43,7 @@ def broker():
 def own_platform(broker, keys_dir, platform_overrides, tmp_path_factory):
     with fresh_databases("shop_e2e_broker") as urls, \
             running_platform(broker.uri, urls, keys_dir, tmp_path_factory.mktemp("logs"),
-                             platform_overrides) as running:
+                             platform_overrides | SMALL_POOLS) as running:
         ensure_admin(urls["core"], ADMIN_EMAIL, ADMIN_PASSWORD)
         yield running
 

@@ -5,7 +5,7 @@ import shutil
 import jwt
 import pytest
 
-from nameko_services.common import auth, keys, rpc
+from nameko_services.common import auth, key_sets, keys, rpc
 from nameko_services.common.errors import NotAuthenticated
 from nameko_services.ops import keys as rotation
 from nameko_services.users import service as users_service
@@ -21,10 +21,10 @@ def own_keys(keys_dir, tmp_path, monkeypatch):
     folder = tmp_path / "keys"
     shutil.copytree(keys_dir, folder)
     monkeypatch.setenv("SHOP_KEYS_DIR", str(folder))
-    monkeypatch.setattr(rpc, "_trusted", None)
-    monkeypatch.setattr(rpc, "KEY_RELOAD_INTERVAL", 0.0)
+    rpc.TRUSTED_SERVICE_KEYS.reset()
+    monkeypatch.setattr(key_sets, "KEY_RELOAD_INTERVAL", 0.0)
     yield folder
-    rpc._trusted = None
+    rpc.TRUSTED_SERVICE_KEYS.reset()
 
 
 def start_users(container_factory, core_config):
@@ -93,7 +93,7 @@ def test_a_service_key_rotation_is_accepted_by_running_receivers_and_retiring_re
     assert call("users", "get_jwks", token=old_call)["keys"]  # the old key still verifies
 
     rotation.retire("service-gateway", older_than=0)
-    monkeypatch.setattr(rpc, "KEY_MAX_AGE", 0.0)  # as if a minute had passed
+    monkeypatch.setattr(key_sets, "KEY_MAX_AGE", 0.0)  # as if a minute had passed
     with pytest.raises(NotAuthenticated, match="unknown key"):
         call("users", "get_jwks",
              token=auth.issue_service_token(old_key, service="gateway", audience="users", ttl=600))

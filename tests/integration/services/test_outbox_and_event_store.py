@@ -1,5 +1,4 @@
 """The outbox relay and the event store against the real PostgreSQL and RabbitMQ."""
-import os
 import uuid
 from collections import Counter
 
@@ -7,15 +6,13 @@ import eventlet
 import pytest
 from nameko.events import event_handler
 from nameko.testing.services import entrypoint_waiter
-from sqlalchemy import MetaData, create_engine
+from sqlalchemy import MetaData
 from sqlalchemy.orm import Session
 
-from nameko_services.common import migrate
-from nameko_services.common.db import patch_psycopg_for_eventlet
-from nameko_services.common.dbadmin import create_database, drop_database
 from nameko_services.common.event_store import EventStore, NewEvent, StreamConflict, event_table
 from nameko_services.common.outbox import OutboxRelay, add_to_outbox, outbox_table
 from nameko_services.common.relay import event_publisher
+from tests.integration.services.scratch_database import scratch_engine
 
 metadata = MetaData()
 events = event_table("thing_events", metadata)
@@ -24,14 +21,8 @@ outbox = outbox_table(metadata)
 
 @pytest.fixture(scope="module")
 def engine():
-    patch_psycopg_for_eventlet()
-    url = migrate.database_url("core").rsplit("/", 1)[0] + f"/shop_test_plumbing_{os.getpid()}"
-    create_database(url, drop_existing=True)
-    engine = create_engine(url, pool_size=10)
-    metadata.create_all(engine)
-    yield engine
-    engine.dispose()
-    drop_database(url)
+    with scratch_engine("plumbing", metadata, pool_size=10) as made:
+        yield made
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,6 @@
 Every relay here polls only every 30 s, so a row published within 5 s was published
 because of its notification (or a reconnection), not because of the fallback poll.
 """
-import os
 
 import eventlet
 import pytest
@@ -13,12 +12,10 @@ from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.orm import Session
 
-from nameko_services.common import migrate
-from nameko_services.common.db import patch_psycopg_for_eventlet
-from nameko_services.common.dbadmin import create_database, drop_database
 from nameko_services.common.listen import Backoff, ChannelListener, psycopg2_connector
 from nameko_services.common.outbox import OutboxRelay, add_to_outbox, outbox_channel, outbox_table
 from nameko_services.common.relay import FALLBACK_INTERVAL_KEY, OutboxRelayRunner, RelayLoop
+from tests.integration.services.scratch_database import scratch_engine
 
 metadata = MetaData()
 outbox = outbox_table(metadata)
@@ -28,14 +25,8 @@ PROMPTLY = 5.0
 
 @pytest.fixture(scope="module")
 def engine():
-    patch_psycopg_for_eventlet()
-    url = migrate.database_url("core").rsplit("/", 1)[0] + f"/shop_test_relay_{os.getpid()}"
-    create_database(url, drop_existing=True)
-    engine = create_engine(url, pool_size=5)
-    metadata.create_all(engine)
-    yield engine
-    engine.dispose()
-    drop_database(url)
+    with scratch_engine("relay", metadata, pool_size=5) as made:
+        yield made
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from nameko_services import cli
-from nameko_services.common import auth, keys, rpc
+from nameko_services.common import auth, key_sets, keys, rpc
 from nameko_services.common.errors import NotAuthenticated
 from nameko_services.ops import keys as rotation
 from nameko_services.users.tokens import TokenSettings
@@ -21,7 +21,7 @@ def key_folder(tmp_path, monkeypatch):
     for name in [*os.environ]:
         if name.startswith(("SHOP_KEY_", "SHOP_PUBKEY_")):
             monkeypatch.delenv(name)
-    monkeypatch.setattr(rpc, "_trusted", None)
+    rpc.TRUSTED_SERVICE_KEYS.reset()
     return tmp_path
 
 
@@ -118,7 +118,7 @@ def test_service_keys_live_as_long_as_the_events_they_sign():
 
 def test_a_rotated_service_key_is_picked_up_by_receivers_without_a_restart(key_folder, monkeypatch):
     clock = [1000.0]
-    monkeypatch.setattr(rpc.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(key_sets.time, "monotonic", lambda: clock[0])
     old = keys.load_signing_key("service-orders")
     auth.ensure_signing_keys()
     old_call = auth.issue_service_token(old, service="orders", audience="catalog")
@@ -126,21 +126,21 @@ def test_a_rotated_service_key_is_picked_up_by_receivers_without_a_restart(key_f
     rotation.rotate("service-orders")
     new_call = auth.issue_service_token(keys.load_signing_key("service-orders"), service="orders",
                                         audience="catalog")
-    clock[0] += rpc.KEY_RELOAD_INTERVAL
+    clock[0] += key_sets.KEY_RELOAD_INTERVAL
     for token in (new_call, old_call):  # the unknown kid reloads; the old key is still there
         assert rpc.verified_principal(token, "catalog").service == "orders"
 
 
 def test_a_retired_service_key_stops_verifying_within_a_minute(key_folder, monkeypatch):
     clock = [1000.0]
-    monkeypatch.setattr(rpc.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(key_sets.time, "monotonic", lambda: clock[0])
     auth.ensure_signing_keys()
     old_call = auth.issue_service_token(keys.load_signing_key("service-orders"), service="orders",
                                         audience="catalog")
     rpc.trusted_service_keys()
     rotation.rotate("service-orders")
     rotation.retire("service-orders", older_than=0)
-    clock[0] += rpc.KEY_MAX_AGE
+    clock[0] += key_sets.KEY_MAX_AGE
     with pytest.raises(NotAuthenticated, match="unknown key"):
         auth.verify_service_token(old_call, rpc.trusted_service_keys(), audience="catalog")
 
