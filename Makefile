@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 # Each suite is its own pytest process: eventlet's monkey patching (services) must not leak
 # into the asyncio gateway tests.
-SUITES := tests/unit tests/integration/services tests/integration/gateway tests/e2e
+SUITES := tests/unit tests/integration/services tests/integration/gateway tests/e2e tests/security
 PYTEST_ARGS ?=
 
 .PHONY: run test install infra lint typecheck migrate bench clean
@@ -55,5 +55,5 @@ bench: $(INSTALLED)
 	$(BIN)/python bench/order_confirm.py
 
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis
 	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +

@@ -36,9 +36,12 @@ def _csrf_key(request: Request) -> bytes:
 
 
 def _once_each(pairs: list[tuple[str, str]]) -> dict[str, str] | None:
-    """The parameters, or None if one is repeated (RFC 6749 §3.1: they must not be)."""
+    """The parameters, or None if one is repeated (RFC 6749 §3.1: they must not be) or holds a
+    NUL character (PostgreSQL cannot store one: it would end as a 502, not as this page's error)."""
     names = [name for name, _ in pairs]
-    return dict(pairs) if len(names) == len(set(names)) else None
+    if len(names) != len(set(names)) or any("\x00" in name + value for name, value in pairs):
+        return None
+    return dict(pairs)
 
 
 def _redirect(request: Request, redirect_uri: str, **params: Any) -> Response:
@@ -53,7 +56,7 @@ def _redirect(request: Request, redirect_uri: str, **params: Any) -> Response:
 async def show_authorization(ctx: Context) -> Response:
     params = _once_each(ctx.request.query_params.multi_items())
     if params is None:
-        return error_page("A parameter is repeated.")
+        return error_page("A parameter is repeated or malformed.")
     request = {name: value for name, value in params.items() if name in REQUEST_PARAMETERS}
     try:
         checked = await ctx.call("users", "check_authorization", request=request)
