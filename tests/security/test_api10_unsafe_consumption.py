@@ -6,8 +6,6 @@ cleanly, with a reason), never as a crash of the handler nor as a value used unc
 as a payment intent id that would steer later requests to another path.
 """
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -15,6 +13,7 @@ from nameko_services.payments import domain
 from nameko_services.payments.domain import Pending
 from nameko_services.payments.gateways import GatewayError, StripeGateway
 from nameko_services.payments.processor import Processor, call
+from tests.local_http import LocalHttpServer
 
 API_KEY = "sk_test_security"
 INTENT = {"object": "payment_intent", "status": "requires_capture", "amount": 1000, "currency": "eur"}
@@ -26,33 +25,18 @@ class ScriptedProvider:
     def __init__(self):
         self.script = []
         self.paths = []
-        provider = self
+        self.http = LocalHttpServer(self.respond)
+        self.base_url = self.http.base_url
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                provider.paths.append(self.path)
-                status, raw = provider.script.pop(0) if provider.script else (500, b"{}")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
+    def respond(self, method, path, headers, body):
+        self.paths.append(path)
+        return self.script.pop(0) if self.script else (500, b"{}")
 
     def answer(self, status, body):
         self.script.append((status, body if isinstance(body, bytes) else json.dumps(body).encode()))
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.close()
 
 
 @pytest.fixture

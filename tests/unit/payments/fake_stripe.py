@@ -6,10 +6,10 @@ first answer), and can be scripted to answer the next requests with given errors
 import json
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 from nameko_services.payments.gateways.stripe import STRIPE_VERSION
+from tests.local_http import LocalHttpServer
 
 API_KEY = "sk_test_fake"
 DECLINES = {"tok_chargeDeclined": "generic_decline",
@@ -26,38 +26,19 @@ class FakeStripe:
         self.intents = {}
         self.replays = {}
         self.lock = threading.Lock()
-        fake = self
+        self.http = LocalHttpServer(self.respond)
+        self.base_url = self.http.base_url
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-                status, body = fake.handle("POST", self.path, form, dict(self.headers))
-                self._send(status, body)
-
-            def do_GET(self):
-                fake.problems.append(f"unexpected GET {self.path}")
-                self._send(405, {"error": {"type": "invalid_request_error"}})
-
-            def _send(self, status, body):
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
+    def respond(self, method, path, headers, body):
+        if method != "POST":
+            self.problems.append(f"unexpected {method} {path}")
+            return 405, json.dumps({"error": {"type": "invalid_request_error"}}).encode()
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        status, answer = self.handle("POST", path, form, headers)
+        return status, json.dumps(answer).encode()
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.close()
 
     # --- checks and answers ------------------------------------------------------------
 
