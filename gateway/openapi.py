@@ -108,7 +108,8 @@ def _responses(endpoint: Endpoint) -> dict[str, Any]:
     if "429" in errors:
         errors["429"]["headers"] = {"Retry-After": {
             "description": "Seconds to wait before trying again", "schema": {"type": "integer"}}}
-    return {str(endpoint.status): ok, **errors}
+    accepted = {str(status): ok for status in endpoint.also}
+    return {str(endpoint.status): ok, **accepted, **errors}
 
 
 def operation(endpoint: Endpoint) -> dict[str, Any]:

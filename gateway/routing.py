@@ -76,6 +76,7 @@ class Endpoint:
     tag: str
     access: str = ANYONE
     status: int = 200
+    also: tuple[int, ...] = field(default=())  # other success statuses it may answer with
     body: type[Schema] | None = None
     query: type[Schema] | None = None
     form: bool = False

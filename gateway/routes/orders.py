@@ -43,7 +43,9 @@ async def get_order_events(ctx: Context) -> Response:
 
 async def modify_order(ctx: Context) -> Response:
     order_id = _order_id(ctx)
-    return JSONResponse(await ctx.call("orders", "modify_order", order_id=order_id, changes=await ctx.body()))
+    order = await ctx.call("orders", "modify_order", order_id=order_id, changes=await ctx.body())
+    # New items wait for the catalog's answer; 202 while it has not come (the saga settles it).
+    return JSONResponse(order, status_code=202 if order.get("pending_modification") else 200)
 
 
 def _transition(method: str) -> Handler:
@@ -64,7 +66,7 @@ ENDPOINTS = [
     Endpoint("GET", f"{ORDER}/events", get_order_events, "The order's history, oldest first", "orders",
              CUSTOMER, errors=(404,)),
     Endpoint("PATCH", ORDER, modify_order, "Change items or address before payment", "orders", CUSTOMER,
-             body=OrderChanges, errors=(404, 409), rate=EXPENSIVE),
+             also=(202,), body=OrderChanges, errors=(404, 409), rate=EXPENSIVE),
     Endpoint("POST", f"{ORDER}/cancel", _transition("cancel_order"), "Cancel (stock released, money back)",
              "orders", CUSTOMER, errors=(404, 409)),
     Endpoint("POST", f"{ORDER}/ship", _transition("ship_order"), "Mark shipped", "orders", ADMIN,

@@ -51,11 +51,16 @@ class ReserveStock:
 
 @dataclass(frozen=True)
 class AdjustReservation:
-    """Replace what an order holds with ``items`` (the order's version ``order_version``)."""
+    """Hold ``items`` for version ``order_version`` of an order instead of what it holds now.
+
+    ``current_items`` are the order's items before the change: held instead when ``items``
+    cannot be, if the order's first reservation has not arrived yet.
+    """
 
     order_id: str
     order_version: int
     items: tuple[ReservedItem, ...]
+    current_items: tuple[ReservedItem, ...] = ()
 
 
 class ProductView(NamedTuple):

@@ -49,6 +49,7 @@ from nameko_services.common.errors import (
     OutOfStock,
     ProductNotFound,
     ReservationNotFound,
+    ServiceError,
 )
 
 log = logging.getLogger(__name__)
@@ -235,24 +236,44 @@ def reserve(uow: UnitOfWork, cmd: ReserveStock) -> tuple[Reservation, bool]:
     return reservation, True
 
 
-def adjust_reservation(uow: UnitOfWork, cmd: AdjustReservation) -> Reservation:
-    """Replace an order's reserved items in one go; OutOfStock keeps the old ones."""
+def adjust(uow: UnitOfWork, cmd: AdjustReservation) -> tuple[Reservation, ServiceError | None] | None:
+    """Hold a modified order's items, all or nothing, without committing; None if the request is stale.
+
+    Returns the reservation and, when the requested items cannot be held, why
+    (``OutOfStock`` or ``ProductNotFound``). Then it keeps what the order held, or holds
+    ``current_items`` if the order's first reservation has not arrived yet (a late
+    ``order_placed`` is then stale), or holds nothing. Either way it now belongs to
+    ``cmd.order_version``.
+    """
     items = pricing.order_items(cmd.items)
-    with uow:
-        existing = uow.reservations.claim(cmd.order_id, RESERVED, cmd.order_version)
-        if existing is None:
-            reservation = _hold(uow, Reservation(cmd.order_id, RESERVED, (), cmd.order_version), items)
-            uow.reservations.add_items(reservation)
-        elif existing.status != RESERVED:
-            raise Conflict(f"The reservation of order {cmd.order_id} is already {existing.status}.",
-                           {"order_id": cmd.order_id, "status": existing.status})
-        elif existing.order_version >= cmd.order_version:
-            return _same_order(existing, items, cmd.order_version)
-        else:
-            reservation = _hold(uow, existing, items, cmd.order_version)
-            uow.reservations.replace_items(reservation)
-        uow.commit()
-    log.info("reservation adjusted", extra={"order_id": cmd.order_id, "order_version": cmd.order_version})
+    existing = uow.reservations.claim(cmd.order_id, RESERVED, cmd.order_version)
+    if existing is not None and (existing.status != RESERVED or existing.order_version >= cmd.order_version):
+        return None
+    current = existing or Reservation(cmd.order_id, RESERVED, (), cmd.order_version)
+    try:
+        return _replace(uow, current, items, cmd.order_version), None
+    except (OutOfStock, ProductNotFound) as refused:
+        return _keep(uow, current, cmd), refused
+
+
+def _keep(uow: UnitOfWork, current: Reservation, cmd: AdjustReservation) -> Reservation:
+    """What a refused adjustment holds: the order's old items, or nothing."""
+    if current.items:  # what it holds stays held: no stock moves
+        kept = replace(current, order_version=cmd.order_version)
+        uow.reservations.replace_items(kept)
+        return kept
+    try:  # it held nothing yet, so nothing is lost if this fails too
+        return _replace(uow, current, pricing.order_items(cmd.current_items), cmd.order_version)
+    except (OutOfStock, ProductNotFound):
+        released = Reservation(cmd.order_id, RELEASED, (), cmd.order_version)
+        uow.reservations.replace_items(released)
+        return released
+
+
+def _replace(uow: UnitOfWork, current: Reservation, items: tuple[ReservedItem, ...],
+             order_version: int) -> Reservation:
+    reservation = _hold(uow, current, items, order_version)
+    uow.reservations.replace_items(reservation)
     return reservation
 
 

@@ -205,6 +205,8 @@ class SqlReservations:
                            found.order_version)
 
     def add_items(self, reservation: Reservation) -> None:
+        if not reservation.items:
+            return
         self.session.execute(insert(StockReservationItemRow), [
             {"order_id": uuid.UUID(reservation.order_id), "product_id": uuid.UUID(item.product_id),
              "quantity": item.quantity} for item in reservation.items])

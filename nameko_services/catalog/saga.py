@@ -9,15 +9,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from nameko_services.catalog.commands import ReserveStock
+from nameko_services.catalog.commands import AdjustReservation, ReserveStock
 from nameko_services.catalog.domain import RELEASED, RESERVED, Reservation, StockLevel
-from nameko_services.catalog.handlers import apply_move, reserve
+from nameko_services.catalog.handlers import adjust, apply_move, reserve
 from nameko_services.catalog.ports import UnitOfWork
-from nameko_services.common.errors import InvalidInput, OutOfStock, ProductNotFound, ReservationNotFound
+from nameko_services.common.errors import (
+    InvalidInput,
+    OutOfStock,
+    ProductNotFound,
+    ReservationNotFound,
+    ServiceError,
+)
 
 log = logging.getLogger(__name__)
 
 ON_ORDER_PLACED = "catalog.on_order_placed"
+ON_STOCK_ADJUSTMENT_REQUESTED = "catalog.on_stock_adjustment_requested"
 ON_ORDER_CONFIRMED = "catalog.on_order_confirmed"
 ON_ORDER_CANCELLED = "catalog.on_order_cancelled"
 
@@ -72,6 +79,35 @@ def _reserve_or_refuse(uow: UnitOfWork, cmd: ReserveStock) -> tuple[str, dict[st
     log.info("stock reservation failed", extra={"order_id": cmd.order_id, "reason": failure[0]})
     return "stock_reservation_failed", {"order_id": cmd.order_id, "order_version": cmd.order_version,
                                         "reason": failure[0], "details": failure[1]}
+
+
+def on_stock_adjustment_requested(uow: UnitOfWork, event_id: str, cmd: AdjustReservation) -> None:
+    """Hold a modified order's new items; say ``stock_adjusted`` or ``stock_adjustment_failed``.
+
+    Both answers carry the order version and the items now held, so the order and its
+    reservation agree whichever way it went. A stale request changes and says nothing.
+    """
+    with uow:
+        if not uow.first_delivery(event_id, ON_STOCK_ADJUSTMENT_REQUESTED):
+            return
+        adjusted = adjust(uow, cmd)
+        if adjusted is None:
+            log.info("stale stock_adjustment_requested ignored",
+                     extra={"order_id": cmd.order_id, "order_version": cmd.order_version})
+        else:
+            uow.outbox.add(*_adjustment_answer(cmd, *adjusted))
+        uow.commit()
+
+
+def _adjustment_answer(cmd: AdjustReservation, reservation: Reservation,
+                       refused: ServiceError | None) -> tuple[str, dict[str, Any]]:
+    answer = {"order_id": cmd.order_id, "order_version": cmd.order_version, "items": _items(reservation)}
+    if refused is None:
+        log.info("stock adjusted", extra={"order_id": cmd.order_id, "order_version": cmd.order_version})
+        return "stock_adjusted", answer
+    reason = "out_of_stock" if isinstance(refused, OutOfStock) else "product_unavailable"
+    log.info("stock adjustment refused", extra={"order_id": cmd.order_id, "reason": reason})
+    return "stock_adjustment_failed", dict(answer, reason=reason, details=refused.details)
 
 
 def on_order_confirmed(uow: UnitOfWork, event_id: str, order_id: str) -> None:

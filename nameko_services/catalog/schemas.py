@@ -182,14 +182,21 @@ class PriceItemsSchema(Schema):
         return tuple(data["items"])
 
 
-class AdjustReservationSchema(Schema):
+class StockAdjustmentRequestedSchema(Schema):
+    """``orders.stock_adjustment_requested``: the items a modification asks for, and the old ones."""
+
+    class Meta:
+        unknown = EXCLUDE
+
     order_id = fields.UUID(required=True)
     order_version = _order_version(required=True)
     items = _order_items()
+    current_items = _order_items()
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> AdjustReservation:
-        return AdjustReservation(str(data["order_id"]), data["order_version"], tuple(data["items"]))
+        return AdjustReservation(str(data["order_id"]), data["order_version"], tuple(data["items"]),
+                                 tuple(data["current_items"]))
 
 
 def _plain(messages: Any) -> Any:
@@ -232,11 +239,6 @@ def dump_stock(level: domain.StockLevel) -> dict[str, Any]:
 def dump_reservation(reservation: domain.Reservation) -> dict[str, Any]:
     return {"order_id": reservation.order_id, "status": reservation.status,
             "items": [{"product_id": i.product_id, "quantity": i.quantity} for i in reservation.items]}
-
-
-def dump_versioned_reservation(reservation: domain.Reservation) -> dict[str, Any]:
-    """A reservation with the order version whose items it holds."""
-    return dict(dump_reservation(reservation), order_version=reservation.order_version)
 
 
 def dump_quote(quote: pricing.Quote) -> dict[str, Any]:

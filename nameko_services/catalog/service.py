@@ -1,10 +1,11 @@
 """The catalog nameko service: thin entrypoints that check the caller, load, handle and dump.
 
-Besides the admin RPCs it takes part in the order saga (docs/SAGA.md): ``price_items`` and
-``adjust_reservation`` for the orders service, and handlers of ``orders.order_placed``,
+Besides the admin RPCs it takes part in the order saga (docs/SAGA.md): ``price_items`` for
+the orders service, and handlers of ``orders.order_placed``, ``stock_adjustment_requested``,
 ``order_confirmed`` and ``order_cancelled`` whose answers (``stock_reserved``,
-``stock_reservation_failed``, ``stock_committed``, ``stock_released``) leave through the
-catalog's outbox to ``catalog.events``.
+``stock_reservation_failed``, ``stock_adjusted``, ``stock_adjustment_failed``,
+``stock_committed``, ``stock_released``) leave through the catalog's outbox to
+``catalog.events``.
 """
 from __future__ import annotations
 
@@ -153,21 +154,20 @@ class CatalogService:
         lines = schemas.load(schemas.PriceItemsSchema(), {"items": items})
         return schemas.dump_quote(handlers.price_items(self.uow, lines))
 
-    @rpc
-    def adjust_reservation(self, order_id: str, order_version: int, items: list[Json]) -> Json:
-        """Replace what a modified order holds, all or nothing; stale versions change nothing."""
-        require_stock_operator(self.caller)
-        bind(order_id=order_id)
-        command = schemas.load(schemas.AdjustReservationSchema(), {
-            "order_id": order_id, "order_version": order_version, "items": items})
-        return schemas.dump_versioned_reservation(handlers.adjust_reservation(self.uow, command))
-
     @event_handler("orders", "order_placed")
     def on_order_placed(self, payload: Json) -> None:
         """Reserve a new order's stock; answer stock_reserved or stock_reservation_failed."""
         bind(order_id=payload.get("order_id"), event_id=self.event_id)
         event_id = saga.require_event_id(self.event_id, saga.ON_ORDER_PLACED)
         saga.on_order_placed(self.uow, event_id, schemas.load(schemas.OrderPlacedSchema(), payload))
+
+    @event_handler("orders", "stock_adjustment_requested")
+    def on_stock_adjustment_requested(self, payload: Json) -> None:
+        """Hold a modified order's items; answer stock_adjusted or stock_adjustment_failed."""
+        bind(order_id=payload.get("order_id"), event_id=self.event_id)
+        event_id = saga.require_event_id(self.event_id, saga.ON_STOCK_ADJUSTMENT_REQUESTED)
+        saga.on_stock_adjustment_requested(
+            self.uow, event_id, schemas.load(schemas.StockAdjustmentRequestedSchema(), payload))
 
     @event_handler("orders", "order_confirmed")
     def on_order_confirmed(self, payload: Json) -> None:

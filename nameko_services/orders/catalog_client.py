@@ -7,7 +7,7 @@ from nameko_services.orders.domain import Line, Priced
 
 
 class RemoteCatalog:
-    """``catalog.price_items`` and ``catalog.adjust_reservation``; their errors pass through typed."""
+    """``catalog.price_items``; its errors pass through typed (stock moves only through the saga)."""
 
     def __init__(self, proxy: Any) -> None:
         self.proxy = proxy
@@ -15,6 +15,3 @@ class RemoteCatalog:
     def price_items(self, items: list[dict[str, Any]]) -> Priced:
         quote = self.proxy.price_items(items)
         return Priced(quote["currency"], tuple(Line.from_dict(item) for item in quote["items"]))
-
-    def adjust_reservation(self, order_id: str, order_version: int, items: list[dict[str, Any]]) -> None:
-        self.proxy.adjust_reservation(order_id, order_version, items)

@@ -18,7 +18,10 @@ from nameko_services.common.errors import (
     OrderNotFound,
     OrderNotModifiable,
     OrderNotShippable,
+    OutOfStock,
     PermissionDenied,
+    ProductNotFound,
+    ServiceError,
 )
 from nameko_services.orders import messages
 from nameko_services.orders.domain import (
@@ -30,6 +33,8 @@ from nameko_services.orders.domain import (
     COMPENSATION_FAILED,
     COMPENSATION_RETRIED,
     CONFIRMED,
+    MODIFICATION_REJECTED,
+    MODIFICATION_REQUESTED,
     OPEN_STATUSES,
     ORDER_CANCELLED,
     ORDER_DELIVERED,
@@ -39,8 +44,10 @@ from nameko_services.orders.domain import (
     OUT_OF_STOCK,
     PAYMENT_CAPTURED,
     PAYMENT_FAILED,
+    PAYMENT_WAIVED,
     PENDING,
     SHIPPED,
+    SHIPPING_ADDRESS_CHANGED,
     STOCK_RESERVED,
     TIMED_OUT,
     Actor,
@@ -60,9 +67,27 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def change(order: Order, event: Event, announce: Announce | None = None) -> Outcome:
     """One new event, and the messages describing the order after it."""
+    return changes(order, (event,), announce)
+
+
+def changes(order: Order, events: tuple[Event, ...], announce: Announce | None = None) -> Outcome:
+    """New events in order, and the messages describing the order after the last."""
+    after = _after(order, events)
+    return Outcome(events, tuple(announce(after)) if announce else ())
+
+
+def _after(order: Order, events: tuple[Event, ...]) -> Order:
     after = copy.deepcopy(order)
-    after.apply(event.type, event.data, order.version + 1, order.updated_at or _EPOCH)
-    return Outcome((event,), tuple(announce(after)) if announce else ())
+    for version, event in enumerate(events, start=order.version + 1):
+        after.apply(event.type, event.data, version, order.updated_at or _EPOCH)
+    return after
+
+
+def then_payment(order: Order, event: Event) -> Outcome:
+    """The stock is held after ``event``: ask for the payment, or confirm a free order at once."""
+    if _after(order, (event,)).total == 0:
+        return changes(order, (event, Event(PAYMENT_WAIVED, {})), lambda o: [messages.order_confirmed(o)])
+    return change(order, event, lambda o: [messages.payment_requested(o)])
 
 
 # --- access ------------------------------------------------------------------------------
@@ -91,25 +116,39 @@ def place(order_id: str, user_id: str, priced: Priced, shipping_address: dict[st
 
 
 def check_modifiable(order: Order, actor: Actor) -> None:
-    """Only the customer changes an order, and only before the capture is requested."""
+    """Only the customer changes an order, before the capture is requested, one change at a time."""
     if order.user_id != actor.user_id:
         raise PermissionDenied("Only the customer who placed the order may change it.")
-    if not order.modifiable:
+    if not order.modifiable or order.pending_modification is not None:
         raise OrderNotModifiable(details={"status": order.status,
-                                          "capture_requested": order.capture_requested})
+                                          "capture_requested": order.capture_requested,
+                                          "modification_pending": order.pending_modification is not None})
 
 
 def modify(order: Order, actor: Actor, priced: Priced | None,
            shipping_address: dict[str, Any] | None) -> Outcome:
-    """New items and/or address; the stock is already re-reserved, so payment is asked for anew."""
+    """A new address at once; new items are asked of the catalog first (SAGA.md step 8).
+
+    The order keeps its items until the catalog answers ``stock_adjusted`` or
+    ``stock_adjustment_failed`` for this version, so the order and its reservation can
+    never disagree, however long the catalog takes.
+    """
     check_modifiable(order, actor)
-    data: dict[str, Any] = {}
-    if priced is not None:
-        data.update(items=[line.to_dict() for line in priced.lines], total=priced.total,
-                    currency=priced.currency)
+    if priced is None:
+        return change(order, Event(SHIPPING_ADDRESS_CHANGED, {"shipping_address": shipping_address}))
+    data: dict[str, Any] = {"items": [line.to_dict() for line in priced.lines], "total": priced.total,
+                            "currency": priced.currency}
     if shipping_address is not None:
         data["shipping_address"] = shipping_address
-    return change(order, Event(ORDER_MODIFIED, data), lambda o: [messages.payment_requested(o)])
+    return change(order, Event(MODIFICATION_REQUESTED, data),
+                  lambda o: [messages.stock_adjustment_requested(o)])
+
+
+def rejection(data: dict[str, Any]) -> ServiceError:
+    """The error a caller sees for a ``ModificationRejected`` event's reason."""
+    if data.get("reason") == "product_unavailable":
+        return ProductNotFound(details=data.get("details") or {})
+    return OutOfStock(details=data.get("details") or {})
 
 
 def cancel(order: Order, actor: Actor) -> Outcome:
@@ -168,7 +207,29 @@ def _stale(what: str, order: Order, version: int) -> Outcome:
 def on_stock_reserved(order: Order, version: int) -> Outcome:
     if order.status != PENDING or version != order.saga_version:
         return _stale("stock_reserved", order, version)
-    return change(order, Event(STOCK_RESERVED, {}), lambda o: [messages.payment_requested(o)])
+    return then_payment(order, Event(STOCK_RESERVED, {}))
+
+
+def _adjustment_awaited(order: Order, version: int) -> bool:
+    return (order.pending_modification is not None and order.status in OPEN_STATUSES
+            and version == order.saga_version)
+
+
+def on_stock_adjusted(order: Order, version: int) -> Outcome:
+    """The catalog holds the requested items: the order takes them and asks for the new amount."""
+    if not _adjustment_awaited(order, version):
+        return _stale("stock_adjusted", order, version)
+    return then_payment(order, Event(ORDER_MODIFIED, dict(order.pending_modification or {})))
+
+
+def on_stock_adjustment_failed(order: Order, version: int, reason: str, details: dict[str, Any],
+                               held: list[dict[str, Any]]) -> Outcome:
+    """The catalog could not hold the requested items: keep the old ones, or cancel if it holds none."""
+    if not _adjustment_awaited(order, version):
+        return _stale("stock_adjustment_failed", order, version)
+    if not held:
+        return cancellation(order, OUT_OF_STOCK, cause=reason)
+    return then_payment(order, Event(MODIFICATION_REJECTED, {"reason": reason, "details": details}))
 
 
 def on_stock_reservation_failed(order: Order, version: int, reason: str) -> Outcome:

@@ -32,15 +32,19 @@ ORDER_PLACED = "OrderPlaced"
 STOCK_RESERVED = "StockReserved"
 CAPTURE_REQUESTED = "CaptureRequested"
 PAYMENT_CAPTURED = "PaymentCaptured"
+MODIFICATION_REQUESTED = "ModificationRequested"
 ORDER_MODIFIED = "OrderModified"
+MODIFICATION_REJECTED = "ModificationRejected"
+SHIPPING_ADDRESS_CHANGED = "ShippingAddressChanged"
+PAYMENT_WAIVED = "PaymentWaived"
 ORDER_CANCELLED = "OrderCancelled"
 ORDER_SHIPPED = "OrderShipped"
 ORDER_DELIVERED = "OrderDelivered"
 COMPENSATION_FAILED = "CompensationFailed"
 COMPENSATION_RETRIED = "CompensationRetried"
-# Bookkeeping of failed compensations: they do not start a saga step, so replies to the
-# step in flight stay current (see ``Order.saga_version``).
-BOOKKEEPING = frozenset({COMPENSATION_FAILED, COMPENSATION_RETRIED})
+# Bookkeeping (failed compensations, a new address): they do not start a saga step, so
+# replies to the step in flight stay current (see ``Order.saga_version``).
+BOOKKEEPING = frozenset({COMPENSATION_FAILED, COMPENSATION_RETRIED, SHIPPING_ADDRESS_CHANGED})
 # Never shown outside the service (event history, logs).
 SECRET_FIELDS = frozenset({"payment_token"})
 
@@ -136,6 +140,9 @@ class Order:
     needs_attention: bool = False
     attention_reason: str | None = None
     attention_payment_id: str | None = None
+    # Items (priced), total, currency and maybe an address the customer asked for, until the
+    # catalog answers whether it can hold them (docs/SAGA.md step 8).
+    pending_modification: dict[str, Any] | None = None
     version: int = 0
     # The version of the last saga step: replies from catalog and payments must echo it.
     saga_version: int = 0
@@ -170,7 +177,16 @@ class Order:
 
     def wire_items(self) -> list[dict[str, Any]]:
         """Items as every event on the wire carries them: ``[{product_id, quantity}]``."""
-        return [{"product_id": line.product_id, "quantity": line.quantity} for line in self.items]
+        return wire(self.items)
+
+    def requested_wire_items(self) -> list[dict[str, Any]]:
+        """The items of the pending modification, as the wire carries them."""
+        requested = (self.pending_modification or {}).get("items", ())
+        return wire(Line.from_dict(item) for item in requested)
+
+
+def wire(lines: Iterable[Line]) -> list[dict[str, Any]]:
+    return [{"product_id": line.product_id, "quantity": line.quantity} for line in lines]
 
 
 def _placed(order: Order, data: Mapping[str, Any]) -> None:
@@ -188,12 +204,30 @@ def _set_items(order: Order, data: Mapping[str, Any]) -> None:
     order.currency = str(data["currency"])
 
 
+def _modification_requested(order: Order, data: Mapping[str, Any]) -> None:
+    order.pending_modification = dict(data)
+
+
 def _modified(order: Order, data: Mapping[str, Any]) -> None:
     if "items" in data:
         _set_items(order, data)
     if "shipping_address" in data:
         order.shipping_address = dict(data["shipping_address"])
-    order.status = AWAITING_PAYMENT  # the modification re-reserved the stock (SAGA.md step 8)
+    order.pending_modification = None
+    order.status = AWAITING_PAYMENT  # the catalog holds the new items (SAGA.md step 8)
+
+
+def _modification_rejected(order: Order, data: Mapping[str, Any]) -> None:
+    order.pending_modification = None
+    order.status = AWAITING_PAYMENT  # the catalog kept the items the order had
+
+
+def _shipping_address_changed(order: Order, data: Mapping[str, Any]) -> None:
+    order.shipping_address = dict(data["shipping_address"])
+
+
+def _payment_waived(order: Order, data: Mapping[str, Any]) -> None:
+    order.status = CONFIRMED  # nothing to pay: the held stock is all the order needs
 
 
 def _stock_reserved(order: Order, data: Mapping[str, Any]) -> None:
@@ -212,6 +246,7 @@ def _captured(order: Order, data: Mapping[str, Any]) -> None:
 def _cancelled(order: Order, data: Mapping[str, Any]) -> None:
     order.status = CANCELLED
     order.cancellation_reason = str(data["reason"])
+    order.pending_modification = None
 
 
 def _shipped(order: Order, data: Mapping[str, Any]) -> None:
@@ -234,7 +269,9 @@ def _compensation_retried(order: Order, data: Mapping[str, Any]) -> None:
 
 
 _APPLY = {
-    ORDER_PLACED: _placed, ORDER_MODIFIED: _modified, STOCK_RESERVED: _stock_reserved,
+    ORDER_PLACED: _placed, MODIFICATION_REQUESTED: _modification_requested, ORDER_MODIFIED: _modified,
+    MODIFICATION_REJECTED: _modification_rejected, SHIPPING_ADDRESS_CHANGED: _shipping_address_changed,
+    PAYMENT_WAIVED: _payment_waived, STOCK_RESERVED: _stock_reserved,
     CAPTURE_REQUESTED: _capture_requested, PAYMENT_CAPTURED: _captured, ORDER_CANCELLED: _cancelled,
     ORDER_SHIPPED: _shipped, ORDER_DELIVERED: _delivered,
     COMPENSATION_FAILED: _compensation_failed, COMPENSATION_RETRIED: _compensation_retried,

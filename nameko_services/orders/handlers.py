@@ -7,6 +7,7 @@ A concurrent append (``StreamConflict``) reruns the whole use case from fresh st
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,13 +18,14 @@ from nameko_services.common.errors import IdempotencyKeyInUse, OrderNotFound, Pe
 from nameko_services.common.event_store import StreamConflict
 from nameko_services.common.logging import bind
 from nameko_services.orders import decisions, keys, projection
-from nameko_services.orders.domain import Actor, Order, Outcome
+from nameko_services.orders.domain import MODIFICATION_REJECTED, Actor, Order, Outcome
 from nameko_services.orders.ports import Catalog, Document, UnitOfWork
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 STREAM_ATTEMPTS = 3
 DUE_PER_TICK = 100
+ANSWER_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,9 @@ class Settings:
 
     payment_deadline: timedelta = timedelta(seconds=900)
     key_abandoned_after: timedelta = timedelta(seconds=60)
+    # How long modify_order waits for the catalog's answer before it returns the order with
+    # its modification still pending (202 at the gateway); keep it under the RPC deadline.
+    modification_wait: timedelta = timedelta(seconds=3)
 
 
 @dataclass(frozen=True)
@@ -174,31 +179,51 @@ def change_order(uow: UnitOfWork, actor: Actor, order_id: str,
     return retrying(attempt)
 
 
-def modify_order(uow: UnitOfWork, catalog: Catalog, actor: Actor, order_id: str,
-                 changes: ModifyOrder) -> Document:
-    """New items and/or address before payment (SAGA.md step 8): the reservation changes first.
+def modify_order(uow: UnitOfWork, catalog: Catalog, settings: Settings, actor: Actor, order_id: str,
+                 changes: ModifyOrder, sleep: Callable[[float], None] = time.sleep) -> Document:
+    """New items and/or address before payment (SAGA.md step 8).
 
-    The order's row stays locked while the catalog re-prices and re-reserves, so no saga
-    reply slips in between; OutOfStock from the catalog leaves everything as it was.
+    A new address applies at once. New items are priced, recorded as requested and asked of
+    the catalog through the saga; this waits a little for its answer so that most callers
+    see the outcome (the new order, or OutOfStock), and returns the order with its
+    modification still pending otherwise: the saga settles it either way.
     """
     order_id = parse_id(order_id)
     bind(order_id=order_id)
 
-    def attempt() -> Document:
+    def attempt() -> Order:
         with uow:
             order = decisions.visible(uow.orders.lock(order_id), actor, order_id)
             decisions.check_modifiable(order, actor)
             priced = catalog.price_items(list(changes.items)) if changes.items is not None else None
-            items = order.wire_items() if priced is None else [
-                {"product_id": line.product_id, "quantity": line.quantity} for line in priced.lines]
-            catalog.adjust_reservation(order.id, order.version + 1, items)
             order = stage(uow, order, decisions.modify(order, actor, priced, changes.shipping_address),
                           at=now())
             uow.commit()
-            log.info("order modified", extra={"order_id": order_id, "order_version": order.version})
-            return as_document(order)
+            log.info("order modification recorded", extra={"order_id": order_id,
+                                                           "order_version": order.version})
+            return order
 
-    return retrying(attempt)
+    order = retrying(attempt)
+    if order.pending_modification is None:
+        return as_document(order)
+    return _await_adjustment(uow, order.id, order.version, settings.modification_wait, sleep)
+
+
+def _await_adjustment(uow: UnitOfWork, order_id: str, requested_version: int, patience: timedelta,
+                      sleep: Callable[[float], None]) -> Document:
+    """The order once the catalog has answered (or ``patience`` ran out); a refusal is raised."""
+    give_up_at = time.monotonic() + patience.total_seconds()
+    while True:
+        with uow:
+            answer = next((event for event in uow.orders.history(order_id)
+                           if event["version"] > requested_version), None)
+            document = uow.orders.document(order_id)
+        if answer is not None or time.monotonic() >= give_up_at:
+            break
+        sleep(ANSWER_POLL_SECONDS)
+    if answer is not None and answer["type"] == MODIFICATION_REJECTED:
+        raise decisions.rejection(answer["data"])
+    return document or {}
 
 
 def time_out_due_orders(uow: UnitOfWork, limit: int = DUE_PER_TICK) -> int:

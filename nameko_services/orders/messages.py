@@ -16,6 +16,13 @@ def payment_requested(order: Order) -> Message:
         "amount": order.total, "currency": order.currency, "payment_token": order.payment_token})
 
 
+def stock_adjustment_requested(order: Order) -> Message:
+    """Hold the pending modification's items instead, or else keep ``current_items``."""
+    return Message("stock_adjustment_requested", {
+        "order_id": order.id, "order_version": order.saga_version,
+        "items": order.requested_wire_items(), "current_items": order.wire_items()})
+
+
 def capture_requested(order: Order) -> Message:
     return Message("capture_requested", {
         "order_id": order.id, "order_version": order.saga_version, "payment_id": order.payment_id})

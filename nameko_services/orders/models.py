@@ -54,6 +54,7 @@ class OrderRow(Base):
     total: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     shipping_address: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    pending_modification: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     payment_id: Mapped[str | None] = mapped_column(String(64))
     capture_requested: Mapped[bool] = mapped_column(Boolean)
     needs_attention: Mapped[bool] = mapped_column(Boolean)

@@ -57,5 +57,3 @@ class UnitOfWork(Protocol):
 class Catalog(Protocol):
     def price_items(self, items: list[dict[str, Any]]) -> Priced:
         """The catalog's current prices and names (ProductNotFound, InvalidInput)."""
-    def adjust_reservation(self, order_id: str, order_version: int, items: list[dict[str, Any]]) -> None:
-        """Make the order's reservation hold ``items`` for ``order_version`` (OutOfStock: unchanged)."""

@@ -20,7 +20,8 @@ from nameko_services.orders.models import OrderRow, order_events
 orders = cast(Table, OrderRow.__table__)
 
 PUBLIC_FIELDS = ("id", "user_id", "status", "cancellation_reason", "items", "total", "currency",
-                 "shipping_address", "needs_attention", "attention_reason", "created_at", "updated_at")
+                 "shipping_address", "pending_modification", "needs_attention", "attention_reason",
+                 "created_at", "updated_at")
 
 
 def columns(order: Order) -> dict[str, Any]:
@@ -28,11 +29,18 @@ def columns(order: Order) -> dict[str, Any]:
     return {"id": order.id, "user_id": order.user_id, "status": order.status,
             "cancellation_reason": order.cancellation_reason, "items": order.public_items(),
             "total": order.total, "currency": order.currency,
-            "shipping_address": order.shipping_address, "payment_id": order.payment_id,
+            "shipping_address": order.shipping_address,
+            "pending_modification": _public_modification(order.pending_modification),
+            "payment_id": order.payment_id,
             "capture_requested": order.capture_requested, "needs_attention": order.needs_attention,
             "attention_reason": order.attention_reason, "version": order.version,
             "deadline_at": order.deadline_at, "created_at": order.created_at,
             "updated_at": order.updated_at}
+
+
+def _public_modification(requested: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if requested is None else {
+        key: requested[key] for key in ("items", "total", "currency", "shipping_address") if key in requested}
 
 
 def document(row: Mapping[Any, Any]) -> dict[str, Any]:

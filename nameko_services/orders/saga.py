@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from nameko_services.common.errors import InvalidInput
 from nameko_services.common.logging import bind
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 ON_STOCK_RESERVED = "orders.on_stock_reserved"
 ON_STOCK_RESERVATION_FAILED = "orders.on_stock_reservation_failed"
+ON_STOCK_ADJUSTED = "orders.on_stock_adjusted"
+ON_STOCK_ADJUSTMENT_FAILED = "orders.on_stock_adjustment_failed"
 ON_PAYMENT_AUTHORISED = "orders.on_payment_authorised"
 ON_PAYMENT_FAILED = "orders.on_payment_failed"
 ON_PAYMENT_CAPTURED = "orders.on_payment_captured"
@@ -42,6 +45,8 @@ class Reply:
     payment_id: str = ""
     reason: str = ""
     action: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    items: list[dict[str, Any]] = field(default_factory=list)
 
 
 def require_event_id(event_id: str | None, handler: str) -> str:
@@ -80,6 +85,17 @@ def stock_reserved(uow: UnitOfWork, event_id: str, reply: Reply) -> None:
 def stock_reservation_failed(uow: UnitOfWork, event_id: str, reply: Reply) -> None:
     react(uow, event_id, ON_STOCK_RESERVATION_FAILED, reply.order_id,
           lambda order: decisions.on_stock_reservation_failed(order, reply.order_version, reply.reason))
+
+
+def stock_adjusted(uow: UnitOfWork, event_id: str, reply: Reply) -> None:
+    react(uow, event_id, ON_STOCK_ADJUSTED, reply.order_id,
+          lambda order: decisions.on_stock_adjusted(order, reply.order_version))
+
+
+def stock_adjustment_failed(uow: UnitOfWork, event_id: str, reply: Reply) -> None:
+    react(uow, event_id, ON_STOCK_ADJUSTMENT_FAILED, reply.order_id,
+          lambda order: decisions.on_stock_adjustment_failed(order, reply.order_version, reply.reason,
+                                                             reply.details, reply.items))
 
 
 def payment_authorised(uow: UnitOfWork, event_id: str, reply: Reply) -> None:

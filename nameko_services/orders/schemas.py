@@ -111,11 +111,13 @@ class ReplySchema(Schema):
     payment_id = fields.String(load_default="", validate=validate.Length(max=64))
     reason = fields.String(load_default="", allow_none=True)
     action = fields.String(load_default="")
+    details = fields.Dict(load_default=dict)
+    items = fields.List(fields.Dict(), load_default=list)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Reply:
         return Reply(str(data["order_id"]), data["order_version"], data["payment_id"],
-                     data.get("reason") or "", data["action"])
+                     data.get("reason") or "", data["action"], data["details"], data["items"])
 
 
 def _plain(messages: Any) -> Any:

@@ -87,7 +87,8 @@ class OrdersService:
         seconds = self.config.get
         return handlers.Settings(
             payment_deadline=timedelta(seconds=float(seconds("PAYMENT_DEADLINE_SECONDS", 900))),
-            key_abandoned_after=timedelta(seconds=float(seconds("IDEMPOTENCY_KEY_ABANDONED_SECONDS", 60))))
+            key_abandoned_after=timedelta(seconds=float(seconds("IDEMPOTENCY_KEY_ABANDONED_SECONDS", 60))),
+            modification_wait=timedelta(seconds=float(seconds("MODIFICATION_WAIT_SECONDS", 3))))
 
     def _event(self, handler: str, payload: Json) -> tuple[str, saga.Reply]:
         bind(order_id=(payload or {}).get("order_id"), event_id=self.context.get("event_id"))
@@ -127,9 +128,10 @@ class OrdersService:
 
     @rpc
     def modify_order(self, order_id: str, changes: Json) -> Json:
-        """Change items and/or address before the capture is requested (re-reserves, re-asks payment)."""
+        """Change items and/or address before the capture is requested; new items go through the saga."""
         command = schemas.load(schemas.ModifyOrderSchema(), changes)
-        return handlers.modify_order(self.uow, RemoteCatalog(self.catalog_rpc), self.actor, order_id, command)
+        return handlers.modify_order(self.uow, RemoteCatalog(self.catalog_rpc), self.settings, self.actor,
+                                     order_id, command)
 
     @rpc
     def cancel_order(self, order_id: str) -> Json:
@@ -170,6 +172,16 @@ class OrdersService:
     def on_stock_reservation_failed(self, payload: Json) -> None:
         """No stock: cancel (out_of_stock)."""
         saga.stock_reservation_failed(self.uow, *self._event(saga.ON_STOCK_RESERVATION_FAILED, payload))
+
+    @event_handler("catalog", "stock_adjusted")
+    def on_stock_adjusted(self, payload: Json) -> None:
+        """The catalog holds a modification's items: apply it, ask for the new amount."""
+        saga.stock_adjusted(self.uow, *self._event(saga.ON_STOCK_ADJUSTED, payload))
+
+    @event_handler("catalog", "stock_adjustment_failed")
+    def on_stock_adjustment_failed(self, payload: Json) -> None:
+        """The catalog cannot hold a modification's items: reject it (or cancel if nothing is held)."""
+        saga.stock_adjustment_failed(self.uow, *self._event(saga.ON_STOCK_ADJUSTMENT_FAILED, payload))
 
     @event_handler("payments", "payment_authorised")
     def on_payment_authorised(self, payload: Json) -> None:

@@ -34,6 +34,14 @@ class CatalogEvents:
     def on_failed(self, payload):
         self._record("stock_reservation_failed", payload)
 
+    @event_handler("catalog", "stock_adjusted")
+    def on_adjusted(self, payload):
+        self._record("stock_adjusted", payload)
+
+    @event_handler("catalog", "stock_adjustment_failed")
+    def on_adjustment_failed(self, payload):
+        self._record("stock_adjustment_failed", payload)
+
     @event_handler("catalog", "stock_committed")
     def on_committed(self, payload):
         self._record("stock_committed", payload)
@@ -110,6 +118,12 @@ def placed(order_id, *lines, version=1):
     return {"order_id": order_id, "order_version": version, "user_id": str(uuid.uuid4()),
             "items": [{"product_id": p["id"], "quantity": q} for p, q in lines],
             "total": 1, "currency": "EUR"}
+
+
+def adjustment(order_id, version, items, current):
+    wire = lambda lines: [{"product_id": p["id"], "quantity": q} for p, q in lines]  # noqa: E731
+    return {"order_id": order_id, "order_version": version, "items": wire(items),
+            "current_items": wire(current)}
 
 
 def new_order():
@@ -271,3 +285,72 @@ def test_sixty_orders_for_ten_units_on_two_instances_reserve_exactly_ten(two_cat
                                      "available": 0}
     handled = [next(d for d in c.dependencies if d.attr_name == "counter").handled for c in two_catalogs]
     assert sum(handled) == 60 and min(handled) > 0  # both instances did part of the work
+
+
+# --- a modified order (stock_adjustment_requested) ---------------------------------------------
+
+def test_an_adjustment_moves_the_reservation_and_answers_with_the_items_held(admin, dispatch, product):
+    bowl = admin("create_product", {"sku": "BOWL-1", "name": "Bowl", "price": 500, "currency": "EUR",
+                                    "stock": 10})
+    order = new_order()
+    dispatch("order_placed", placed(order, (product, 3)))
+    answered("stock_reserved", order)
+    dispatch("stock_adjustment_requested", adjustment(order, 3, [(bowl, 2)], [(product, 3)]))
+    [answer] = answered("stock_adjusted", order)
+    assert (answer["order_version"], answer["items"]) == (3, [{"product_id": bowl["id"], "quantity": 2}])
+    assert (stock(admin, product)["reserved"], stock(admin, bowl)["reserved"]) == (0, 2)
+
+
+def test_an_adjustment_beyond_the_stock_keeps_the_old_items_and_says_why(admin, dispatch, product):
+    order = new_order()
+    dispatch("order_placed", placed(order, (product, 3)))
+    answered("stock_reserved", order)
+    dispatch("stock_adjustment_requested", adjustment(order, 3, [(product, 11)], [(product, 3)]))
+    [answer] = answered("stock_adjustment_failed", order)
+    assert (answer["reason"], answer["items"]) == ("out_of_stock",
+                                                   [{"product_id": product["id"], "quantity": 3}])
+    assert answer["details"]["items"] == [{"product_id": product["id"], "requested": 11, "available": 10}]
+    assert stock(admin, product)["reserved"] == 3
+
+
+def test_an_adjustment_redelivered_or_outdated_moves_the_stock_once(admin, dispatch, product, core_db):
+    order = new_order()
+    dispatch("order_placed", placed(order, (product, 1)))
+    answered("stock_reserved", order)
+    request = adjustment(order, 3, [(product, 4)], [(product, 1)])
+    event_id = dispatch("stock_adjustment_requested", request)
+    answered("stock_adjusted", order)
+    dispatch("stock_adjustment_requested", request, event_id=event_id)  # redelivered
+    dispatch("stock_adjustment_requested", request)  # the same version again
+    dispatch("stock_adjustment_requested", adjustment(order, 2, [(product, 9)], [(product, 1)]))  # older
+    dispatch("order_placed", placed(order, (product, 1)))  # the first reservation, late
+    eventlet.sleep(1)
+    assert stock(admin, product)["reserved"] == 4
+    assert outbox_rows(core_db, "stock_adjusted", order) == 1
+
+
+@pytest.mark.slow
+def test_adjustments_racing_new_reservations_on_two_instances_neither_deadlock_nor_lose_count(
+        two_catalogs, counted_admin, dispatch, core_db):
+    admin = counted_admin
+    mug, bowl = (admin("create_product", {"sku": sku, "name": sku, "price": 100, "currency": "EUR",
+                                          "stock": 10}) for sku in ("MUG-9", "BOWL-9"))
+    held = [new_order() for _ in range(10)]
+    for order in held:
+        dispatch("order_placed", placed(order, (mug, 1)))
+    wait_for(lambda: sum(len(answers("stock_reserved", o)) for o in held) == 10)
+    # Each held order moves to a bowl and a mug (locks on both rows) while new orders want mugs.
+    newcomers = [new_order() for _ in range(10)]
+    for n, order in enumerate(held):
+        items = [(bowl, 1), (mug, 1)][::1 if n % 2 else -1]
+        dispatch("stock_adjustment_requested", adjustment(order, 3, items, [(mug, 1)]))
+        dispatch("order_placed", placed(newcomers[n], (mug, 1)))
+    wait_for(lambda: len(CatalogEvents.received) >= 30, timeout=60)
+    kinds = [t for t, _ in CatalogEvents.received]
+    assert (kinds.count("stock_adjusted"), kinds.count("stock_reservation_failed")) == (10, 10)
+    with core_db.connect() as conn:
+        held_units = dict(conn.execute(text(
+            "SELECT i.product_id::text, sum(i.quantity) FROM stock_reservation_items i "
+            "JOIN stock_reservations r USING (order_id) WHERE r.status = 'reserved' GROUP BY 1")).all())
+    assert held_units == {mug["id"]: 10, bowl["id"]: 10}
+    assert stock(admin, mug)["reserved"] == stock(admin, bowl)["reserved"] == 10

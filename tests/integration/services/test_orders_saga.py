@@ -38,8 +38,8 @@ ADMIN = ("00000000-0000-4000-8000-0000000000ad", ["customer", "admin"])
 MUG = "00000000-0000-4000-8000-0000000000f1"
 PLATE = "00000000-0000-4000-8000-0000000000f2"
 ADDRESS = {"line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"}
-ORDERS_EVENTS = ("order_placed", "payment_requested", "capture_requested", "void_requested",
-                 "order_confirmed", "order_cancelled")
+ORDERS_EVENTS = ("order_placed", "stock_adjustment_requested", "payment_requested", "capture_requested",
+                 "void_requested", "order_confirmed", "order_cancelled")
 
 
 def publish(config, service, event_type, payload, event_id=None):
@@ -61,6 +61,10 @@ class Listener:
     @event_handler("orders", "order_placed")
     def on_order_placed(self, payload):
         self._record("order_placed", payload)
+
+    @event_handler("orders", "stock_adjustment_requested")
+    def on_stock_adjustment_requested(self, payload):
+        self._record("stock_adjustment_requested", payload)
 
     @event_handler("orders", "payment_requested")
     def on_payment_requested(self, payload):
@@ -84,7 +88,7 @@ class Listener:
 
 
 class StandInCatalog:
-    """Prices two products, reserves from ``stock`` on order_placed (unless ``silent``)."""
+    """Prices two products, reserves from ``stock`` on order_placed and adjusts (unless ``silent``)."""
 
     name = "catalog"
     config = Config()
@@ -105,12 +109,18 @@ class StandInCatalog:
                   "line_total": self.products[i["product_id"]][1] * i["quantity"]} for i in items]
         return {"currency": "EUR", "items": lines, "total": sum(line["line_total"] for line in lines)}
 
-    @rpc
-    def adjust_reservation(self, order_id, order_version, items):
-        if any(i["quantity"] > self.stock.get(i["product_id"], 0) for i in items):
-            raise OutOfStock(details={"order_id": order_id})
-        StandInCatalog.adjusted.append((order_id, order_version, items))
-        return {"order_id": order_id, "order_version": order_version, "status": "reserved", "items": items}
+    @event_handler("orders", "stock_adjustment_requested")
+    def on_stock_adjustment_requested(self, payload):
+        if self.silent:
+            return
+        answer = {"order_id": payload["order_id"], "order_version": payload["order_version"]}
+        short = [i for i in payload["items"] if i["quantity"] > self.stock.get(i["product_id"], 0)]
+        if short:
+            publish(self.config, "catalog", "stock_adjustment_failed", dict(
+                answer, reason="out_of_stock", details={"items": short}, items=payload["current_items"]))
+        else:
+            StandInCatalog.adjusted.append((payload["order_id"], payload["order_version"], payload["items"]))
+            publish(self.config, "catalog", "stock_adjusted", dict(answer, items=payload["items"]))
 
     @event_handler("orders", "order_placed")
     def on_order_placed(self, payload):
@@ -162,7 +172,8 @@ def deadline_seconds():
 @pytest.fixture
 def config(orders_config, deadline_seconds):
     return dict(orders_config, EVENT_RETRY_DELAYS=[0.1, 0.2], PAYMENT_DEADLINE_SECONDS=deadline_seconds,
-                DEADLINE_SCAN_INTERVAL=0.2, RPC_TIMEOUT=5, max_workers=20)
+                DEADLINE_SCAN_INTERVAL=0.2, RPC_TIMEOUT=5, MODIFICATION_WAIT_SECONDS=0.5,
+                max_workers=20)
 
 
 @pytest.fixture
@@ -377,13 +388,33 @@ def test_a_modification_re_reserves_and_asks_for_the_new_amount(as_customer):
     order = place(as_customer)
     status_becomes(as_customer, order["id"], "awaiting_payment")
     changed = as_customer("modify_order", order["id"], {"items": [{"product_id": PLATE, "quantity": 3}]})
-    assert (changed["status"], changed["total"]) == ("awaiting_payment", 4500)
+    assert (changed["status"], changed["total"], changed["pending_modification"]) == (
+        "awaiting_payment", 4500, None)
     assert StandInCatalog.adjusted == [(order["id"], 3, [{"product_id": PLATE, "quantity": 3}])]
     requested = announced_once("payment_requested", order["id"], count=2)
-    assert [(r["order_version"], r["amount"]) for r in requested] == [(2, 1998), (3, 4500)]
+    assert [(r["order_version"], r["amount"]) for r in requested] == [(2, 1998), (4, 4500)]
     with pytest.raises(OutOfStock):
         as_customer("modify_order", order["id"], {"items": [{"product_id": PLATE, "quantity": 50}]})
-    assert as_customer("get_order", order["id"]) == changed
+    kept = as_customer("get_order", order["id"])
+    assert (kept["items"], kept["total"], kept["pending_modification"]) == (changed["items"], 4500, None)
+    requested = announced_once("payment_requested", order["id"], count=3)
+    assert [(r["order_version"], r["amount"]) for r in requested][-1] == (6, 4500)
+
+
+def test_a_modification_the_catalog_does_not_answer_in_time_stays_pending_until_it_does(call, config,
+                                                                                       as_customer):
+    StandInPayments.silent = True
+    order = place(as_customer)
+    status_becomes(as_customer, order["id"], "awaiting_payment")
+    StandInCatalog.silent = True
+    pending = as_customer("modify_order", order["id"], {"items": [{"product_id": PLATE, "quantity": 2}]})
+    assert (pending["status"], pending["total"]) == ("awaiting_payment", 1998)
+    assert pending["pending_modification"]["total"] == 3000
+    [request] = announced_once("stock_adjustment_requested", order["id"])
+    publish(config, "catalog", "stock_adjusted", {"order_id": order["id"], "order_version": 3,
+                                                  "items": request["items"]})  # the catalog, later
+    wait_for(lambda: as_customer("get_order", order["id"])["total"] == 3000)
+    assert as_customer("get_order", order["id"])["pending_modification"] is None
 
 
 def test_an_order_being_paid_can_no_longer_be_modified(as_customer):

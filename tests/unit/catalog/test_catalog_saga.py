@@ -25,9 +25,18 @@ def placed(uow, *lines, version=1, order=ORDER, event=None):
     saga.on_order_placed(uow, event or event_id(), ReserveStock(order, items, version))
 
 
-def adjust(uow, version, *lines, order=ORDER):
+def adjust(uow, version, *lines, current=(), order=ORDER, event=None):
+    """Deliver ``stock_adjustment_requested``; return the answer queued, or None."""
     items = tuple(ReservedItem(p.id, qty) for p, qty in lines)
-    return handlers.adjust_reservation(uow, AdjustReservation(order, version, items))
+    held = tuple(ReservedItem(p.id, qty) for p, qty in current)
+    before = len(uow.outbox.rows)
+    command = AdjustReservation(order, version, items, held)
+    saga.on_stock_adjustment_requested(uow, event or event_id(), command)
+    return uow.outbox.rows[-1] if len(uow.outbox.rows) > before else None
+
+
+def wire(*lines):
+    return [{"product_id": p.id, "quantity": qty} for p, qty in lines]
 
 
 def level(uow, product):
@@ -119,10 +128,10 @@ def test_the_same_order_placed_event_twice_reserves_once_and_answers_once(uow):
 
 def test_a_late_order_placed_after_an_adjustment_is_stale_and_silent(uow):
     mug = make_product(uow)
-    adjust(uow, 2, (mug, 4))
+    adjust(uow, 2, (mug, 4), current=[(mug, 1)])
     placed(uow, (mug, 1), version=1)
     assert level(uow, mug).reserved == 4
-    assert uow.outbox.rows == []
+    assert [kind for kind, _ in uow.outbox.rows] == ["stock_adjusted"]
 
 
 def test_a_failure_leaves_the_event_recorded_so_a_redelivery_changes_nothing(uow):
@@ -186,58 +195,94 @@ def test_an_event_without_an_id_is_refused():
     assert saga.require_event_id("e-1", saga.ON_ORDER_PLACED) == "e-1"
 
 
-# --- adjust_reservation ------------------------------------------------------------------
+# --- stock_adjustment_requested (a modified order) ----------------------------------------
 
-def test_adjusting_replaces_the_items_and_moves_the_stock(uow):
+def test_an_adjustment_replaces_the_items_moves_the_stock_and_says_so(uow):
     mug, bowl = make_product(uow), make_product(uow, "BOWL")
     placed(uow, (mug, 3))
-    adjusted = adjust(uow, 2, (bowl, 2), (mug, 1))
-    assert adjusted.order_version == 2 and adjusted.status == domain.RESERVED
-    assert set(adjusted.items) == {ReservedItem(mug.id, 1), ReservedItem(bowl.id, 2)}
+    answer = adjust(uow, 2, (bowl, 2), (mug, 1), current=[(mug, 3)])
+    assert answer[0] == "stock_adjusted"
+    assert answer[1]["order_version"] == 2
+    assert sorted(answer[1]["items"], key=str) == sorted(wire((bowl, 2), (mug, 1)), key=str)
+    held = uow.reservations.lock(ORDER)
+    assert (held.order_version, held.status) == (2, domain.RESERVED)
     assert (level(uow, mug).reserved, level(uow, bowl).reserved) == (1, 2)
 
 
-def test_adjusting_into_a_shortage_keeps_the_old_reservation(uow):
+def test_an_adjustment_into_a_shortage_keeps_the_old_items_at_the_new_version(uow):
     mug = make_product(uow, stock=5)
     placed(uow, (mug, 3))
-    with pytest.raises(OutOfStock) as raised:
-        adjust(uow, 2, (mug, 6))
-    assert raised.value.details["items"] == [{"product_id": mug.id, "requested": 6, "available": 5}]
-    assert uow.reservations.lock(ORDER) == Reservation(ORDER, domain.RESERVED, (ReservedItem(mug.id, 3),), 1)
+    kind, answer = adjust(uow, 2, (mug, 6), current=[(mug, 3)])
+    assert kind == "stock_adjustment_failed"
+    assert (answer["reason"], answer["order_version"], answer["items"]) == ("out_of_stock", 2, wire((mug, 3)))
+    assert answer["details"]["items"] == [{"product_id": mug.id, "requested": 6, "available": 5}]
+    assert uow.reservations.lock(ORDER) == Reservation(ORDER, domain.RESERVED, (ReservedItem(mug.id, 3),), 2)
     assert level(uow, mug).reserved == 3
-    assert adjust(uow, 2, (mug, 5)).items == (ReservedItem(mug.id, 5),)  # up to everything on hand
+    assert adjust(uow, 3, (mug, 5), current=[(mug, 3)])[0] == "stock_adjusted"  # up to all on hand
+    assert level(uow, mug).reserved == 5
 
 
-def test_adjusting_twice_with_one_version_is_idempotent_and_an_older_version_is_stale(uow):
-    mug = make_product(uow)
-    first = adjust(uow, 3, (mug, 2))
-    assert adjust(uow, 3, (mug, 2)) == first
-    assert adjust(uow, 2, (mug, 7)) == first
+def test_an_adjustment_to_an_unavailable_product_is_refused_with_that_reason(uow):
+    mug, gone = make_product(uow), make_product(uow, "GONE")
+    handlers.deactivate_product(uow, gone.id)
+    placed(uow, (mug, 1))
+    kind, answer = adjust(uow, 2, (gone, 1), current=[(mug, 1)])
+    assert (kind, answer["reason"], answer["items"]) == ("stock_adjustment_failed", "product_unavailable",
+                                                         wire((mug, 1)))
+    assert (level(uow, mug).reserved, level(uow, gone).reserved) == (1, 0)
+
+
+def test_the_same_adjustment_twice_moves_stock_once_and_an_older_version_is_stale(uow):
+    mug, event = make_product(uow), event_id()
+    placed(uow, (mug, 1))
+    assert adjust(uow, 3, (mug, 2), current=[(mug, 1)], event=event)[0] == "stock_adjusted"
+    assert adjust(uow, 3, (mug, 2), current=[(mug, 1)], event=event) is None  # a redelivery
+    assert adjust(uow, 3, (mug, 4), current=[(mug, 1)]) is None  # the same version again: stale
+    assert adjust(uow, 2, (mug, 7), current=[(mug, 1)]) is None  # an older one: stale
     assert level(uow, mug).reserved == 2
-    with pytest.raises(Conflict):
-        adjust(uow, 3, (mug, 4))
 
 
-def test_adjusting_creates_the_reservation_when_none_exists_yet(uow):
+def test_an_adjustment_before_the_first_reservation_holds_the_new_items_and_outdates_it(uow):
     mug = make_product(uow)
-    assert adjust(uow, 2, (mug, 2)).items == (ReservedItem(mug.id, 2),)
+    assert adjust(uow, 2, (mug, 4), current=[(mug, 1)]) == (
+        "stock_adjusted", {"order_id": ORDER, "order_version": 2, "items": wire((mug, 4))})
+    placed(uow, (mug, 1), version=1)  # late: stale and silent
+    assert level(uow, mug).reserved == 4
+    assert [kind for kind, _ in uow.outbox.rows] == ["stock_adjusted"]
+
+
+def test_a_refused_adjustment_before_the_first_reservation_holds_the_old_items_instead(uow):
+    mug = make_product(uow, stock=3)
+    kind, answer = adjust(uow, 2, (mug, 5), current=[(mug, 2)])
+    assert (kind, answer["items"]) == ("stock_adjustment_failed", wire((mug, 2)))
     assert level(uow, mug).reserved == 2
+    placed(uow, (mug, 2), version=1)  # late: stale, nothing reserved twice
+    assert level(uow, mug).reserved == 2
+
+
+def test_when_neither_the_new_nor_the_old_items_can_be_held_nothing_is_and_the_answer_says_so(uow):
+    mug = make_product(uow, stock=1)
+    kind, answer = adjust(uow, 2, (mug, 5), current=[(mug, 2)])
+    assert (kind, answer["items"], answer["reason"]) == ("stock_adjustment_failed", [], "out_of_stock")
+    assert level(uow, mug).reserved == 0
+    placed(uow, (mug, 1), version=1)  # late: stale, it reserves nothing
+    assert level(uow, mug).reserved == 0
 
 
 @pytest.mark.parametrize("finish", ["commit", "cancel"])
-def test_a_committed_or_released_reservation_cannot_be_adjusted(uow, finish):
+def test_a_committed_or_released_reservation_is_not_adjusted(uow, finish):
     mug = make_product(uow)
     placed(uow, (mug, 1))
     if finish == "commit":
         saga.on_order_confirmed(uow, event_id(), ORDER)
     else:
         saga.on_order_cancelled(uow, event_id(), ORDER, 2)
-    with pytest.raises(Conflict):
-        adjust(uow, 3, (mug, 2))
+    assert adjust(uow, 3, (mug, 2), current=[(mug, 1)]) is None
+    assert level(uow, mug).reserved == 0
 
 
 def test_reserve_stock_for_an_older_version_returns_the_newer_reservation_unchanged(uow):
     mug = make_product(uow)
-    adjust(uow, 2, (mug, 2))
+    adjust(uow, 2, (mug, 2), current=[(mug, 1)])
     stale = handlers.reserve_stock(uow, ReserveStock(ORDER, (ReservedItem(mug.id, 5),), 1))
     assert (stale.order_version, stale.items) == (2, (ReservedItem(mug.id, 2),))

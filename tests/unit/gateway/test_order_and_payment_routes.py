@@ -82,6 +82,15 @@ async def test_order_events_modification_and_cancel_go_to_the_orders_service(cli
     assert (await client.post(f"/api/v1/orders/{ORDER_ID}/cancel", headers=customer)).status_code == 200
 
 
+async def test_a_modification_still_waiting_for_the_catalog_is_202_accepted(client, rpc, customer):
+    pending = dict(ORDER, pending_modification={"items": [], "total": 4995, "currency": "EUR"})
+    rpc.answer("orders", "modify_order", pending)
+    patched = await client.patch(f"/api/v1/orders/{ORDER_ID}", headers=customer,
+                                 json={"items": [{"product_id": ORDER_ID, "quantity": 5}]})
+    assert patched.status_code == 202
+    assert patched.json()["pending_modification"]["total"] == 4995
+
+
 async def test_a_malformed_order_or_payment_id_is_a_404_without_a_call(client, rpc, customer):
     assert (await client.get("/api/v1/orders/nope", headers=customer)).status_code == 404
     assert (await client.get("/api/v1/payments/nope", headers=customer)).status_code == 404

@@ -65,3 +65,13 @@ def cancelled():
 
 STATES = {"pending": placed, "awaiting_payment": reserved, "capture_requested": capture_requested,
           "confirmed": confirmed, "shipped": shipped, "delivered": delivered, "cancelled": cancelled}
+
+
+def modification_requested(quantity=5):
+    order = reserved()
+    return evolve(order, decisions.modify(order, CUSTOMER, priced(quantity=quantity), None))
+
+
+def modified(quantity=5):
+    order = modification_requested(quantity)
+    return evolve(order, decisions.on_stock_adjusted(order, order.saga_version))

@@ -1,8 +1,9 @@
 """In-memory stand-ins for the orders unit of work and the catalog: fakes, not mocks."""
 import copy
+import uuid
 from datetime import UTC, datetime
 
-from nameko_services.common.errors import OutOfStock, ProductNotFound
+from nameko_services.common.errors import ProductNotFound
 from nameko_services.common.event_store import StreamConflict
 from nameko_services.orders import projection
 from nameko_services.orders.domain import OPEN_STATUSES, Line, Order, Priced
@@ -148,11 +149,10 @@ class FakeUnitOfWork:
 
 
 class FakeCatalog:
-    """Products priced in EUR, each with units available; remembers adjustments."""
+    """Products priced in EUR, each with units available; answers stock adjustment requests."""
 
     def __init__(self):
         self.products = {}  # product id -> (name, price, available)
-        self.adjusted = []  # (order_id, version, items)
 
     def add(self, product_id, name="Mug", price=999, available=10):
         self.products[product_id] = (name, price, available)
@@ -164,11 +164,15 @@ class FakeCatalog:
         return Priced("EUR", tuple(Line(i["product_id"], self.products[i["product_id"]][0],
                                         self.products[i["product_id"]][1], i["quantity"]) for i in items))
 
-    def adjust_reservation(self, order_id, order_version, items):
-        short = [i for i in items if i["quantity"] > self.products[i["product_id"]][2]]
-        if short:
-            raise OutOfStock(details={"items": short})
-        self.adjusted.append((order_id, order_version, items))
+    def answer_adjustment(self, uow, request):
+        """The catalog's reply to a ``stock_adjustment_requested`` payload, delivered to orders."""
+        from nameko_services.orders import saga  # the catalog's answer arrives through the saga
+
+        short = [i for i in request["items"] if i["quantity"] > self.products[i["product_id"]][2]]
+        reply = saga.Reply(request["order_id"], request["order_version"],
+                           reason="out_of_stock" if short else "", details={"items": short},
+                           items=request["current_items"] if short else request["items"])
+        (saga.stock_adjustment_failed if short else saga.stock_adjusted)(uow, str(uuid.uuid4()), reply)
 
 
 def utc(*args):

@@ -28,6 +28,8 @@ from tests.unit.orders.builders import (
     capture_requested,
     confirmed,
     evolve,
+    modification_requested,
+    modified,
     placed,
     priced,
     reserved,
@@ -163,21 +165,89 @@ def test_only_the_owner_modifies_an_order():
         decisions.check_modifiable(placed(), ADMIN)
 
 
-def test_a_modification_asks_for_payment_of_the_new_total_at_the_new_version():
-    order = placed()
+def test_new_items_are_asked_of_the_catalog_and_the_order_keeps_its_items_meanwhile():
+    order = reserved()
     outcome = decisions.modify(order, CUSTOMER, priced(quantity=5), None)
+    assert types(outcome) == (["ModificationRequested"], ["stock_adjustment_requested"])
+    assert outcome.messages[0].payload == {
+        "order_id": ORDER, "order_version": 3, "items": [{"product_id": PRODUCT, "quantity": 5}],
+        "current_items": [{"product_id": PRODUCT, "quantity": 2}]}
+    after = evolve(order, outcome)
+    assert (after.status, after.total, after.saga_version) == ("awaiting_payment", 1998, 3)
+    assert after.pending_modification["total"] == 4995
+
+
+def test_the_catalog_holding_the_new_items_applies_them_and_asks_for_the_new_amount():
+    order = modification_requested(quantity=5)
+    outcome = decisions.on_stock_adjusted(order, 3)
     assert types(outcome) == (["OrderModified"], ["payment_requested"])
     assert outcome.messages[0].payload == {
-        "order_id": ORDER, "order_version": 2, "user_id": USER, "amount": 4995, "currency": "EUR",
+        "order_id": ORDER, "order_version": 4, "user_id": USER, "amount": 4995, "currency": "EUR",
         "payment_token": "tok_visa"}
     after = evolve(order, outcome)
-    assert (after.status, after.total, after.shipping_address) == ("awaiting_payment", 4995, ADDRESS)
+    assert (after.status, after.total, after.pending_modification) == ("awaiting_payment", 4995, None)
 
 
-def test_an_address_change_keeps_the_items():
-    order = reserved()
-    after = evolve(order, decisions.modify(order, CUSTOMER, None, dict(ADDRESS, city="Hamburg")))
+def test_a_refused_adjustment_keeps_the_old_items_and_asks_for_the_old_amount_again():
+    order = modification_requested(quantity=50)
+    outcome = decisions.on_stock_adjustment_failed(order, 3, "out_of_stock", {"items": []},
+                                                   [{"product_id": PRODUCT, "quantity": 2}])
+    assert types(outcome) == (["ModificationRejected"], ["payment_requested"])
+    assert (outcome.messages[0].payload["amount"], outcome.messages[0].payload["order_version"]) == (1998, 4)
+    after = evolve(order, outcome)
+    assert (after.status, after.total, after.pending_modification) == ("awaiting_payment", 1998, None)
+    assert after.modifiable
+
+
+def test_an_adjustment_that_left_nothing_held_cancels_the_order_out_of_stock():
+    order = modification_requested()
+    after = evolve(order, decisions.on_stock_adjustment_failed(order, 3, "out_of_stock", {}, []))
+    assert (after.status, after.cancellation_reason) == ("cancelled", "out_of_stock")
+
+
+@pytest.mark.parametrize("version", [2, 4])
+def test_an_adjustment_answer_for_another_version_is_stale(version):
+    order = modification_requested()
+    assert types(decisions.on_stock_adjusted(order, version)) == ([], [])
+    assert types(decisions.on_stock_adjustment_failed(order, version, "out_of_stock", {}, [])) == ([], [])
+
+
+def test_an_adjustment_answer_after_a_cancellation_changes_nothing():
+    order = modification_requested()
+    order = evolve(order, decisions.cancel(order, CUSTOMER))
+    assert order.pending_modification is None
+    assert types(decisions.on_stock_adjusted(order, 3)) == ([], [])
+
+
+def test_one_modification_at_a_time():
+    with pytest.raises(OrderNotModifiable) as raised:
+        decisions.modify(modification_requested(), CUSTOMER, priced(quantity=1), None)
+    assert raised.value.details["modification_pending"] is True
+
+
+def test_an_address_change_applies_at_once_and_starts_no_saga_step():
+    order = placed()
+    outcome = decisions.modify(order, CUSTOMER, None, dict(ADDRESS, city="Hamburg"))
+    assert types(outcome) == (["ShippingAddressChanged"], [])
+    after = evolve(order, outcome)
     assert after.shipping_address["city"] == "Hamburg" and after.items == order.items
+    assert (after.status, after.saga_version) == ("pending", 1)  # stock_reserved of v1 still counts
+    assert types(decisions.on_stock_reserved(after, 1)) == (["StockReserved"], ["payment_requested"])
+
+
+def test_a_free_order_is_confirmed_once_its_stock_is_held_without_asking_for_payment():
+    order = evolve(Order(ORDER), decisions.place(ORDER, USER, priced(price=0), ADDRESS, "tok_visa", DEADLINE))
+    outcome = decisions.on_stock_reserved(order, 1)
+    assert types(outcome) == (["StockReserved", "PaymentWaived"], ["order_confirmed"])
+    assert outcome.messages[0].payload == {"order_id": ORDER, "order_version": 3, "payment_id": None}
+    assert evolve(order, outcome).status == "confirmed"
+
+
+def test_a_modification_to_free_items_confirms_the_order_once_the_catalog_holds_them():
+    order = reserved()
+    order = evolve(order, decisions.modify(order, CUSTOMER, priced(price=0), None))
+    outcome = decisions.on_stock_adjusted(order, order.saga_version)
+    assert types(outcome) == (["OrderModified", "PaymentWaived"], ["order_confirmed"])
 
 
 # --- saga reactions ----------------------------------------------------------------------
@@ -222,7 +292,7 @@ def test_a_current_authorisation_requests_the_capture_and_freezes_the_order():
 
 
 def test_a_stale_authorisation_is_voided_without_touching_the_order():
-    order = evolve(reserved(), decisions.modify(reserved(), CUSTOMER, priced(quantity=1), None))
+    order = modified(quantity=1)
     outcome = decisions.on_payment_authorised(order, 2, OTHER_PAYMENT)
     assert types(outcome) == ([], ["void_requested"])
     assert outcome.messages[0].payload == {"order_id": ORDER, "payment_id": OTHER_PAYMENT}
@@ -258,7 +328,7 @@ def test_a_failed_payment_of_the_current_version_cancels_the_order():
 
 
 def test_a_failed_payment_of_an_older_version_is_ignored():
-    order = evolve(reserved(), decisions.modify(reserved(), CUSTOMER, priced(quantity=1), None))
+    order = modified(quantity=1)
     assert types(decisions.on_payment_failed(order, 2, OTHER_PAYMENT, "declined")) == ([], [])
 
 

@@ -51,6 +51,18 @@ def event():
     return str(uuid.uuid4())
 
 
+def modify(uow, catalog, order_id, items=None, address=None, actor=CUSTOMER, answered=True):
+    """``modify_order``, the catalog answering while it waits (or never, with ``answered=False``)."""
+    def sleep(_):
+        requests = uow.messages("stock_adjustment_requested")
+        if answered and requests:
+            catalog.answer_adjustment(uow, requests[-1])
+
+    settings = Settings(modification_wait=timedelta(seconds=5 if answered else 0))
+    items = None if items is None else tuple({"product_id": PRODUCT, "quantity": q} for q in items)
+    return handlers.modify_order(uow, catalog, settings, actor, order_id, ModifyOrder(items, address), sleep)
+
+
 # --- placing and Idempotency-Key ------------------------------------------------------------
 
 def test_placing_stores_a_pending_order_at_catalog_prices_and_queues_order_placed(uow, catalog):
@@ -160,12 +172,11 @@ def test_the_causing_event_is_recorded_with_the_new_events(uow, catalog):
 def test_a_stale_authorisation_is_voided_and_the_order_does_not_change(uow, catalog):
     order, _ = place(uow, catalog)
     saga.stock_reserved(uow, event(), Reply(order["id"], 1))
-    handlers.modify_order(uow, catalog, CUSTOMER, order["id"], ModifyOrder(({"product_id": PRODUCT,
-                                                                             "quantity": 1},)))
+    modify(uow, catalog, order["id"], items=[1])
     saga.payment_authorised(uow, event(), Reply(order["id"], 2, PAYMENT))
     assert uow.messages("void_requested") == [{"order_id": order["id"], "payment_id": PAYMENT}]
     assert uow.orders.document(order["id"])["status"] == "awaiting_payment"
-    assert len(uow.stream(order["id"])) == 3
+    assert len(uow.stream(order["id"])) == 4
 
 
 def test_an_event_for_an_unknown_order_is_recorded_and_ignored(uow):
@@ -209,22 +220,49 @@ def test_a_failed_compensation_flags_the_order_and_a_retry_announces_it_again(uo
 
 # --- modification -----------------------------------------------------------------------------
 
-def test_modifying_items_reprices_re_reserves_at_the_next_version_and_asks_for_payment(uow, catalog):
+def test_modifying_items_asks_the_catalog_and_returns_the_order_once_it_holds_them(uow, catalog):
     order, _ = place(uow, catalog)
-    changed = handlers.modify_order(uow, catalog, CUSTOMER, order["id"],
-                                    ModifyOrder(({"product_id": PRODUCT, "quantity": 5},)))
-    assert catalog.adjusted == [(order["id"], 2, [{"product_id": PRODUCT, "quantity": 5}])]
-    assert (changed["status"], changed["total"]) == ("awaiting_payment", 4995)
-    assert uow.messages("payment_requested")[-1]["order_version"] == 2
+    changed = modify(uow, catalog, order["id"], items=[5])
+    assert uow.messages("stock_adjustment_requested") == [{
+        "order_id": order["id"], "order_version": 2, "items": [{"product_id": PRODUCT, "quantity": 5}],
+        "current_items": [{"product_id": PRODUCT, "quantity": 2}]}]
+    assert (changed["status"], changed["total"], changed["pending_modification"]) == ("awaiting_payment",
+                                                                                       4995, None)
+    assert uow.stream(order["id"]) == [("OrderPlaced", 1), ("ModificationRequested", 2), ("OrderModified", 3)]
+    assert uow.messages("payment_requested")[-1]["order_version"] == 3
 
 
-def test_a_modification_the_stock_cannot_cover_changes_nothing(uow, catalog):
+def test_a_modification_the_stock_cannot_cover_is_refused_and_the_old_items_stay(uow, catalog):
     order, _ = place(uow, catalog)
-    with pytest.raises(OutOfStock):
-        handlers.modify_order(uow, catalog, CUSTOMER, order["id"],
-                              ModifyOrder(({"product_id": PRODUCT, "quantity": 11},)))
-    assert uow.orders.document(order["id"]) == order
+    with pytest.raises(OutOfStock) as refused:
+        modify(uow, catalog, order["id"], items=[11])
+    assert refused.value.details == {"items": [{"product_id": PRODUCT, "quantity": 11}]}
+    after = uow.orders.document(order["id"])
+    assert (after["items"], after["total"], after["pending_modification"]) == (order["items"], 1998, None)
+    assert [(r["order_version"], r["amount"]) for r in uow.messages("payment_requested")] == [(3, 1998)]
+
+
+def test_a_catalog_that_does_not_answer_in_time_leaves_the_modification_pending_and_safe(uow, catalog):
+    order, _ = place(uow, catalog)
+    pending = modify(uow, catalog, order["id"], items=[5], answered=False)
+    assert (pending["status"], pending["total"]) == ("pending", 1998)
+    assert pending["pending_modification"]["total"] == 4995
+    with pytest.raises(OrderNotModifiable):
+        modify(uow, catalog, order["id"], items=[3], answered=False)
+    saga.stock_reserved(uow, event(), Reply(order["id"], 1))  # the first reservation, now stale
     assert uow.messages("payment_requested") == []
+    catalog.answer_adjustment(uow, uow.messages("stock_adjustment_requested")[-1])  # the catalog, later
+    settled = uow.orders.document(order["id"])
+    assert (settled["status"], settled["total"], settled["pending_modification"]) == ("awaiting_payment",
+                                                                                      4995, None)
+    assert [(r["order_version"], r["amount"]) for r in uow.messages("payment_requested")] == [(3, 4995)]
+
+
+def test_a_new_address_applies_at_once_without_asking_the_catalog_or_payments(uow, catalog):
+    order, _ = place(uow, catalog)
+    changed = modify(uow, catalog, order["id"], address=dict(ADDRESS, city="Hamburg"))
+    assert changed["shipping_address"]["city"] == "Hamburg"
+    assert uow.messages("stock_adjustment_requested") == uow.messages("payment_requested") == []
 
 
 def test_a_modification_after_the_capture_is_requested_is_refused_before_asking_the_catalog(uow, catalog):
@@ -232,14 +270,14 @@ def test_a_modification_after_the_capture_is_requested_is_refused_before_asking_
     saga.stock_reserved(uow, event(), Reply(order["id"], 1))
     saga.payment_authorised(uow, event(), Reply(order["id"], 2, PAYMENT))
     with pytest.raises(OrderNotModifiable):
-        handlers.modify_order(uow, catalog, CUSTOMER, order["id"], ModifyOrder(None, ADDRESS))
-    assert catalog.adjusted == []
+        modify(uow, catalog, order["id"], items=[1])
+    assert uow.messages("stock_adjustment_requested") == []
 
 
 def test_another_customers_order_cannot_be_modified_cancelled_or_seen(uow, catalog):
     order, _ = place(uow, catalog)
     with pytest.raises(OrderNotFound):
-        handlers.modify_order(uow, catalog, STRANGER, order["id"], ModifyOrder(None, ADDRESS))
+        modify(uow, catalog, order["id"], address=ADDRESS, actor=STRANGER)
     with pytest.raises(OrderNotFound):
         handlers.change_order(uow, STRANGER, order["id"], lambda o: decisions.cancel(o, STRANGER))
     with pytest.raises(OrderNotFound):
