@@ -35,12 +35,21 @@ class EventId(DependencyProvider):
 
 
 class PaymentProcessor(DependencyProvider):
-    """The configured adapter (``PAYMENT_PROVIDER``) with its retry delays, one per process."""
+    """The configured adapter (``PAYMENT_PROVIDER``) with its retry delays, one per process.
 
-    def setup(self) -> None:
+    Built in ``start``, not ``setup``: the sandbox keeps its records through the engine of the
+    ``db`` dependency, which exists once every ``setup`` has run (as for the outbox relay).
+    """
+
+    def __init__(self, database_attr: str = "db") -> None:
+        self.database_attr = database_attr
+
+    def start(self) -> None:
         config = self.container.config
+        database = next(dep for dep in self.container.dependencies
+                        if getattr(dep, "attr_name", None) == self.database_attr)
         delays = tuple(float(d) for d in config.get("PAYMENT_RETRY_DELAYS", (0.2, 0.5, 1.0)))
-        self.processor = Processor(gateway_from_config(config), delays,
+        self.processor = Processor(gateway_from_config(config, database.engine), delays,
                                    resume_after=float(config.get("PAYMENT_RESUME_AFTER", 60)))
 
     def get_dependency(self, worker_ctx: Any) -> Processor:

@@ -1,4 +1,4 @@
-"""An in-process sandbox processor: no network, scripted by the card token (API.md).
+"""The sandbox processor: no network, scripted by the card token (API.md).
 
 Tokens: ``tok_visa`` succeeds; ``tok_chargeDeclined`` is declined;
 ``tok_chargeDeclinedInsufficientFunds`` is declined for insufficient funds;
@@ -8,18 +8,17 @@ transiently on the first attempt of an idempotency key and succeeds on the retry
 ``tok_refundFail`` authorises and captures, but every void and refund of it fails
 (to exercise ``payment_compensation_failed``).
 
-It is a sandbox: its state is a dict in this process, lost on restart, so only
-development and tests use it. Within the process it behaves like a processor: the
-same idempotency key gives the same answer and never a second charge, and capture,
-void and refund check the authorisation's state.
+Only development and tests use it, but it behaves like a processor: the same idempotency
+key gives the same answer and never a second charge, capture, void and refund check the
+payment's state, and it remembers all of it across restarts of the payments service (its
+records live in the payments database, ``sandbox_ledger.py``; in memory when no ledger is
+given, as unit tests do).
 """
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import cast
 
 from nameko_services.payments.gateways.base import (
     DECLINED,
@@ -29,8 +28,13 @@ from nameko_services.payments.gateways.base import (
     PaymentDeclined,
     TransientGatewayError,
 )
-
-T = TypeVar("T")
+from nameko_services.payments.gateways.sandbox_ledger import (
+    Answer,
+    MemorySandboxLedger,
+    SandboxBook,
+    SandboxLedger,
+    SandboxPayment,
+)
 
 SUCCEEDS = "tok_visa"
 DECLINES = {"tok_chargeDeclined": DECLINED, "tok_chargeDeclinedInsufficientFunds": INSUFFICIENT_FUNDS}
@@ -38,63 +42,48 @@ ALWAYS_TRANSIENT = "tok_processingError"
 TRANSIENT_ONCE = "tok_processingErrorOnce"
 COMPENSATIONS_FAIL = "tok_refundFail"
 KNOWN_TOKENS = frozenset({SUCCEEDS, ALWAYS_TRANSIENT, TRANSIENT_ONCE, COMPENSATIONS_FAIL, *DECLINES})
+ERROR_KINDS: dict[str, type[GatewayError]] = {
+    "declined": PaymentDeclined, "transient": TransientGatewayError, "refused": GatewayError}
 
-
-@dataclass
-class SandboxIntent:
-    """One authorisation held by the sandbox."""
-
-    reference: str
-    amount: int
-    currency: str
-    token: str
-    status: str = "requires_capture"  # -> succeeded (captured) | canceled (voided)
-    captured: int = 0
-    refunded: int = 0
+# What a call does, given the ledger in its transaction and how many calls its key has seen.
+Operation = Callable[[SandboxBook, int], str | None]
 
 
 class SandboxGateway:
-    """The sandbox processor (one per service process)."""
+    """The sandbox processor; ``ledger`` keeps its records (one per service process)."""
 
     name = "sandbox"
 
-    def __init__(self) -> None:
-        self.intents: dict[str, SandboxIntent] = {}
-        self._answers: dict[str, Any] = {}  # idempotency key -> result, or a permanent error
-        self._attempts: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self.charges = 0  # authorisations actually made (tests check that retries add none)
+    def __init__(self, ledger: SandboxLedger | None = None) -> None:
+        self.ledger: SandboxLedger = ledger or MemorySandboxLedger()
+        self.charges = 0  # authorisations this instance made (tests check that retries add none)
 
     def authorise(self, amount: int, currency: str, token: str, idempotency_key: str) -> Authorisation:
-        return self._once(idempotency_key, lambda: self._authorise(amount, currency, token, idempotency_key))
+        reference = self._once(idempotency_key,
+                               lambda book, calls: self._authorise(book, calls, amount, currency, token))
+        return Authorisation(cast(str, reference))
 
     def capture(self, reference: str, amount: int, idempotency_key: str) -> None:
-        self._once(idempotency_key, lambda: self._capture(reference, amount))
+        self._once(idempotency_key, lambda book, _: _capture(book, reference, amount))
 
     def void(self, reference: str, idempotency_key: str) -> None:
-        self._once(idempotency_key, lambda: self._void(reference))
+        self._once(idempotency_key, lambda book, _: _void(book, reference))
 
     def refund(self, reference: str, amount: int, idempotency_key: str) -> str:
-        return self._once(idempotency_key, lambda: self._refund(reference, amount))
+        return cast(str, self._once(idempotency_key, lambda book, _: _refund(book, reference, amount)))
 
-    def _once(self, key: str, operation: Callable[[], T]) -> T:
+    def _once(self, key: str, operation: Operation) -> str | None:
         """Answer a repeated key with the first answer; transient failures are not remembered."""
-        with self._lock:
-            if key not in self._answers:
-                try:
-                    self._answers[key] = operation()
-                except TransientGatewayError:
-                    raise
-                except GatewayError as error:
-                    self._answers[key] = error
-            answer = self._answers[key]
-        if isinstance(answer, GatewayError):
-            raise answer
-        return cast(T, answer)
+        with self.ledger.transaction() as book:
+            calls, answer = book.claim(key)
+            if answer is None:
+                answer = _answer_of(lambda: operation(book, calls))
+                if answer.get("error", {}).get("kind") != "transient":
+                    book.remember(key, answer)
+        return _unwrap(answer)
 
-    def _authorise(self, amount: int, currency: str, token: str, key: str) -> Authorisation:
-        attempt = self._attempts[key] = self._attempts.get(key, 0) + 1
-        if token == ALWAYS_TRANSIENT or (token == TRANSIENT_ONCE and attempt == 1):
+    def _authorise(self, book: SandboxBook, calls: int, amount: int, currency: str, token: str) -> str:
+        if token == ALWAYS_TRANSIENT or (token == TRANSIENT_ONCE and calls == 1):
             raise TransientGatewayError("processing_error", "The sandbox processor is unavailable.")
         if token in DECLINES:
             raise PaymentDeclined(DECLINES[token], "The sandbox declined the card.")
@@ -102,40 +91,64 @@ class SandboxGateway:
             raise GatewayError("invalid_token", f"Unknown sandbox token {token!r}.")
         if amount <= 0:
             raise GatewayError("invalid_amount", "The amount must be positive.")
-        reference = f"sbx_pi_{uuid.uuid4().hex}"
-        self.intents[reference] = SandboxIntent(reference, amount, currency, token)
+        payment = SandboxPayment(f"sbx_pi_{uuid.uuid4().hex}", amount, currency, token)
+        book.save(payment)
         self.charges += 1
-        return Authorisation(reference)
+        return payment.id
 
-    def _intent(self, reference: str) -> SandboxIntent:
-        intent = self.intents.get(reference)
-        if intent is None:
-            raise GatewayError("resource_missing", f"No payment {reference!r}.")
-        return intent
 
-    def _capture(self, reference: str, amount: int) -> None:
-        intent = self._intent(reference)
-        if intent.status != "requires_capture":
-            raise GatewayError("payment_intent_unexpected_state", f"The payment is {intent.status}.")
-        if not 0 < amount <= intent.amount:
-            raise GatewayError("amount_too_large", "The capture exceeds the authorisation.")
-        intent.status, intent.captured = "succeeded", amount
+def _answer_of(call: Callable[[], str | None]) -> Answer:
+    """The call's result or error as the JSON the ledger keeps."""
+    try:
+        return {"result": call()}
+    except GatewayError as error:
+        kind = next(k for k, cls in ERROR_KINDS.items() if isinstance(error, cls))
+        return {"error": {"kind": kind, "code": error.code, "message": error.message}}
 
-    def _void(self, reference: str) -> None:
-        intent = self._intent(reference)
-        if intent.token == COMPENSATIONS_FAIL:
-            raise GatewayError("processing_error", "The sandbox refuses to void this payment.")
-        if intent.status != "requires_capture":
-            raise GatewayError("payment_intent_unexpected_state", f"The payment is {intent.status}.")
-        intent.status = "canceled"
 
-    def _refund(self, reference: str, amount: int) -> str:
-        intent = self._intent(reference)
-        if intent.token == COMPENSATIONS_FAIL:
-            raise GatewayError("processing_error", "The sandbox refuses to refund this payment.")
-        if intent.status != "succeeded":
-            raise GatewayError("charge_not_captured", "Only a captured payment is refunded.")
-        if not 0 < amount <= intent.captured - intent.refunded:
-            raise GatewayError("amount_too_large", "The refund exceeds what remains.")
-        intent.refunded += amount
-        return f"sbx_re_{uuid.uuid4().hex}"
+def _unwrap(answer: Answer) -> str | None:
+    """The kept answer again: its result, or its error raised."""
+    error = answer.get("error")
+    if error is None:
+        return cast(str | None, answer["result"])
+    raise ERROR_KINDS[error["kind"]](error["code"], error["message"])
+
+
+def _payment(book: SandboxBook, reference: str) -> SandboxPayment:
+    payment = book.payment(reference)
+    if payment is None:
+        raise GatewayError("resource_missing", f"No payment {reference!r}.")
+    return payment
+
+
+def _capture(book: SandboxBook, reference: str, amount: int) -> None:
+    payment = _payment(book, reference)
+    if payment.status != "requires_capture":
+        raise GatewayError("payment_intent_unexpected_state", f"The payment is {payment.status}.")
+    if not 0 < amount <= payment.amount:
+        raise GatewayError("amount_too_large", "The capture exceeds the authorisation.")
+    payment.status, payment.captured_amount = "succeeded", amount
+    book.save(payment)
+
+
+def _void(book: SandboxBook, reference: str) -> None:
+    payment = _payment(book, reference)
+    if payment.card_token == COMPENSATIONS_FAIL:
+        raise GatewayError("processing_error", "The sandbox refuses to void this payment.")
+    if payment.status != "requires_capture":
+        raise GatewayError("payment_intent_unexpected_state", f"The payment is {payment.status}.")
+    payment.status = "canceled"
+    book.save(payment)
+
+
+def _refund(book: SandboxBook, reference: str, amount: int) -> str:
+    payment = _payment(book, reference)
+    if payment.card_token == COMPENSATIONS_FAIL:
+        raise GatewayError("processing_error", "The sandbox refuses to refund this payment.")
+    if payment.status != "succeeded":
+        raise GatewayError("charge_not_captured", "Only a captured payment is refunded.")
+    if not 0 < amount <= payment.captured_amount - payment.refunded_amount:
+        raise GatewayError("amount_too_large", "The refund exceeds what remains.")
+    payment.refunded_amount += amount
+    book.save(payment)
+    return f"sbx_re_{uuid.uuid4().hex}"

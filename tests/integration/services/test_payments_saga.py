@@ -152,6 +152,22 @@ def test_cancelling_after_capture_refunds_the_payment(service, dispatch, call):
     assert call("payments", "get_payment", payment_id, as_user=ADMIN)["status"] == "refunded"
 
 
+def test_a_payment_captured_before_a_restart_is_refunded_after_it(service, container_factory, config,
+                                                                   dispatch, call):
+    order = new_order()
+    payment_id = authorise(dispatch, order)["payment_id"]
+    capture(dispatch, order, payment_id)
+    service.stop()  # the payments process ends; the sandbox's records must outlive it
+    container_factory(PaymentsService, config).start()
+    dispatch("order_cancelled", {"order_id": order, "order_version": 3, "reason": "cancelled_by_admin"})
+    wait_for(lambda: answers("payment_refunded", order) or answers("payment_compensation_failed", order))
+    assert answers("payment_compensation_failed", order) == []
+    [refunded] = answers("payment_refunded", order)
+    assert (refunded["payment_id"], refunded["refunded_total"]) == (payment_id, 2500)
+    payment = call("payments", "get_payment", payment_id, as_user=ADMIN)
+    assert (payment["status"], payment["needs_attention"]) == ("refunded", False)
+
+
 def test_cancelling_an_authorised_payment_voids_it(service, dispatch):
     order = new_order()
     payment_id = authorise(dispatch, order)["payment_id"]

@@ -1,8 +1,9 @@
-"""The payments migration builds exactly the tables the models describe."""
+"""The payments migrations build exactly the tables the models (the service's and the sandbox's) describe."""
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 
+from nameko_services.payments.gateways.sandbox_ledger import sandbox_metadata
 from nameko_services.payments.models import Base
 
 
@@ -12,6 +13,6 @@ def test_the_migrated_payments_tables_match_the_models(payments_db_url):
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True,
                                                              "compare_server_default": True})
-            assert compare_metadata(context, Base.metadata) == []
+            assert compare_metadata(context, [Base.metadata, sandbox_metadata]) == []
     finally:
         engine.dispose()
