@@ -3,7 +3,8 @@
 One robust AMQP connection and one exclusive reply queue per process; any number of
 calls in flight, each waiting on a future keyed by its correlation id. Requests go to
 the ``nameko-rpc`` exchange with routing key ``<service>.<method>``, ``mandatory`` and
-publisher confirms, so a service with no queue fails fast. Broker trouble, timeouts and
+publisher confirms, so a service with no queue fails fast; one whose queue nobody consumes
+(every instance stopped) fails fast too, by ``gateway.presence``. Broker trouble, timeouts and
 unknown remote errors are translated here, once, into typed errors.
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ from aio_pika.abc import (
 
 from gateway.context import current_request_id
 from gateway.errors import BadGateway
+from gateway.presence import PRESENCE_TTL, ServicePresence
 from nameko_services.common.auth import Principal, issue_service_token
 from nameko_services.common.errors import ServiceTimeout, ServiceUnavailable, rebuild
 from nameko_services.common.keys import SigningKey, load_signing_key
@@ -54,6 +56,11 @@ class RpcClient(Protocol):
                    **kwargs: Any) -> Any: ...
 
 
+def not_running(service: str) -> ServiceUnavailable:
+    """The error of a call to a service without a running instance (503, the service named)."""
+    return ServiceUnavailable(f"The {service} service is not running.", {"service": service})
+
+
 def result_of(reply: dict[str, Any], service: str, method: str) -> Any:
     """The result of a nameko reply, or its error rebuilt as a typed ``ServiceError``."""
     error = reply.get("error")
@@ -73,10 +80,11 @@ class AmqpRpcClient:
     """A nameko RPC client for asyncio: ``await client.call("users", "get_me", principal=p)``."""
 
     def __init__(self, amqp_uri: str, *, timeout: float = 10.0, key: SigningKey | None = None,
-                 reconnect_interval: float = RECONNECT_INTERVAL) -> None:
+                 reconnect_interval: float = RECONNECT_INTERVAL, presence_ttl: float = PRESENCE_TTL) -> None:
         self.amqp_uri = amqp_uri
         self.timeout = timeout
         self.reconnect_interval = reconnect_interval
+        self.presence_ttl = presence_ttl
         self.reply_to = f"rpc.reply-{SERVICE_NAME}-{uuid.uuid4()}"
         self._key = key
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -84,6 +92,7 @@ class AmqpRpcClient:
         self._channel: AbstractRobustChannel | None = None
         self._exchange: AbstractExchange | None = None
         self._queue: AbstractQueue | None = None
+        self._presence: ServicePresence | None = None
         self._starting: asyncio.Task[None] | None = None
 
     @property
@@ -124,6 +133,7 @@ class AmqpRpcClient:
             queue = await channel.declare_queue(self.reply_to, exclusive=True, auto_delete=True)
             await queue.bind(exchange, routing_key=self.reply_to)
             await queue.consume(self._on_reply, no_ack=True)
+            presence = ServicePresence(await connection.channel(publisher_confirms=False), self.presence_ttl)
         except BaseException:
             await connection.close()
             raise
@@ -131,6 +141,7 @@ class AmqpRpcClient:
         connection.close_callbacks.add(self._on_connection_lost)
         connection.reconnect_callbacks.add(self._on_reconnected)
         self._connection, self._channel, self._exchange, self._queue = connection, channel, exchange, queue
+        self._presence = presence
         log.info("RPC client connected; replies on %s", self.reply_to)
 
     async def close(self) -> None:
@@ -143,6 +154,7 @@ class AmqpRpcClient:
         if self._connection is not None:
             await self._connection.close()
         self._connection = self._channel = self._exchange = self._queue = None
+        self._presence = None
 
     def _on_connection_lost(self, *_: Any) -> None:
         log.warning("broker connection lost; %d calls in flight fail", len(self._pending))
@@ -197,6 +209,7 @@ class AmqpRpcClient:
         self._pending[correlation_id] = future
         try:
             async with asyncio.timeout(self.timeout):
+                await self._require_running(service)
                 await self._publish(exchange, service, method,
                                     self._message(service, method, principal, kwargs, correlation_id))
                 reply = await future
@@ -206,12 +219,24 @@ class AmqpRpcClient:
             self._pending.pop(correlation_id, None)
         return result_of(reply, service, method)
 
+    async def _require_running(self, service: str) -> None:
+        """Fail at once when no instance of ``service`` is running; when unsure, let the call try."""
+        if self._presence is None:
+            return
+        try:
+            running = await self._presence.is_running(service)
+        except BROKER_ERRORS as exc:
+            log.warning("cannot tell whether %s is running (%r); calling it anyway", service, exc)
+            return
+        if not running:
+            raise not_running(service)
+
     async def _publish(self, exchange: AbstractExchange, service: str, method: str,
                        message: aio_pika.Message) -> None:
         try:
             await exchange.publish(message, routing_key=f"{service}.{method}", mandatory=True)
         except aio_pika.exceptions.PublishError:
-            raise ServiceUnavailable(f"The {service} service is not running.") from None
+            raise not_running(service) from None
         except aio_pika.exceptions.DeliveryError:
             raise ServiceUnavailable("The message broker refused the call.") from None
         except BROKER_ERRORS as exc:

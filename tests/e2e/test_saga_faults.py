@@ -13,6 +13,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from gateway.presence import PRESENCE_TTL
 from nameko_services.ops.endpoints import amqp_credentials, management_url
 from tests.e2e.saga_support import (
     FINAL,
@@ -134,6 +135,7 @@ def test_orders_placed_while_payments_is_down_are_all_confirmed_once_it_is_back(
     _, token = register_customer()
     item = product(stock=10)
     platform.end("payments")
+    stopped = time.monotonic()
     try:
         order_ids = []
         for _ in range(6):
@@ -143,6 +145,14 @@ def test_orders_placed_while_payments_is_down_are_all_confirmed_once_it_is_back(
         # The saga goes as far as it can without payments, and waits there.
         statuses = {wait_for(client, token, o, {"awaiting_payment"})["status"] for o in order_ids}
         assert statuses == {"awaiting_payment"}
+        # Asked directly, the gateway says at once that payments is down (no 504 after the deadline).
+        time.sleep(max(0.0, stopped + PRESENCE_TTL - time.monotonic()))  # a "running" answer expires
+        started = time.monotonic()
+        direct = client.get(f"/api/v1/payments?order_id={order_ids[0]}", headers=bearer(token))
+        assert time.monotonic() - started < 0.5
+        assert direct.status_code == 503, direct.text
+        assert direct.json()["error"]["code"] == "service_unavailable"
+        assert direct.json()["error"]["details"] == {"service": "payments"}
     finally:
         platform.restart("payments")
     platform.wait_ready()

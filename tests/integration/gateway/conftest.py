@@ -1,8 +1,9 @@
 """The gateway's RPC client against the real RabbitMQ and a real nameko service.
 
 For the session: a throw-away vhost (management API; deleted afterwards), a temporary key
-folder, and ``gateway_echo_service`` started with ``nameko run`` in a subprocess. Nothing
-touches the default vhost; eventlet stays in the subprocess. Missing infrastructure fails.
+folder, and ``gateway_echo_service`` started with ``nameko run`` in a subprocess; a test that
+stops a service gets one of its own (``stoppable_service``). Nothing touches the default vhost;
+eventlet stays in the subprocess. Missing infrastructure fails.
 """
 from __future__ import annotations
 
@@ -58,6 +59,18 @@ class Broker:
         response = self.get(f"queues/{quote(self.vhost, safe='')}/{quote(name, safe='')}")
         return response.json() if response.status_code == 200 else None
 
+    def consumers(self, queue: str) -> int:
+        """How many consumers ``queue`` has right now (a passive declare; the management API's
+        figure lags by a stats tick); 0 when there is no such queue."""
+        from amqp.exceptions import NotFound
+        from kombu import Connection
+
+        with Connection(self.uri) as connection:
+            try:
+                return int(connection.channel().queue_declare(queue, passive=True).consumer_count)
+            except NotFound:
+                return 0
+
     def connections(self) -> list[dict]:
         return list(self.get(f"vhosts/{quote(self.vhost, safe='')}/connections").json())
 
@@ -100,32 +113,64 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield path
 
 
+class EchoProcess:
+    """One ``gateway_echo_service`` class under ``nameko run`` on the test vhost, stoppable."""
+
+    def __init__(self, broker: Broker, keys_dir: Path, folder: Path, service_class: str, name: str) -> None:
+        self.broker, self.name = broker, name
+        self.config, self.log_path = folder / f"{name}.yaml", folder / f"{name}.log"
+        self.config.write_text(f"AMQP_URI: '{broker.uri}'\nmax_workers: 50\n")
+        self.env = os.environ | {"SHOP_KEYS_DIR": str(keys_dir), "SHOP_ENV": "development",
+                                 "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT)])}
+        self.target = f"gateway_echo_service:{service_class}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Run the service and wait until it consumes its RPC queue."""
+        nameko = Path(sys.executable).parent / "nameko"
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen([str(nameko), "run", "--config", str(self.config), self.target],
+                                            cwd=HERE, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + SERVICE_START_TIMEOUT
+        while not self.broker.consumers(f"rpc-{self.name}"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"the {self.name} service did not start:\n"
+                            f"{self.log_path.read_text(errors='replace')}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """Stop it (its queue stays, durable, without consumers) and wait until it is gone."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
 @pytest.fixture(scope="session")
 def echo_service(broker: Broker, keys_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``gateway_echo_service`` running under ``nameko run`` on the test vhost."""
-    folder = tmp_path_factory.mktemp("echo")
-    config, log_path = folder / "echo.yaml", folder / "echo.log"
-    config.write_text(f"AMQP_URI: '{broker.uri}'\nmax_workers: 50\n")
-    env = os.environ | {"SHOP_KEYS_DIR": str(keys_dir), "SHOP_ENV": "development",
-                        "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT)])}
-    nameko = Path(sys.executable).parent / "nameko"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([str(nameko), "run", "--config", str(config), "gateway_echo_service"],
-                                   cwd=HERE, env=env, stdout=log, stderr=subprocess.STDOUT)
+    """``EchoService`` (``echo``) running for the whole session."""
+    process = EchoProcess(broker, keys_dir, tmp_path_factory.mktemp("echo"), "EchoService", "echo")
+    process.start()
     try:
-        deadline = time.monotonic() + SERVICE_START_TIMEOUT
-        while (queue := broker.queue("rpc-echo")) is None or not queue.get("consumers"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the echo service did not start:\n{log_path.read_text(errors='replace')}")
-            time.sleep(0.2)
-        yield "echo"
+        yield process.name
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process.stop()
+
+
+@pytest.fixture
+def stoppable_service(broker: Broker, keys_dir: Path, tmp_path: Path) -> Iterator[EchoProcess]:
+    """``StoppableEchoService`` (``stoppable``) running, for a test that stops it."""
+    process = EchoProcess(broker, keys_dir, tmp_path, "StoppableEchoService", "stoppable")
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
 
 
 @pytest.fixture

@@ -44,3 +44,9 @@ class EchoService:
         if kind == "email_taken":
             raise EmailTaken("Taken.", {"email": ["Already registered."], "attempts": 2})
         raise KeyError("internal_table_name")
+
+
+class StoppableEchoService(EchoService):
+    """The same service under another name, for tests that stop it (``stoppable_service``)."""
+
+    name = "stoppable"
