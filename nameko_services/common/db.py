@@ -4,8 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import Engine, MetaData, create_engine
+from sqlalchemy import Engine, MetaData
 from sqlalchemy.orm import Session, sessionmaker
+
+from nameko_services.common.engine import create_engine
 
 _green_patched = False
 

@@ -1,8 +1,10 @@
 """Create and drop PostgreSQL databases (for `shopctl up` and the test suites)."""
 from __future__ import annotations
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+
+from nameko_services.common.engine import create_engine
 
 
 def _server_engine(url: str):  # type: ignore[no-untyped-def]

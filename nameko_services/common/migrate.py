@@ -56,7 +56,9 @@ def ensure_at_head(database: str, engine: Engine) -> None:
 
 def run_environment(context, target_metadata=None) -> None:  # type: ignore[no-untyped-def]
     """Body of every ``migrations/<db>/env.py``: online migrations, one transaction."""
-    from sqlalchemy import create_engine, pool
+    from sqlalchemy import pool
+
+    from nameko_services.common.engine import create_engine
 
     url = context.config.get_main_option("sqlalchemy.url")
     if context.is_offline_mode():

@@ -26,8 +26,11 @@ def init_sentry(dsn: str | None, service: str, **options: Any) -> bool:
         return False
     import sentry_sdk
 
+    # Neither frame locals (a failed entrypoint's are its arguments: payloads, passwords, payment
+    # tokens) nor request bodies: what the logs may not show, Sentry may not either.
     sentry_sdk.init(dsn=dsn, environment=os.environ.get("SHOP_ENV", "development"),
-                    server_name=service, send_default_pii=False, **options)
+                    server_name=service, send_default_pii=False, include_local_variables=False,
+                    max_request_body_size="never", **options)
     sentry_sdk.set_tag("service", service)
     return True
 

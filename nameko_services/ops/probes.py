@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import requests
 from kombu import Connection
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from nameko_services.common.engine import create_engine
 from nameko_services.ops.endpoints import Server, amqp_credentials, amqp_server, postgres_server
 
 TIMEOUT = 3.0

@@ -16,11 +16,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, create_engine, func, pool, select, text
+from sqlalchemy import Table, func, pool, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from nameko_services.common import migrate
+from nameko_services.common.engine import create_engine
 from nameko_services.ops.endpoints import redact
 
 Row = dict[str, Any]

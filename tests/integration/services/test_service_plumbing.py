@@ -14,6 +14,10 @@ from nameko_services.common.migrate import SchemaOutOfDate
 from nameko_services.common.rpc import rpc
 
 log = logging.getLogger("tests.plumbing")
+# What a failed statement must never put into a log line or an error reply.
+ARGON2_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
+PAYMENT_TOKEN = "tok_4eC39HqLyjWDarjtT1zdp7dc"
+ADDRESS_LINE = "742 Evergreen Terrace"
 
 
 class NeedsCore:
@@ -25,6 +29,43 @@ class NeedsCore:
     def log_something(self):
         log.info("handled")
         return self.db.execute(text("SELECT 1")).scalar()
+
+
+class FailsWithSecrets:
+    name = "users"
+    db = Database("core")
+    logging = LoggingContext()
+
+    @rpc
+    def store_secrets(self):
+        self.db.execute(text("INSERT INTO no_such_table (hash, token, line1) VALUES (:h, :t, :a)"),
+                        {"h": ARGON2_HASH, "t": PAYMENT_TOKEN, "a": ADDRESS_LINE})
+
+
+@pytest.fixture
+def json_log_lines():
+    """Every log line of the process, formatted by the production JSON formatter."""
+    lines = []
+    handler = logging.StreamHandler()
+    handler.emit = lambda record: lines.append(handler.format(record))
+    handler.setFormatter(json_formatter())
+    handler.addFilter(ContextFilter("users"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield lines
+    root.removeHandler(handler)
+
+
+def test_a_failed_statement_logs_and_answers_without_its_parameters(
+        container_factory, core_config, call, json_log_lines):
+    container_factory(FailsWithSecrets, core_config).start()
+    with pytest.raises(Exception) as raised:
+        call("users", "store_secrets")
+    logged = "\n".join(json_log_lines)
+    assert "no_such_table" in logged and "no_such_table" in str(raised.value)  # the failure is reported
+    for secret in (ARGON2_HASH, PAYMENT_TOKEN, ADDRESS_LINE):
+        assert secret not in logged
+        assert secret not in str(raised.value)
 
 
 @pytest.fixture

@@ -19,3 +19,16 @@ def test_a_dsn_starts_sentry_tagged_with_the_service():
     finally:
         sentry_sdk.get_client().close()
         sentry_sdk.init()  # back to a disabled client
+
+
+def test_sentry_events_carry_neither_local_variables_nor_request_bodies():
+    # Frame locals of a failed entrypoint hold its arguments: payloads, passwords, payment tokens.
+    try:
+        assert init_sentry("https://public@sentry.example.com/1", "users") is True
+        options = sentry_sdk.get_client().options
+        assert options["include_local_variables"] is False
+        assert options["max_request_body_size"] == "never"
+        assert options["send_default_pii"] is False
+    finally:
+        sentry_sdk.get_client().close()
+        sentry_sdk.init()
