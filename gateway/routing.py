@@ -5,7 +5,6 @@ two cannot drift apart. Authentication and role checks happen here, before a han
 """
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway import json_body
 from gateway.auth import ANYONE, authenticate, authorize
 from gateway.errors import BadRequest
 from gateway.ratelimit import enforce
@@ -43,7 +43,9 @@ class Context:
         """The JSON body, validated by the endpoint's body schema."""
         raw = await self.request.body()
         try:
-            data = json.loads(raw) if raw.strip() else {}
+            data = json_body.loads(raw) if raw.strip() else {}
+        except json_body.TooComplex as exc:
+            raise BadRequest(str(exc), exc.limit) from None
         except ValueError:
             raise BadRequest("The request body is not valid JSON.") from None
         assert self.endpoint.body is not None

@@ -10,10 +10,18 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
+from nameko_services.common.limits import (
+    MAX_LINE_QUANTITY,
+    MAX_ORDER_LINES,
+    MAX_PAYMENT_AMOUNT,
+    MAX_PAYMENT_TOKEN_LENGTH,
+    MAX_PRICE,
+    MAX_STOCK,
+)
+
 MAX_PER_PAGE = 100
 MAX_PAGE = 10**9  # keeps (page - 1) * per_page far inside SQL's bigint OFFSET
-MAX_PRICE = 10**12
-MAX_QUANTITY = 10**9
+MAX_QUANTITY = MAX_STOCK
 ROLES = ("customer", "admin")
 SLUG = validate.Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
                        error="Use lower-case letters, digits and single dashes.")
@@ -148,8 +156,6 @@ class StockBody(StrictSchema):
 
 # --- orders and payments ----------------------------------------------------------------
 
-MAX_ORDER_LINES = 50
-MAX_LINE_QUANTITY = 100
 ORDER_STATUSES = ("pending", "awaiting_payment", "confirmed", "shipped", "delivered", "cancelled")
 
 
@@ -160,7 +166,8 @@ class OrderItemBody(StrictSchema):
 
 
 class PaymentBody(StrictSchema):
-    token = fields.String(required=True, validate=[validate.Length(min=1, max=255), not_blank])
+    token = fields.String(required=True,
+                          validate=[validate.Length(min=1, max=MAX_PAYMENT_TOKEN_LENGTH), not_blank])
 
 
 def _order_items(**kwargs: Any) -> fields.List:
@@ -189,4 +196,5 @@ class PaymentQuery(PageQuery):
 
 
 class RefundBody(StrictSchema):
-    amount = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=MAX_PRICE))
+    amount = fields.Integer(strict=True, allow_none=True,
+                            validate=validate.Range(min=1, max=MAX_PAYMENT_AMOUNT))

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
 from starlette.responses import JSONResponse, Response
 
+from gateway import json_body
 from gateway.client_address import client_address
 from gateway.ratelimit import AUTH
 from gateway.routing import PUBLIC, Context, Endpoint
@@ -21,7 +21,7 @@ GRANT_PARAMETERS = ("grant_type", "username", "password", "refresh_token", "scop
 
 def _parse(raw: bytes, content_type: str) -> dict[str, Any]:
     if content_type.startswith("application/json"):
-        data = json.loads(raw or b"{}")
+        data = json_body.loads(raw or b"{}")
         if not isinstance(data, dict):
             raise ValueError("not an object")
         return data

@@ -11,6 +11,7 @@ from gateway.ratelimit import EXPENSIVE
 from gateway.routing import Context, Endpoint, Handler
 from gateway.schemas import OrderBody, OrderChanges, OrderQuery
 from nameko_services.common.errors import NotFound
+from nameko_services.common.text import matches
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, as the IETF draft expects
 
@@ -21,7 +22,7 @@ def _order_id(ctx: Context) -> str:
 
 async def place_order(ctx: Context) -> Response:
     key = ctx.request.headers.get("idempotency-key", "")
-    if not IDEMPOTENCY_KEY.match(key):
+    if not matches(IDEMPOTENCY_KEY, key):
         raise BadRequest("An Idempotency-Key header (1-255 printable characters) is required.",
                          {"Idempotency-Key": ["Missing or malformed."]})
     placed = await ctx.call("orders", "place_order", idempotency_key=key, payload=await ctx.body())

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from nameko_services.common import limits
 from nameko_services.common.auth import CATALOG_WRITE
 from nameko_services.common.errors import (
     Conflict,
@@ -39,8 +40,8 @@ SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 MAX_SLUG = 120
 MAX_PER_PAGE = 100
-MAX_PRICE = 10**12  # minor units; far above any real price, far below BIGINT
-MAX_QUANTITY = 10**9  # fits the INTEGER stock columns with room to spare
+MAX_PRICE = limits.MAX_PRICE
+MAX_QUANTITY = limits.MAX_STOCK
 
 RESERVED, RELEASED, COMMITTED, RESTOCKED = "reserved", "released", "committed", "restocked"
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from nameko_services.catalog.domain import Product, ReservedItem, invalid, merge_items
 from nameko_services.common.errors import ProductNotFound
+from nameko_services.common.limits import MAX_LINE_QUANTITY, MAX_ORDER_LINES
 
-MAX_ORDER_LINES = 50
-MAX_LINE_QUANTITY = 100
+__all__ = ["MAX_LINE_QUANTITY", "MAX_ORDER_LINES", "PricedLine", "Quote", "order_items", "quote"]
 
 
 @dataclass(frozen=True)

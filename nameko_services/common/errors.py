@@ -85,6 +85,12 @@ class InvalidInput(ServiceError):
 
 
 @remote_error
+class OrderTotalTooLarge(InvalidInput):
+    code = "order_total_too_large"
+    default_message = "The order total is above the most one payment can take."
+
+
+@remote_error
 class WeakPassword(InvalidInput):
     default_message = "The password does not meet the password policy."
 

@@ -18,11 +18,13 @@ from nameko_services.common.errors import (
     OrderNotFound,
     OrderNotModifiable,
     OrderNotShippable,
+    OrderTotalTooLarge,
     OutOfStock,
     PermissionDenied,
     ProductNotFound,
     ServiceError,
 )
+from nameko_services.common.limits import MAX_PAYMENT_AMOUNT
 from nameko_services.orders import messages
 from nameko_services.orders.domain import (
     AWAITING_PAYMENT,
@@ -42,10 +44,14 @@ from nameko_services.orders.domain import (
     ORDER_PLACED,
     ORDER_SHIPPED,
     OUT_OF_STOCK,
+    PAYMENT_AUTHORISED,
     PAYMENT_CAPTURED,
     PAYMENT_FAILED,
+    PAYMENT_REFUNDED,
+    PAYMENT_VOIDED,
     PAYMENT_WAIVED,
     PENDING,
+    REFUNDED,
     SHIPPED,
     SHIPPING_ADDRESS_CHANGED,
     STOCK_RESERVED,
@@ -106,9 +112,18 @@ def require_admin(actor: Actor) -> None:
 
 # --- commands ----------------------------------------------------------------------------
 
+def check_payable(priced: Priced) -> None:
+    """An order's total must be one a payment can take (docs/API.md "Limits"); zero needs none."""
+    if priced.total > MAX_PAYMENT_AMOUNT:
+        raise OrderTotalTooLarge(details={"total": [
+            f"The order total {priced.total} is above the most one payment can take, "
+            f"{MAX_PAYMENT_AMOUNT} (minor units)."], "max_total": MAX_PAYMENT_AMOUNT})
+
+
 def place(order_id: str, user_id: str, priced: Priced, shipping_address: dict[str, Any],
           payment_token: str, deadline_at: datetime) -> Outcome:
     """A new order, pending until the catalog reserves its stock."""
+    check_payable(priced)
     data = {"user_id": user_id, "items": [line.to_dict() for line in priced.lines],
             "total": priced.total, "currency": priced.currency, "shipping_address": shipping_address,
             "payment_token": payment_token, "deadline_at": deadline_at.isoformat()}
@@ -134,6 +149,8 @@ def modify(order: Order, actor: Actor, priced: Priced | None,
     never disagree, however long the catalog takes.
     """
     check_modifiable(order, actor)
+    if priced is not None:
+        check_payable(priced)
     if priced is None:
         return change(order, Event(SHIPPING_ADDRESS_CHANGED, {"shipping_address": shipping_address}))
     data: dict[str, Any] = {"items": [line.to_dict() for line in priced.lines], "total": priced.total,
@@ -166,9 +183,10 @@ def cancellation(order: Order, reason: str, cause: str | None = None) -> Outcome
 
 
 def ship(order: Order, actor: Actor) -> Outcome:
+    """A confirmed order whose money was not all given back goes out."""
     require_admin(actor)
-    if order.status != CONFIRMED:
-        raise OrderNotShippable(details={"status": order.status})
+    if order.status != CONFIRMED or order.payment_status == REFUNDED:
+        raise OrderNotShippable(details={"status": order.status, "payment_status": order.payment_status})
     return change(order, Event(ORDER_SHIPPED, {}))
 
 
@@ -265,6 +283,21 @@ def on_payment_captured(order: Order, version: int, payment_id: str) -> Outcome:
         return _stale(f"payment_captured of {payment_id}", order, version)
     return change(order, Event(PAYMENT_CAPTURED, {"payment_id": payment_id}),
                   lambda o: [messages.order_confirmed(o)])
+
+
+def on_payment_refunded(order: Order, payment_id: str, refunded_total: int) -> Outcome:
+    """Money of the order's payment went back: ``partially_refunded`` or ``refunded``."""
+    if payment_id != order.payment_id or refunded_total <= order.refunded_total:
+        return ignore(f"refund of {payment_id} to {refunded_total} changes nothing")
+    return change(order, Event(PAYMENT_REFUNDED, {"payment_id": payment_id,
+                                                  "refunded_total": refunded_total}))
+
+
+def on_payment_voided(order: Order, payment_id: str) -> Outcome:
+    """The order's authorised payment was voided (a stale authorisation's void is not the order's)."""
+    if payment_id != order.payment_id or order.payment_status != PAYMENT_AUTHORISED:
+        return ignore(f"void of {payment_id} changes nothing")
+    return change(order, Event(PAYMENT_VOIDED, {"payment_id": payment_id}))
 
 
 def on_compensation_failed(order: Order, payment_id: str, action: str, reason: str) -> Outcome:

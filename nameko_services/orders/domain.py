@@ -21,6 +21,18 @@ CANCELLED = "cancelled"
 STATUSES = (PENDING, AWAITING_PAYMENT, CONFIRMED, SHIPPED, DELIVERED, CANCELLED)
 OPEN_STATUSES = (PENDING, AWAITING_PAYMENT)  # waiting on the saga: they time out
 
+# How the order's money stands (API.md ``payment_status``): ``pending`` until a payment is
+# authorised (also when none ever was), ``not_required`` for a free order.
+PAYMENT_PENDING = "pending"
+PAYMENT_AUTHORISED = "authorised"
+PAID = "paid"
+PARTIALLY_REFUNDED = "partially_refunded"
+REFUNDED = "refunded"
+VOIDED = "voided"
+NOT_REQUIRED = "not_required"
+PAYMENT_STATUSES = (PAYMENT_PENDING, PAYMENT_AUTHORISED, PAID, PARTIALLY_REFUNDED, REFUNDED, VOIDED,
+                    NOT_REQUIRED)
+
 OUT_OF_STOCK = "out_of_stock"
 PAYMENT_FAILED = "payment_failed"
 CANCELLED_BY_CUSTOMER = "cancelled_by_customer"
@@ -37,14 +49,17 @@ ORDER_MODIFIED = "OrderModified"
 MODIFICATION_REJECTED = "ModificationRejected"
 SHIPPING_ADDRESS_CHANGED = "ShippingAddressChanged"
 PAYMENT_WAIVED = "PaymentWaived"
+PAYMENT_REFUNDED = "PaymentRefunded"
+PAYMENT_VOIDED = "PaymentVoided"
 ORDER_CANCELLED = "OrderCancelled"
 ORDER_SHIPPED = "OrderShipped"
 ORDER_DELIVERED = "OrderDelivered"
 COMPENSATION_FAILED = "CompensationFailed"
 COMPENSATION_RETRIED = "CompensationRetried"
-# Bookkeeping (failed compensations, a new address): they do not start a saga step, so
-# replies to the step in flight stay current (see ``Order.saga_version``).
-BOOKKEEPING = frozenset({COMPENSATION_FAILED, COMPENSATION_RETRIED, SHIPPING_ADDRESS_CHANGED})
+# Bookkeeping (failed compensations, a new address, money returned): they start no saga
+# step, so replies to the step in flight stay current (see ``Order.saga_version``).
+BOOKKEEPING = frozenset({COMPENSATION_FAILED, COMPENSATION_RETRIED, SHIPPING_ADDRESS_CHANGED,
+                         PAYMENT_REFUNDED, PAYMENT_VOIDED})
 # Never shown outside the service (event history, logs).
 SECRET_FIELDS = frozenset({"payment_token"})
 
@@ -136,6 +151,8 @@ class Order:
     shipping_address: dict[str, Any] = field(default_factory=dict)
     payment_token: str = field(default="", repr=False)
     payment_id: str | None = None
+    payment_status: str = PAYMENT_PENDING
+    refunded_total: int = 0
     capture_requested: bool = False
     needs_attention: bool = False
     attention_reason: str | None = None
@@ -228,6 +245,7 @@ def _shipping_address_changed(order: Order, data: Mapping[str, Any]) -> None:
 
 def _payment_waived(order: Order, data: Mapping[str, Any]) -> None:
     order.status = CONFIRMED  # nothing to pay: the held stock is all the order needs
+    order.payment_status = NOT_REQUIRED
 
 
 def _stock_reserved(order: Order, data: Mapping[str, Any]) -> None:
@@ -237,10 +255,22 @@ def _stock_reserved(order: Order, data: Mapping[str, Any]) -> None:
 def _capture_requested(order: Order, data: Mapping[str, Any]) -> None:
     order.payment_id = str(data["payment_id"])
     order.capture_requested = True
+    order.payment_status = PAYMENT_AUTHORISED
 
 
 def _captured(order: Order, data: Mapping[str, Any]) -> None:
     order.status = CONFIRMED
+    order.payment_status = PAID
+
+
+def _refunded(order: Order, data: Mapping[str, Any]) -> None:
+    # Refunds may arrive out of order: ``refunded_total`` is cumulative, so the largest wins.
+    order.refunded_total = max(order.refunded_total, int(data["refunded_total"]))
+    order.payment_status = REFUNDED if order.refunded_total >= order.total else PARTIALLY_REFUNDED
+
+
+def _voided(order: Order, data: Mapping[str, Any]) -> None:
+    order.payment_status = VOIDED
 
 
 def _cancelled(order: Order, data: Mapping[str, Any]) -> None:
@@ -271,7 +301,8 @@ def _compensation_retried(order: Order, data: Mapping[str, Any]) -> None:
 _APPLY = {
     ORDER_PLACED: _placed, MODIFICATION_REQUESTED: _modification_requested, ORDER_MODIFIED: _modified,
     MODIFICATION_REJECTED: _modification_rejected, SHIPPING_ADDRESS_CHANGED: _shipping_address_changed,
-    PAYMENT_WAIVED: _payment_waived, STOCK_RESERVED: _stock_reserved,
+    PAYMENT_WAIVED: _payment_waived, PAYMENT_REFUNDED: _refunded, PAYMENT_VOIDED: _voided,
+    STOCK_RESERVED: _stock_reserved,
     CAPTURE_REQUESTED: _capture_requested, PAYMENT_CAPTURED: _captured, ORDER_CANCELLED: _cancelled,
     ORDER_SHIPPED: _shipped, ORDER_DELIVERED: _delivered,
     COMPENSATION_FAILED: _compensation_failed, COMPENSATION_RETRIED: _compensation_retried,

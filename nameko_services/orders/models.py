@@ -38,6 +38,8 @@ class OrderRow(Base):
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'awaiting_payment', 'confirmed', 'shipped', 'delivered', "
                         "'cancelled')", name="status_known"),
+        CheckConstraint("payment_status IN ('pending', 'authorised', 'paid', 'partially_refunded', "
+                        "'refunded', 'voided', 'not_required')", name="payment_status_known"),
         Index("ix_orders_user_id_created_at", "user_id", "created_at"),
         Index("ix_orders_status_created_at", "status", "created_at"),
         # The deadline timer scans only open orders.
@@ -56,6 +58,7 @@ class OrderRow(Base):
     shipping_address: Mapped[dict[str, Any]] = mapped_column(JSONB)
     pending_modification: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     payment_id: Mapped[str | None] = mapped_column(String(64))
+    payment_status: Mapped[str] = mapped_column(String(20))
     capture_requested: Mapped[bool] = mapped_column(Boolean)
     needs_attention: Mapped[bool] = mapped_column(Boolean)
     attention_reason: Mapped[str | None] = mapped_column(Text)

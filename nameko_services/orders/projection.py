@@ -20,7 +20,8 @@ from nameko_services.orders.models import OrderRow, order_events
 orders = cast(Table, OrderRow.__table__)
 
 PUBLIC_FIELDS = ("id", "user_id", "status", "cancellation_reason", "items", "total", "currency",
-                 "shipping_address", "pending_modification", "needs_attention", "attention_reason",
+                 "shipping_address", "pending_modification", "payment_status", "needs_attention",
+                 "attention_reason",
                  "created_at", "updated_at")
 
 
@@ -31,7 +32,7 @@ def columns(order: Order) -> dict[str, Any]:
             "total": order.total, "currency": order.currency,
             "shipping_address": order.shipping_address,
             "pending_modification": _public_modification(order.pending_modification),
-            "payment_id": order.payment_id,
+            "payment_id": order.payment_id, "payment_status": order.payment_status,
             "capture_requested": order.capture_requested, "needs_attention": order.needs_attention,
             "attention_reason": order.attention_reason, "version": order.version,
             "deadline_at": order.deadline_at, "created_at": order.created_at,

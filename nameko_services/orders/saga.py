@@ -28,6 +28,8 @@ ON_PAYMENT_AUTHORISED = "orders.on_payment_authorised"
 ON_PAYMENT_FAILED = "orders.on_payment_failed"
 ON_PAYMENT_CAPTURED = "orders.on_payment_captured"
 ON_PAYMENT_COMPENSATION_FAILED = "orders.on_payment_compensation_failed"
+ON_PAYMENT_REFUNDED = "orders.on_payment_refunded"
+ON_PAYMENT_VOIDED = "orders.on_payment_voided"
 
 
 class EventWithoutId(InvalidInput):
@@ -45,6 +47,7 @@ class Reply:
     payment_id: str = ""
     reason: str = ""
     action: str = ""
+    refunded_total: int = 0
     details: dict[str, Any] = field(default_factory=dict)
     items: list[dict[str, Any]] = field(default_factory=list)
 
@@ -118,3 +121,13 @@ def payment_compensation_failed(uow: UnitOfWork, event_id: str, reply: Reply) ->
     react(uow, event_id, ON_PAYMENT_COMPENSATION_FAILED, reply.order_id,
           lambda order: decisions.on_compensation_failed(order, reply.payment_id, reply.action,
                                                          reply.reason))
+
+
+def payment_refunded(uow: UnitOfWork, event_id: str, reply: Reply) -> None:
+    react(uow, event_id, ON_PAYMENT_REFUNDED, reply.order_id,
+          lambda order: decisions.on_payment_refunded(order, reply.payment_id, reply.refunded_total))
+
+
+def payment_voided(uow: UnitOfWork, event_id: str, reply: Reply) -> None:
+    react(uow, event_id, ON_PAYMENT_VOIDED, reply.order_id,
+          lambda order: decisions.on_payment_voided(order, reply.payment_id))

@@ -6,13 +6,12 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from nameko_services.common.errors import InvalidInput
+from nameko_services.common.limits import MAX_LINE_QUANTITY, MAX_ORDER_LINES, MAX_PAYMENT_TOKEN_LENGTH
 from nameko_services.orders.domain import STATUSES
 from nameko_services.orders.handlers import ModifyOrder, PlaceOrder
 from nameko_services.orders.queries import OrderQuery
 from nameko_services.orders.saga import Reply
 
-MAX_ORDER_LINES = 50
-MAX_LINE_QUANTITY = 100
 MAX_PER_PAGE = 100
 
 
@@ -37,7 +36,8 @@ class AddressSchema(Schema):
 
 
 class PaymentSchema(Schema):
-    token = fields.String(required=True, validate=[validate.Length(min=1, max=255), not_blank])
+    token = fields.String(required=True,
+                          validate=[validate.Length(min=1, max=MAX_PAYMENT_TOKEN_LENGTH), not_blank])
 
 
 def _items(**kwargs: Any) -> fields.List:
@@ -111,13 +111,15 @@ class ReplySchema(Schema):
     payment_id = fields.String(load_default="", validate=validate.Length(max=64))
     reason = fields.String(load_default="", allow_none=True)
     action = fields.String(load_default="")
+    refunded_total = fields.Integer(strict=True, load_default=0)
     details = fields.Dict(load_default=dict)
     items = fields.List(fields.Dict(), load_default=list)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Reply:
         return Reply(str(data["order_id"]), data["order_version"], data["payment_id"],
-                     data.get("reason") or "", data["action"], data["details"], data["items"])
+                     data.get("reason") or "", data["action"], data["refunded_total"], data["details"],
+                     data["items"])
 
 
 def _plain(messages: Any) -> Any:

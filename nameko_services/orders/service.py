@@ -88,7 +88,9 @@ class OrdersService:
         return handlers.Settings(
             payment_deadline=timedelta(seconds=float(seconds("PAYMENT_DEADLINE_SECONDS", 900))),
             key_abandoned_after=timedelta(seconds=float(seconds("IDEMPOTENCY_KEY_ABANDONED_SECONDS", 60))),
-            modification_wait=timedelta(seconds=float(seconds("MODIFICATION_WAIT_SECONDS", 3))))
+            # Half the callers' deadline at most, so the answer (202 if need be) is never late.
+            modification_wait=timedelta(seconds=min(float(seconds("MODIFICATION_WAIT_SECONDS", 3)),
+                                                    float(seconds("RPC_TIMEOUT", 10)) / 2)))
 
     def _event(self, handler: str, payload: Json) -> tuple[str, saga.Reply]:
         bind(order_id=(payload or {}).get("order_id"), event_id=self.context.get("event_id"))
@@ -202,6 +204,16 @@ class OrdersService:
     def on_payment_compensation_failed(self, payload: Json) -> None:
         """A void or refund keeps failing: flag the order for an operator."""
         saga.payment_compensation_failed(self.uow, *self._event(saga.ON_PAYMENT_COMPENSATION_FAILED, payload))
+
+    @event_handler("payments", "payment_refunded")
+    def on_payment_refunded(self, payload: Json) -> None:
+        """Money went back: the order's payment_status becomes partially_refunded or refunded."""
+        saga.payment_refunded(self.uow, *self._event(saga.ON_PAYMENT_REFUNDED, payload))
+
+    @event_handler("payments", "payment_voided")
+    def on_payment_voided(self, payload: Json) -> None:
+        """The order's authorised payment was voided: payment_status voided."""
+        saga.payment_voided(self.uow, *self._event(saga.ON_PAYMENT_VOIDED, payload))
 
     @configured_timer("DEADLINE_SCAN_INTERVAL", 5)
     def time_out_orders(self) -> None:

@@ -5,12 +5,13 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
+from nameko_services.common import limits
 from nameko_services.common.errors import InvalidInput, PaymentNotFound
 from nameko_services.payments.domain import Payment
 from nameko_services.payments.handlers import PaymentQuery
 from nameko_services.payments.saga import RequestPayment
 
-MAX_AMOUNT = 10**12
+MAX_AMOUNT = limits.MAX_PAYMENT_AMOUNT
 
 
 def _order_version() -> fields.Integer:
@@ -38,7 +39,8 @@ class PaymentRequestedSchema(OrderEvent):
     user_id = fields.UUID(required=True)
     amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT))
     currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
-    payment_token = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    payment_token = fields.String(required=True,
+                                  validate=validate.Length(min=1, max=limits.MAX_PAYMENT_TOKEN_LENGTH))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> RequestPayment:

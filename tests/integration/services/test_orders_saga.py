@@ -21,6 +21,7 @@ from nameko_services.common.errors import (
     InvalidInput,
     OrderNotFound,
     OrderNotModifiable,
+    OrderNotShippable,
     OutOfStock,
     ProductNotFound,
 )
@@ -455,6 +456,23 @@ def test_another_customers_order_does_not_exist_for_a_customer(call, as_customer
     assert call("orders", "list_orders", user_id=CUSTOMER[0], as_user=OTHER)["total"] == 0
     assert as_admin("list_orders", user_id=CUSTOMER[0])["items"][0]["id"] == order["id"]
     assert as_admin("get_order", order["id"]) == as_customer("get_order", order["id"])
+
+
+def test_refunds_move_the_payment_status_and_a_fully_refunded_order_is_not_shipped(config, as_customer,
+                                                                                    as_admin):
+    order = place(as_customer)
+    status_becomes(as_customer, order["id"], "confirmed")
+    paid = as_customer("get_order", order["id"])
+    assert paid["payment_status"] == "paid"
+    [capture] = announced_once("capture_requested", order["id"])
+    refund = {"order_id": order["id"], "payment_id": capture["payment_id"], "currency": "EUR"}
+    publish(config, "payments", "payment_refunded", dict(refund, amount=500, refunded_total=500))
+    wait_for(lambda: as_customer("get_order", order["id"])["payment_status"] == "partially_refunded")
+    publish(config, "payments", "payment_refunded", dict(refund, amount=1498, refunded_total=1998))
+    wait_for(lambda: as_customer("get_order", order["id"])["payment_status"] == "refunded")
+    with pytest.raises(OrderNotShippable):
+        as_admin("ship_order", order["id"])
+    assert as_customer("get_order", order["id"])["status"] == "confirmed"
 
 
 def test_an_admin_ships_and_delivers_a_confirmed_order(as_customer, as_admin):

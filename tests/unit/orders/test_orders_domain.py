@@ -369,3 +369,47 @@ def test_retrying_needs_an_admin_and_a_failed_compensation():
         decisions.retry_compensation(cancelled(), ADMIN)
     with pytest.raises(PermissionDenied):
         decisions.retry_compensation(cancelled(), CUSTOMER)
+
+
+# --- payment_status ----------------------------------------------------------------------------
+
+def test_the_payment_status_follows_the_money_from_pending_to_paid():
+    assert (placed().payment_status, reserved().payment_status) == ("pending", "pending")
+    assert capture_requested().payment_status == "authorised"
+    assert confirmed().payment_status == "paid"
+
+
+@pytest.mark.parametrize("refunds, status", [([500], "partially_refunded"), ([500, 1998], "refunded"),
+                                             ([1998, 500], "refunded")])
+def test_refunds_of_the_orders_payment_make_it_partially_refunded_then_refunded(refunds, status):
+    order = confirmed()
+    for refunded_total in refunds:
+        order = evolve(order, decisions.on_payment_refunded(order, PAYMENT, refunded_total))
+    assert order.payment_status == status  # a late, smaller total never undoes a larger one
+
+
+def test_a_refund_or_void_of_another_payment_changes_nothing():
+    assert types(decisions.on_payment_refunded(confirmed(), OTHER_PAYMENT, 1998)) == ([], [])
+    assert types(decisions.on_payment_voided(capture_requested(), OTHER_PAYMENT)) == ([], [])
+
+
+def test_a_void_of_the_authorised_payment_of_a_cancelled_order_makes_it_voided():
+    order = capture_requested()
+    order = evolve(order, decisions.cancel(order, CUSTOMER))
+    after = evolve(order, decisions.on_payment_voided(order, PAYMENT))
+    assert after.payment_status == "voided"
+    assert after.saga_version == order.saga_version  # bookkeeping: no saga step
+
+
+def test_a_fully_refunded_order_cannot_be_shipped_but_a_partially_refunded_one_can():
+    order = evolve(confirmed(), decisions.on_payment_refunded(confirmed(), PAYMENT, 500))
+    assert types(decisions.ship(order, ADMIN)) == (["OrderShipped"], [])
+    order = evolve(order, decisions.on_payment_refunded(order, PAYMENT, 1998))
+    with pytest.raises(OrderNotShippable) as refused:
+        decisions.ship(order, ADMIN)
+    assert refused.value.details == {"status": "confirmed", "payment_status": "refunded"}
+
+
+def test_a_free_order_needs_no_payment():
+    order = evolve(Order(ORDER), decisions.place(ORDER, USER, priced(price=0), ADDRESS, "tok_visa", DEADLINE))
+    assert evolve(order, decisions.on_stock_reserved(order, 1)).payment_status == "not_required"
