@@ -1,6 +1,8 @@
 """shopctl: run the platform on one machine and operate it.
 
-    shopctl up                      infrastructure, databases, keys, then every Procfile process
+    shopctl up [--exit-on-crash]    infrastructure, databases, keys, then every Procfile process
+                                    (a crashed one restarts after 1 s, 2 s, 4 s ... 30 s;
+                                    --exit-on-crash: the first exit stops them all)
     shopctl migrate [--database D]  create missing databases and migrate them to head
     shopctl create-admin --email E  make sure an admin account exists (password: flag, env or prompt)
     shopctl token --service S       a service token for `nameko shell` calls to S
@@ -31,6 +33,8 @@ import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+UP_HELP = ("Check the infrastructure, migrate the databases, make the keys, then run every Procfile "
+           "process with prefixed output. {crashes}")
 GATEWAY_URL = "http://{host}:{port}"
 CONSOLE_URL = "{root} (user {user}, password {password})"
 
@@ -200,7 +204,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def _banner(env: Mapping[str, str]) -> str:
+def _banner(env: Mapping[str, str], exit_on_crash: bool = False) -> str:
     from nameko_services.ops.endpoints import amqp_credentials, amqp_uri, management_url
 
     broker = amqp_uri(env)
@@ -211,7 +215,8 @@ def _banner(env: Mapping[str, str]) -> str:
     console = CONSOLE_URL.format(root=management_url(broker, env), user=user, password=shown)
     return (f"gateway:          {gateway}  (API docs: {gateway}/api/v1/openapi.json)\n"
             f"RabbitMQ console: {console}\n"
-            "Ctrl-C stops everything.")
+            + ("Ctrl-C stops everything; so does any process exiting (--exit-on-crash)." if exit_on_crash
+               else "Ctrl-C stops everything; a process that crashes is restarted (with back-off)."))
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -228,22 +233,26 @@ def cmd_up(args: argparse.Namespace) -> int:
     if email and password:
         _say(f"admin {email}: {bootstrap.create_admin(email, password)}")
     _say(f"signing keys ready: {', '.join(ensure_signing_keys())}")
-    print(_banner(os.environ), flush=True)
+    print(_banner(os.environ, args.exit_on_crash), flush=True)
     env = procfile.process_env(os.environ, Path(sys.executable).parent)
-    return runner.run_processes(processes, env, root)
+    return runner.run_processes(processes, env, root, exit_on_crash=args.exit_on_crash)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``shopctl`` command line."""
     from nameko_services.common.migrate import DATABASES
+    from nameko_services.ops.runner import crash_behaviour
 
     parser = argparse.ArgumentParser(prog="shopctl", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True,
                                      metavar="{up,migrate,create-admin,token,replay,rebuild-projections,attention,"
                                              "register-client,list-clients,disable-client,rotate-key}")
-    up = commands.add_parser("up", help="prepare everything and run all processes")
+    up = commands.add_parser("up", help="prepare everything and run all processes",
+                             description=UP_HELP.format(crashes=crash_behaviour()))
     up.add_argument("--procfile", default="Procfile")
+    up.add_argument("--exit-on-crash", action="store_true",
+                    help="stop every process as soon as one exits, with its exit code (CI, scripts)")
     up.set_defaults(handler=cmd_up)
     migrate = commands.add_parser("migrate", help="create databases and migrate them to head")
     migrate.add_argument("--database", choices=[*DATABASES, "all"], default="all")

@@ -20,6 +20,8 @@ from eventlet.green import select
 from psycopg2 import sql
 from sqlalchemy import Engine
 
+from nameko_services.common.backoff import Backoff
+
 log = logging.getLogger(__name__)
 
 
@@ -35,25 +37,6 @@ def psycopg2_connector(engine: Engine, application_name: str) -> Callable[[], An
     params = {"application_name": application_name, "keepalives": 1, "keepalives_idle": 20,
               "keepalives_interval": 5, "keepalives_count": 3, **params}
     return lambda: psycopg2.connect(*args, **params)
-
-
-class Backoff:
-    """Delays between reconnection attempts: ``initial``, doubled after each failure, capped."""
-
-    def __init__(self, initial: float = 0.5, maximum: float = 10.0) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self._next = initial
-
-    def failed(self) -> float:
-        """The delay before the next attempt, after one more failure."""
-        delay = self._next
-        self._next = min(self._next * 2, self.maximum)
-        return delay
-
-    def reset(self) -> None:
-        """A connection worked: the next failure starts from ``initial`` again."""
-        self._next = self.initial
 
 
 class ChannelListener:

@@ -12,7 +12,8 @@ from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.orm import Session
 
-from nameko_services.common.listen import Backoff, ChannelListener, psycopg2_connector
+from nameko_services.common.backoff import Backoff
+from nameko_services.common.listen import ChannelListener, psycopg2_connector
 from nameko_services.common.outbox import OutboxRelay, add_to_outbox, outbox_channel, outbox_table
 from nameko_services.common.relay import FALLBACK_INTERVAL_KEY, OutboxRelayRunner, RelayLoop
 from tests.integration.services.scratch_database import scratch_engine

@@ -1,7 +1,8 @@
 """ChannelListener's reconnection policy, with a fake clock and fake connections."""
 import pytest
 
-from nameko_services.common.listen import Backoff, ChannelListener
+from nameko_services.common.backoff import Backoff
+from nameko_services.common.listen import ChannelListener
 
 
 def test_backoff_doubles_up_to_its_cap_and_starts_over_after_a_success():

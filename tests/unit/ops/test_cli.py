@@ -40,6 +40,16 @@ def test_up_outside_the_project_folder_fails_with_a_message(tmp_path, capsys):
     assert "no Procfile" in capsys.readouterr().err
 
 
+def test_up_restarts_crashed_processes_unless_told_to_exit_on_crash(capsys):
+    assert build_parser().parse_args(["up"]).exit_on_crash is False
+    assert build_parser().parse_args(["up", "--exit-on-crash"]).exit_on_crash is True
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["up", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "A process that exits is started again after 1 s, 2 s, 4 s" in help_text
+    assert "restarted" in _banner({}) and "--exit-on-crash" in _banner({}, exit_on_crash=True)
+
+
 def test_the_banner_shows_the_gateway_and_the_rabbitmq_console():
     banner = _banner({"SHOP_GATEWAY_PORT": "8080"})
     assert "http://127.0.0.1:8080" in banner
