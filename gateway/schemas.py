@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import fields, validate
 
 from nameko_services.common.limits import (
     MAX_LINE_QUANTITY,
@@ -18,6 +18,7 @@ from nameko_services.common.limits import (
     MAX_PRICE,
     MAX_STOCK,
 )
+from nameko_services.common.validation import InputSchema, not_blank, text
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 10**9  # keeps (page - 1) * per_page far inside SQL's bigint OFFSET
@@ -30,57 +31,29 @@ SKU = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
 CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="Must be an ISO 4217 code such as EUR.")
 
 
-def not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("Must not be blank.")
-
-
 class UuidString(fields.String):
     """A UUID, passed on as its canonical string (RPC arguments are plain JSON)."""
 
     default_error_messages = {"invalid_uuid": "Not a valid UUID."}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
+        raw = super()._deserialize(value, attr, data, **kwargs)
         try:
-            return str(uuid.UUID(text))
+            return str(uuid.UUID(raw))
         except ValueError:
             raise self.make_error("invalid_uuid") from None
-
-
-def text(max_length: int, **kwargs: Any) -> fields.String:
-    return fields.String(validate=[validate.Length(max=max_length), not_blank], **kwargs)
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    return isinstance(value, list) and any(_has_nul(item) for item in value)
-
-
-class StrictSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    @pre_load
-    def refuse_nul(self, data: Any, **kwargs: Any) -> Any:
-        """PostgreSQL cannot store U+0000: a string holding one is bad input (422), not a 5xx."""
-        bad = [name for name, value in data.items() if _has_nul(value)] if isinstance(data, dict) else []
-        if bad:
-            raise ValidationError({name: ["Must not contain NUL characters."] for name in bad})
-        return data
 
 
 # --- users ------------------------------------------------------------------------------
 
 
-class RegisterBody(StrictSchema):
+class RegisterBody(InputSchema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
     name = text(100, required=True)
 
 
-class AddressBody(StrictSchema):
+class AddressBody(InputSchema):
     line1 = fields.String(required=True, validate=validate.Length(min=1, max=200))
     line2 = fields.String(allow_none=True, validate=validate.Length(max=200))
     city = fields.String(required=True, validate=validate.Length(min=1, max=100))
@@ -89,22 +62,22 @@ class AddressBody(StrictSchema):
         r"^[A-Z]{2}$", error="Must be an ISO 3166-1 alpha-2 code such as DE or US."))
 
 
-class UpdateMeBody(StrictSchema):
+class UpdateMeBody(InputSchema):
     name = text(100)
     shipping_address = fields.Nested(AddressBody, allow_none=True)
 
 
-class ChangePasswordBody(StrictSchema):
+class ChangePasswordBody(InputSchema):
     current_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
     new_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
 
 
-class RolesBody(StrictSchema):
+class RolesBody(InputSchema):
     roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True,
                         validate=validate.Length(min=1, max=len(ROLES)))
 
 
-class PageQuery(StrictSchema):
+class PageQuery(InputSchema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
@@ -112,19 +85,19 @@ class PageQuery(StrictSchema):
 # --- catalog ----------------------------------------------------------------------------
 
 
-class CategoryBody(StrictSchema):
+class CategoryBody(InputSchema):
     name = text(120, required=True)
     slug = fields.String(allow_none=True, validate=[validate.Length(max=120), SLUG])
     parent_id = UuidString(allow_none=True)
 
 
-class CategoryChanges(StrictSchema):
+class CategoryChanges(InputSchema):
     name = text(120)
     slug = fields.String(validate=[validate.Length(max=120), SLUG])
     parent_id = UuidString(allow_none=True)
 
 
-class ProductBody(StrictSchema):
+class ProductBody(InputSchema):
     sku = fields.String(required=True, validate=[validate.Length(min=1, max=64), SKU])
     name = text(200, required=True)
     description = fields.String(validate=validate.Length(max=10_000))
@@ -134,7 +107,7 @@ class ProductBody(StrictSchema):
     stock = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_QUANTITY))
 
 
-class ProductChanges(StrictSchema):
+class ProductChanges(InputSchema):
     sku = fields.String(validate=[validate.Length(min=1, max=64), SKU])
     name = text(200)
     description = fields.String(validate=validate.Length(max=10_000))
@@ -150,7 +123,7 @@ class ProductQuery(PageQuery):
     include_inactive = fields.Boolean(load_default=False)
 
 
-class StockBody(StrictSchema):
+class StockBody(InputSchema):
     on_hand = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=MAX_QUANTITY))
 
 
@@ -159,13 +132,13 @@ class StockBody(StrictSchema):
 ORDER_STATUSES = ("pending", "awaiting_payment", "confirmed", "shipped", "delivered", "cancelled")
 
 
-class OrderItemBody(StrictSchema):
+class OrderItemBody(InputSchema):
     product_id = UuidString(required=True)
     quantity = fields.Integer(required=True, strict=True,
                               validate=validate.Range(min=1, max=MAX_LINE_QUANTITY))
 
 
-class PaymentBody(StrictSchema):
+class PaymentBody(InputSchema):
     token = fields.String(required=True,
                           validate=[validate.Length(min=1, max=MAX_PAYMENT_TOKEN_LENGTH), not_blank])
 
@@ -175,13 +148,13 @@ def _order_items(**kwargs: Any) -> fields.List:
                        validate=validate.Length(min=1, max=MAX_ORDER_LINES), **kwargs)
 
 
-class OrderBody(StrictSchema):
+class OrderBody(InputSchema):
     items = _order_items(required=True)
     shipping_address = fields.Nested(AddressBody, required=True)
     payment = fields.Nested(PaymentBody, required=True)
 
 
-class OrderChanges(StrictSchema):
+class OrderChanges(InputSchema):
     items = _order_items()
     shipping_address = fields.Nested(AddressBody)
 
@@ -195,6 +168,6 @@ class PaymentQuery(PageQuery):
     order_id = UuidString()
 
 
-class RefundBody(StrictSchema):
+class RefundBody(InputSchema):
     amount = fields.Integer(strict=True, allow_none=True,
                             validate=validate.Range(min=1, max=MAX_PAYMENT_AMOUNT))

@@ -20,6 +20,7 @@ from gateway.routes.authorize_page import consent_page, error_page
 from gateway.routing import PUBLIC, Context, Endpoint
 from nameko_services.common.errors import InvalidGrant, LoginThrottled, OAuthError
 from nameko_services.common.keys import load_signing_key
+from nameko_services.common.text import is_storable
 
 PATH = "/api/v1/oauth/authorize"
 REQUEST_PARAMETERS = ("response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",
@@ -36,10 +37,10 @@ def _csrf_key(request: Request) -> bytes:
 
 
 def _once_each(pairs: list[tuple[str, str]]) -> dict[str, str] | None:
-    """The parameters, or None if one is repeated (RFC 6749 §3.1: they must not be) or holds a
-    NUL character (PostgreSQL cannot store one: it would end as a 502, not as this page's error)."""
+    """The parameters, or None if one is repeated (RFC 6749 §3.1: they must not be) or holds text
+    PostgreSQL cannot store (a NUL: it would end as a 502, not as this page's error)."""
     names = [name for name, _ in pairs]
-    if len(names) != len(set(names)) or any("\x00" in name + value for name, value in pairs):
+    if len(names) != len(set(names)) or not all(is_storable(name + value) for name, value in pairs):
         return None
     return dict(pairs)
 

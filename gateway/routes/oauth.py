@@ -13,6 +13,7 @@ from gateway.client_address import client_address
 from gateway.ratelimit import AUTH
 from gateway.routing import PUBLIC, Context, Endpoint
 from nameko_services.common.errors import InvalidClient, InvalidRequest
+from nameko_services.common.text import is_storable
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 GRANT_PARAMETERS = ("grant_type", "username", "password", "refresh_token", "scope", "code",
@@ -39,8 +40,8 @@ async def parameters(ctx: Context) -> dict[str, Any]:
         params = _parse(raw, ctx.request.headers.get("content-type", ""))
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequest("The request body is not a valid form.") from None
-    if any("\x00" in f"{name}{value}" for name, value in params.items()):
-        raise InvalidRequest("A parameter contains a NUL character.")  # PostgreSQL cannot store one
+    if not all(is_storable(text) for pair in params.items() for text in pair if isinstance(text, str)):
+        raise InvalidRequest("A parameter is not valid text.")  # PostgreSQL could not store it
     return params
 
 

@@ -17,6 +17,7 @@ from nameko_services.catalog.commands import (
     ReserveStock,
 )
 from nameko_services.common.errors import InvalidInput, ProductNotFound
+from nameko_services.common.validation import InputSchema, text
 
 
 def rule(check: Callable[[Any], Any]) -> Callable[[Any], None]:
@@ -29,21 +30,12 @@ def rule(check: Callable[[Any], Any]) -> Callable[[Any], None]:
     return validator
 
 
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("Must not be blank.")
-
-
-def _text(max_length: int, **kwargs: Any) -> fields.String:
-    return fields.String(validate=[validate.Length(max=max_length), _not_blank], **kwargs)
-
-
 def _uuid_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-class CreateCategorySchema(Schema):
-    name = _text(120, required=True)
+class CreateCategorySchema(InputSchema):
+    name = text(120, required=True)
     slug = fields.String(allow_none=True, validate=rule(domain.validate_slug))
     parent_id = fields.UUID(allow_none=True)
 
@@ -52,8 +44,8 @@ class CreateCategorySchema(Schema):
         return CreateCategory(data["name"].strip(), data.get("slug"), _uuid_str(data.get("parent_id")))
 
 
-class UpdateCategorySchema(Schema):
-    name = _text(120)
+class UpdateCategorySchema(InputSchema):
+    name = text(120)
     slug = fields.String(validate=rule(domain.validate_slug))
     parent_id = fields.UUID(allow_none=True)
 
@@ -67,7 +59,7 @@ class UpdateCategorySchema(Schema):
 def _product_fields(required: bool) -> dict[str, fields.Field]:
     return {
         "sku": fields.String(required=required, validate=rule(domain.validate_sku)),
-        "name": _text(200, required=required),
+        "name": text(200, required=required),
         "description": fields.String(validate=validate.Length(max=10_000)),
         "price": fields.Integer(strict=True, required=required, validate=rule(domain.validate_price)),
         "currency": fields.String(required=required, validate=rule(domain.validate_currency)),
@@ -81,7 +73,7 @@ def _clean_product(data: dict[str, Any]) -> dict[str, Any]:
     return {key: value.strip() if key in ("sku", "name") else value for key, value in data.items()}
 
 
-class CreateProductSchema(Schema.from_dict(_product_fields(required=True))):  # type: ignore[misc]
+class CreateProductSchema(InputSchema.from_dict(_product_fields(required=True))):  # type: ignore[misc]
     stock = fields.Integer(strict=True, validate=rule(lambda n: domain.validate_quantity(n, "stock")))
 
     @post_load
@@ -89,7 +81,7 @@ class CreateProductSchema(Schema.from_dict(_product_fields(required=True))):  # 
         return CreateProduct(**_clean_product(data))
 
 
-class UpdateProductSchema(Schema.from_dict(_product_fields(required=False))):  # type: ignore[misc]
+class UpdateProductSchema(InputSchema.from_dict(_product_fields(required=False))):  # type: ignore[misc]
     active = fields.Boolean()
 
     @post_load
@@ -97,7 +89,7 @@ class UpdateProductSchema(Schema.from_dict(_product_fields(required=False))):  #
         return _clean_product(data)
 
 
-class ProductQuerySchema(Schema):
+class ProductQuerySchema(InputSchema):
     category_id = fields.String(allow_none=True)
     q = fields.String(allow_none=True, validate=validate.Length(max=200))
     page = fields.Integer()
@@ -109,7 +101,7 @@ class ProductQuerySchema(Schema):
         return ProductQuery(**data)
 
 
-class ReservedItemSchema(Schema):
+class ReservedItemSchema(InputSchema):
     product_id = fields.String(required=True)
     quantity = fields.Integer(strict=True, required=True,
                               validate=validate.Range(min=1, max=domain.MAX_QUANTITY))
@@ -123,7 +115,7 @@ def _order_version(**kwargs: Any) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(min=1, max=2**31 - 1), **kwargs)
 
 
-class ReserveStockSchema(Schema):
+class ReserveStockSchema(InputSchema):
     order_id = fields.UUID(required=True)
     order_version = _order_version(load_default=1)
     items = fields.List(fields.Nested(ReservedItemSchema), required=True,
@@ -143,7 +135,7 @@ class OrderPlacedSchema(ReserveStockSchema):
     order_version = _order_version(required=True)
 
 
-class OrderChangedSchema(Schema):
+class OrderChangedSchema(InputSchema):
     """``orders.order_confirmed`` / ``orders.order_cancelled``: which order, at which version."""
 
     class Meta:
@@ -157,7 +149,7 @@ class OrderChangedSchema(Schema):
         return str(data["order_id"]), data["order_version"]
 
 
-class OrderItemSchema(Schema):
+class OrderItemSchema(InputSchema):
     """One line of an order as the orders service sends it: a product id and 1..100 units."""
 
     product_id = fields.UUID(required=True)
@@ -174,7 +166,7 @@ def _order_items() -> fields.List:
                        validate=validate.Length(min=1, max=pricing.MAX_ORDER_LINES))
 
 
-class PriceItemsSchema(Schema):
+class PriceItemsSchema(InputSchema):
     items = _order_items()
 
     @post_load

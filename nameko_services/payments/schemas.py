@@ -7,6 +7,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, val
 
 from nameko_services.common import limits
 from nameko_services.common.errors import InvalidInput, PaymentNotFound
+from nameko_services.common.validation import InputSchema
 from nameko_services.payments.domain import Payment
 from nameko_services.payments.handlers import PaymentQuery
 from nameko_services.payments.saga import RequestPayment
@@ -27,7 +28,7 @@ def load(schema: Schema, payload: Any) -> Any:
         raise InvalidInput(details=details) from None
 
 
-class OrderEvent(Schema):
+class OrderEvent(InputSchema):
     class Meta:
         unknown = EXCLUDE  # events may grow fields
 
@@ -71,7 +72,7 @@ class OrderCancelledSchema(OrderEvent):
         return str(data["order_id"])
 
 
-class PaymentQuerySchema(Schema):
+class PaymentQuerySchema(InputSchema):
     order_id = fields.UUID(load_default=None, allow_none=True)
     page = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=20, strict=True, validate=validate.Range(min=1, max=100))
@@ -82,7 +83,7 @@ class PaymentQuerySchema(Schema):
         return PaymentQuery(None if order_id is None else str(order_id), data["page"], data["per_page"])
 
 
-class RefundSchema(Schema):
+class RefundSchema(InputSchema):
     payment_id = fields.UUID(required=True)
     amount = fields.Integer(load_default=None, allow_none=True, strict=True,
                             validate=validate.Range(min=1, max=MAX_AMOUNT))

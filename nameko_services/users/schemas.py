@@ -4,9 +4,10 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from nameko_services.common.errors import InvalidInput
+from nameko_services.common.validation import InputSchema, text
 from nameko_services.users.countries import is_country_code
 from nameko_services.users.domain import ROLES, User
 
@@ -15,30 +16,15 @@ MAX_PER_PAGE = 100
 MAX_PASSWORD_INPUT = 1024
 
 
-def _text(max_length: int, **kwargs: Any) -> fields.String:
-    """A string that is not blank and at most ``max_length`` characters long."""
-    def not_blank(value: str) -> None:
-        if not value.strip():
-            raise ValidationError("Must not be blank.")
-    return fields.String(validate=[not_blank, validate.Length(max=max_length)], **kwargs)
-
-
 def _country(value: str) -> None:
     if not is_country_code(value):
         raise ValidationError("Must be an upper-case ISO 3166-1 alpha-2 code such as DE or US.")
 
 
-class StrictSchema(Schema):
-    """Unknown fields are errors, named in the details."""
-
-    class Meta:
-        unknown = RAISE
-
-
-class RegisterSchema(StrictSchema):
+class RegisterSchema(InputSchema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
     password = fields.String(required=True, validate=validate.Length(max=MAX_PASSWORD_INPUT))
-    name = _text(100, required=True)
+    name = text(100, required=True)
 
     @pre_load
     def trim_email(self, data: Any, **kwargs: Any) -> Any:
@@ -48,30 +34,30 @@ class RegisterSchema(StrictSchema):
         return data
 
 
-class AddressSchema(StrictSchema):
-    line1 = _text(200, required=True)
+class AddressSchema(InputSchema):
+    line1 = text(200, required=True)
     line2 = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    city = _text(100, required=True)
-    postal_code = _text(20, required=True)
+    city = text(100, required=True)
+    postal_code = text(20, required=True)
     country = fields.String(required=True, validate=_country)
 
 
-class UpdateProfileSchema(StrictSchema):
-    name = _text(100)
+class UpdateProfileSchema(InputSchema):
+    name = text(100)
     shipping_address = fields.Nested(AddressSchema, allow_none=True)
 
 
-class ChangePasswordSchema(StrictSchema):
+class ChangePasswordSchema(InputSchema):
     current_password = fields.String(required=True, validate=validate.Length(max=MAX_PASSWORD_INPUT))
     new_password = fields.String(required=True, validate=validate.Length(max=MAX_PASSWORD_INPUT))
 
 
-class PageSchema(StrictSchema):
+class PageSchema(InputSchema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
-class RolesSchema(StrictSchema):
+class RolesSchema(InputSchema):
     roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True,
                         validate=validate.Length(min=1, max=10))
 

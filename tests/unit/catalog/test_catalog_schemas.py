@@ -73,3 +73,14 @@ def test_a_product_answer_is_plain_json_with_its_available_stock():
     assert set(answer) == {"id", "sku", "name", "description", "price", "currency", "category_id",
                            "active", "available", "created_at", "updated_at"}
     assert json.loads(json.dumps(answer))["created_at"].endswith("+00:00")
+
+
+@pytest.mark.parametrize("field", ["name", "description", "sku"])
+def test_a_lone_surrogate_in_a_product_field_is_invalid_input_naming_it(field):
+    payload = {"sku": "MUG-1", "name": "Mug", "price": 999, "currency": "EUR", field: "mug\ud800"}
+    assert field in problems(schemas.CreateProductSchema(), payload)
+    assert field in problems(schemas.UpdateProductSchema(), {field: "mug\ud800"})
+
+
+def test_a_lone_surrogate_in_a_category_name_is_invalid_input_naming_it():
+    assert "name" in problems(schemas.CreateCategorySchema(), {"name": "Kitchen\udc00"})

@@ -46,6 +46,10 @@ class FakeRpc:
     def calls_to(self, service: str, method: str) -> list[RecordedCall]:
         return [c for c in self.calls if (c.service, c.method) == (service, method)]
 
+    def service_calls(self) -> list[RecordedCall]:
+        """Every call but the token check's JWKS fetch: what a refused request must not make."""
+        return [c for c in self.calls if (c.service, c.method) != ("users", "get_jwks")]
+
     async def call(self, service: str, method: str, *, principal: Principal | None = None,
                    **kwargs: Any) -> Any:
         self.calls.append(RecordedCall(service, method, principal, kwargs))

@@ -1,0 +1,52 @@
+"""The input rules every schema shares (common.text, common.validation)."""
+import subprocess
+import sys
+
+import pytest
+from marshmallow import ValidationError, fields
+
+from nameko_services.common.text import UNSTORABLE_MESSAGE, escaped, is_storable
+from nameko_services.common.validation import InputSchema
+
+
+class Address(InputSchema):
+    city = fields.String()
+
+
+class Sample(InputSchema):
+    name = fields.String()
+    tags = fields.List(fields.String())
+    address = fields.Nested(Address)
+
+
+def problems(schema, payload):
+    with pytest.raises(ValidationError) as raised:
+        schema.load(payload)
+    return raised.value.messages
+
+
+@pytest.mark.parametrize(("text", "storable"), [
+    ("plain", True), ("Grüße \U0001F600", True), ("a\x00b", False), ("\ud800", False),
+    ("x\udfff", False), ("\ud83d\ude00", False)])  # a pair left as two code points is two lone halves
+def test_text_with_a_nul_or_a_lone_surrogate_is_not_storable(text, storable):
+    assert is_storable(text) is storable
+
+
+def test_unstorable_text_is_named_by_field_by_list_position_and_by_nested_path():
+    assert problems(Sample(), {"name": "a\ud800", "tags": ["ok", "b\x00"]}) == {
+        "name": [UNSTORABLE_MESSAGE], "tags": {1: [UNSTORABLE_MESSAGE]}}
+    assert problems(Sample(), {"address": {"city": "\udc00"}}) == {
+        "address": {"city": [UNSTORABLE_MESSAGE]}}
+
+
+def test_a_field_name_of_unstorable_text_is_named_escaped():
+    assert problems(Sample(), {"a\ud800\x00": 1}) == {"a\\ud800\\u0000": [UNSTORABLE_MESSAGE]}
+    assert escaped("ok") == "ok"
+
+
+def test_the_shared_rules_import_neither_nameko_nor_eventlet_nor_sqlalchemy():
+    # The gateway imports them; nameko's runtime and eventlet must never load there.
+    script = ("import sys, nameko_services.common.validation, nameko_services.common.text; "
+              "print(sorted({m.split('.')[0] for m in sys.modules} & {'nameko', 'eventlet', 'sqlalchemy'}))")
+    assert subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True).stdout.strip() == "[]"

@@ -1,0 +1,31 @@
+"""Users payloads: text PostgreSQL cannot store is named and refused."""
+import pytest
+
+from nameko_services.common.errors import InvalidInput
+from nameko_services.common.text import UNSTORABLE_MESSAGE
+from nameko_services.users import schemas
+
+ADDRESS = {"line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+REGISTRATION = {"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"}
+
+
+def problems(schema, payload):
+    with pytest.raises(InvalidInput) as raised:
+        schemas.load(schema, payload)
+    return raised.value.details
+
+
+@pytest.mark.parametrize("field", ["name", "password", "email"])
+def test_a_lone_surrogate_in_a_registration_field_is_invalid_input_naming_it(field):
+    assert field in problems(schemas.RegisterSchema(), dict(REGISTRATION, **{field: "a\ud800b"}))
+
+
+def test_a_lone_surrogate_in_a_profile_address_is_named_by_its_path():
+    details = problems(schemas.UpdateProfileSchema(),
+                       {"shipping_address": dict(ADDRESS, line1="1 Main St\udfff")})
+    assert details == {"shipping_address": {"line1": [UNSTORABLE_MESSAGE]}}
+
+
+def test_a_lone_surrogate_in_a_new_password_is_invalid_input():
+    assert "new_password" in problems(schemas.ChangePasswordSchema(),
+                                      {"current_password": "old", "new_password": "\ud800"})
