@@ -8,6 +8,8 @@ from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
 
+from nameko_services.common.text import matches
+
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client-supplied id is echoed and logged: accept only short, plain tokens.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -17,7 +19,7 @@ request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 def accept_request_id(supplied: str | None) -> str:
     """The client's X-Request-ID if it is a plain short token, else a new uuid."""
-    if supplied and _SAFE_ID.match(supplied):
+    if supplied and matches(_SAFE_ID, supplied):
         return supplied
     return str(uuid.uuid4())
 

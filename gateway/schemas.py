@@ -18,17 +18,15 @@ from nameko_services.common.limits import (
     MAX_PRICE,
     MAX_STOCK,
 )
-from nameko_services.common.validation import InputSchema, not_blank, text
+from nameko_services.common.validation import AddressSchema, InputSchema, Pattern, not_blank, text
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 10**9  # keeps (page - 1) * per_page far inside SQL's bigint OFFSET
 MAX_QUANTITY = MAX_STOCK
 ROLES = ("customer", "admin")
-SLUG = validate.Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
-                       error="Use lower-case letters, digits and single dashes.")
-SKU = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-                      error="Use 1-64 letters, digits, dots, dashes or underscores.")
-CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="Must be an ISO 4217 code such as EUR.")
+SLUG = Pattern(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", error="Use lower-case letters, digits and single dashes.")
+SKU = Pattern(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", error="Use 1-64 letters, digits, dots, dashes or underscores.")
+CURRENCY = Pattern(r"^[A-Z]{3}$", error="Must be an ISO 4217 code such as EUR.")
 
 
 class UuidString(fields.String):
@@ -53,18 +51,9 @@ class RegisterBody(InputSchema):
     name = text(100, required=True)
 
 
-class AddressBody(InputSchema):
-    line1 = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    line2 = fields.String(allow_none=True, validate=validate.Length(max=200))
-    city = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    postal_code = fields.String(required=True, validate=validate.Length(min=1, max=20))
-    country = fields.String(required=True, validate=validate.Regexp(
-        r"^[A-Z]{2}$", error="Must be an ISO 3166-1 alpha-2 code such as DE or US."))
-
-
 class UpdateMeBody(InputSchema):
     name = text(100)
-    shipping_address = fields.Nested(AddressBody, allow_none=True)
+    shipping_address = fields.Nested(AddressSchema, allow_none=True)
 
 
 class ChangePasswordBody(InputSchema):
@@ -150,13 +139,13 @@ def _order_items(**kwargs: Any) -> fields.List:
 
 class OrderBody(InputSchema):
     items = _order_items(required=True)
-    shipping_address = fields.Nested(AddressBody, required=True)
+    shipping_address = fields.Nested(AddressSchema, required=True)
     payment = fields.Nested(PaymentBody, required=True)
 
 
 class OrderChanges(InputSchema):
     items = _order_items()
-    shipping_address = fields.Nested(AddressBody)
+    shipping_address = fields.Nested(AddressSchema)
 
 
 class OrderQuery(PageQuery):

@@ -28,6 +28,7 @@ from nameko_services.common.errors import (
     PermissionDenied,
     StockBelowReserved,
 )
+from nameko_services.common.text import matches
 
 if TYPE_CHECKING:
     from nameko_services.common.auth import Principal
@@ -93,14 +94,15 @@ def slugify(text: str) -> str:
 
 
 def validate_slug(slug: str) -> str:
-    if len(slug) > MAX_SLUG or not SLUG_RE.match(slug):
+    if len(slug) > MAX_SLUG or not matches(SLUG_RE, slug):
         raise invalid("slug", "Use lower-case letters, digits and single dashes.")
     return slug
 
 
 def validate_sku(sku: str) -> str:
-    sku = sku.strip()
-    if not 1 <= len(sku) <= 64 or not SKU_RE.match(sku):
+    """Surrounding spaces are trimmed (pasted), never a line break: "abc\\n" is not "abc"."""
+    sku = sku.strip(" ")
+    if not 1 <= len(sku) <= 64 or not matches(SKU_RE, sku):
         raise invalid("sku", "Use 1-64 letters, digits, dots, dashes or underscores.")
     return sku
 

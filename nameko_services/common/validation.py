@@ -2,6 +2,8 @@
 
 - ``InputSchema``: unknown fields are refused, and so is text PostgreSQL cannot store (NUL, a
   lone surrogate) in any field, named by its path.
+- ``Pattern``: a regular expression the whole value must match (no trailing newline).
+- ``AddressSchema``: the one postal address rule (a country is an assigned ISO 3166-1 code).
 
 No nameko, eventlet or SQLAlchemy here, so the gateway imports it too. Problems are marshmallow
 ``ValidationError``s; each ``load`` turns them into ``InvalidInput`` naming the fields.
@@ -12,7 +14,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
-from nameko_services.common.text import UNSTORABLE_MESSAGE, escaped, is_storable
+from nameko_services.common.countries import COUNTRY_CODES
+from nameko_services.common.text import UNSTORABLE_MESSAGE, escaped, is_storable, matches
 
 
 def unstorable_fields(data: dict[Any, Any]) -> dict[Any, Any]:
@@ -50,6 +53,18 @@ class InputSchema(Schema):
         return data
 
 
+class Pattern(validate.Regexp):
+    """``validate.Regexp`` over the whole value (``common.text.matches``).
+
+    Still a ``Regexp``, so the OpenAPI document shows the pattern.
+    """
+
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, str) or not matches(self.regex, value):  # type: ignore[arg-type]
+            raise ValidationError(self._format_error(value))
+        return value
+
+
 def not_blank(value: str) -> None:
     """Only spaces is no text at all."""
     if not value.strip():
@@ -59,3 +74,17 @@ def not_blank(value: str) -> None:
 def text(max_length: int, **kwargs: Any) -> fields.String:
     """A string that is not blank and at most ``max_length`` characters long."""
     return fields.String(validate=[validate.Length(max=max_length), not_blank], **kwargs)
+
+
+COUNTRY = validate.OneOf(sorted(COUNTRY_CODES),
+                         error="Must be an upper-case ISO 3166-1 alpha-2 code such as DE or US.")
+
+
+class AddressSchema(InputSchema):
+    """A postal address, as the users profile, the orders and the gateway accept it."""
+
+    line1 = text(200, required=True)
+    line2 = fields.String(allow_none=True, validate=validate.Length(max=200))
+    city = text(100, required=True)
+    postal_code = text(20, required=True)
+    country = fields.String(required=True, validate=COUNTRY)

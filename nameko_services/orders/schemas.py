@@ -7,10 +7,9 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, val
 
 from nameko_services.common.errors import InvalidInput
 from nameko_services.common.limits import MAX_LINE_QUANTITY, MAX_ORDER_LINES, MAX_PAYMENT_TOKEN_LENGTH
+from nameko_services.common.validation import AddressSchema
+from nameko_services.orders.commands import ModifyOrder, OrderQuery, PlaceOrder, Reply
 from nameko_services.orders.domain import STATUSES
-from nameko_services.orders.handlers import ModifyOrder, PlaceOrder
-from nameko_services.orders.queries import OrderQuery
-from nameko_services.orders.saga import Reply
 
 MAX_PER_PAGE = 100
 
@@ -24,15 +23,6 @@ class ItemSchema(Schema):
     product_id = fields.UUID(required=True)
     quantity = fields.Integer(required=True, strict=True,
                               validate=validate.Range(min=1, max=MAX_LINE_QUANTITY))
-
-
-class AddressSchema(Schema):
-    line1 = fields.String(required=True, validate=[validate.Length(min=1, max=200), not_blank])
-    line2 = fields.String(allow_none=True, validate=validate.Length(max=200))
-    city = fields.String(required=True, validate=[validate.Length(min=1, max=100), not_blank])
-    postal_code = fields.String(required=True, validate=[validate.Length(min=1, max=20), not_blank])
-    country = fields.String(required=True, validate=validate.Regexp(
-        r"^[A-Z]{2}$", error="Must be an ISO 3166-1 alpha-2 code such as DE or US."))
 
 
 class PaymentSchema(Schema):

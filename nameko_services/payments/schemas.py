@@ -7,7 +7,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, val
 
 from nameko_services.common import limits
 from nameko_services.common.errors import InvalidInput, PaymentNotFound
-from nameko_services.common.validation import InputSchema
+from nameko_services.common.validation import InputSchema, Pattern
 from nameko_services.payments.domain import Payment
 from nameko_services.payments.handlers import PaymentQuery
 from nameko_services.payments.saga import RequestPayment
@@ -39,7 +39,7 @@ class PaymentRequestedSchema(OrderEvent):
     order_version = _order_version()
     user_id = fields.UUID(required=True)
     amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT))
-    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+    currency = fields.String(required=True, validate=Pattern(r"^[A-Z]{3}$"))
     payment_token = fields.String(required=True,
                                   validate=validate.Length(min=1, max=limits.MAX_PAYMENT_TOKEN_LENGTH))
 

@@ -4,21 +4,15 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, pre_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
 
 from nameko_services.common.errors import InvalidInput
-from nameko_services.common.validation import InputSchema, text
-from nameko_services.users.countries import is_country_code
+from nameko_services.common.validation import AddressSchema, InputSchema, text
 from nameko_services.users.domain import ROLES, User
 
 MAX_PER_PAGE = 100
 # Only bounds the size of what we read; the password policy (domain) says what is acceptable.
 MAX_PASSWORD_INPUT = 1024
-
-
-def _country(value: str) -> None:
-    if not is_country_code(value):
-        raise ValidationError("Must be an upper-case ISO 3166-1 alpha-2 code such as DE or US.")
 
 
 class RegisterSchema(InputSchema):
@@ -34,17 +28,17 @@ class RegisterSchema(InputSchema):
         return data
 
 
-class AddressSchema(InputSchema):
-    line1 = text(200, required=True)
-    line2 = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    city = text(100, required=True)
-    postal_code = text(20, required=True)
-    country = fields.String(required=True, validate=_country)
+class ProfileAddressSchema(AddressSchema):
+    """The platform's address; a profile's always has ``line2`` (null when there is none)."""
+
+    @post_load
+    def with_line2(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {**data, "line2": data.get("line2")}
 
 
 class UpdateProfileSchema(InputSchema):
     name = text(100)
-    shipping_address = fields.Nested(AddressSchema, allow_none=True)
+    shipping_address = fields.Nested(ProfileAddressSchema, allow_none=True)
 
 
 class ChangePasswordSchema(InputSchema):

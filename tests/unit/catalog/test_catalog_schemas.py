@@ -84,3 +84,13 @@ def test_a_lone_surrogate_in_a_product_field_is_invalid_input_naming_it(field):
 
 def test_a_lone_surrogate_in_a_category_name_is_invalid_input_naming_it():
     assert "name" in problems(schemas.CreateCategorySchema(), {"name": "Kitchen\udc00"})
+
+
+@pytest.mark.parametrize(("schema", "payload", "field"), [
+    (schemas.CreateProductSchema, {"sku": "abc\n", "name": "Mug", "price": 1, "currency": "EUR"}, "sku"),
+    (schemas.UpdateProductSchema, {"sku": "abc\n"}, "sku"),
+    (schemas.CreateCategorySchema, {"name": "Kitchen", "slug": "kitchen\n"}, "slug"),
+    (schemas.UpdateCategorySchema, {"slug": "kitchen\n"}, "slug"),
+])
+def test_a_trailing_newline_never_satisfies_a_pattern(schema, payload, field):
+    assert field in problems(schema(), payload)

@@ -6,17 +6,15 @@ import pytest
 from marshmallow import ValidationError, fields
 
 from nameko_services.common.text import UNSTORABLE_MESSAGE, escaped, is_storable
-from nameko_services.common.validation import InputSchema
+from nameko_services.common.validation import AddressSchema, InputSchema, Pattern
 
-
-class Address(InputSchema):
-    city = fields.String()
+ADDRESS = {"line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"}
 
 
 class Sample(InputSchema):
     name = fields.String()
     tags = fields.List(fields.String())
-    address = fields.Nested(Address)
+    address = fields.Nested(AddressSchema)
 
 
 def problems(schema, payload):
@@ -35,13 +33,26 @@ def test_text_with_a_nul_or_a_lone_surrogate_is_not_storable(text, storable):
 def test_unstorable_text_is_named_by_field_by_list_position_and_by_nested_path():
     assert problems(Sample(), {"name": "a\ud800", "tags": ["ok", "b\x00"]}) == {
         "name": [UNSTORABLE_MESSAGE], "tags": {1: [UNSTORABLE_MESSAGE]}}
-    assert problems(Sample(), {"address": {"city": "\udc00"}}) == {
+    assert problems(Sample(), {"address": dict(ADDRESS, city="\udc00")}) == {
         "address": {"city": [UNSTORABLE_MESSAGE]}}
 
 
 def test_a_field_name_of_unstorable_text_is_named_escaped():
     assert problems(Sample(), {"a\ud800\x00": 1}) == {"a\\ud800\\u0000": [UNSTORABLE_MESSAGE]}
     assert escaped("ok") == "ok"
+
+
+@pytest.mark.parametrize("value", ["EUR\n", "EURO", "eur", "", 5])
+def test_a_pattern_must_match_the_whole_value(value):
+    with pytest.raises(ValidationError):
+        Pattern(r"^[A-Z]{3}$")(value)
+    assert Pattern(r"^[A-Z]{3}$")("EUR") == "EUR"
+
+
+@pytest.mark.parametrize("country", ["ZZ", "XX", "US\n", "us", "DEU", ""])
+def test_an_address_country_is_an_assigned_upper_case_alpha_2_code(country):
+    assert list(problems(AddressSchema(), dict(ADDRESS, country=country))) == ["country"]
+    assert AddressSchema().load(ADDRESS) == ADDRESS
 
 
 def test_the_shared_rules_import_neither_nameko_nor_eventlet_nor_sqlalchemy():

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from nameko_services.common.auth import Principal
+from nameko_services.common.countries import is_country_code
 from nameko_services.common.errors import InvalidScope, NotAuthenticated, PermissionDenied, WeakPassword
 from nameko_services.users import domain
-from nameko_services.users.countries import is_country_code
 from nameko_services.users.domain import Rotation
 from nameko_services.users.passwords import hash_password, verify_password
 

@@ -1,4 +1,4 @@
-"""Users payloads: text PostgreSQL cannot store is named and refused."""
+"""Users payloads: text PostgreSQL cannot store, and countries that do not exist, are named and refused."""
 import pytest
 
 from nameko_services.common.errors import InvalidInput
@@ -29,3 +29,14 @@ def test_a_lone_surrogate_in_a_profile_address_is_named_by_its_path():
 def test_a_lone_surrogate_in_a_new_password_is_invalid_input():
     assert "new_password" in problems(schemas.ChangePasswordSchema(),
                                       {"current_password": "old", "new_password": "\ud800"})
+
+
+@pytest.mark.parametrize("country", ["ZZ", "XX", "US\n", "us"])
+def test_a_profile_address_in_a_country_that_does_not_exist_is_refused(country):
+    details = problems(schemas.UpdateProfileSchema(), {"shipping_address": dict(ADDRESS, country=country)})
+    assert list(details["shipping_address"]) == ["country"]
+
+
+def test_a_profile_address_always_carries_line2():
+    loaded = schemas.load(schemas.UpdateProfileSchema(), {"shipping_address": ADDRESS})
+    assert loaded["shipping_address"] == {**ADDRESS, "line2": None}
