@@ -19,6 +19,7 @@ Every error a service raises on purpose derives from ``ServiceError``::
     │   ├── OrderNotModifiable, OrderNotCancellable, OrderNotShippable, OrderNotDeliverable
     │   ├── NoCompensationPending, IdempotencyKeyInUse
     │   ├── PaymentNotRefundable, RefundExceedsBalance
+    │   └── StreamConflict      concurrent_modification
     ├── ServiceUnavailable          service_unavailable 503
     │   ├── ServiceTimeout          timeout         504
     │   └── PaymentProviderError    payment_provider_error
@@ -27,31 +28,22 @@ Every error a service raises on purpose derives from ``ServiceError``::
         ├── LoginThrottled          slow_down       429 (Retry-After)
         └── UnauthorizedClient
 
-Each class is registered with nameko's ``deserialize_to_instance`` so a nameko
-caller (another service, ``nameko shell``) gets the same class back, and the
-gateway rebuilds it from ``exc_type``. Arguments are ``(message, details)``:
-both survive nameko's JSON serialisation.
+Each class is registered in ``REGISTRY`` by name: the gateway rebuilds it from
+``exc_type`` (``rebuild``), and ``common.remote_errors`` registers the same classes with
+nameko's ``deserialize_to_instance`` so a nameko caller (another service, ``nameko shell``)
+gets the same class back. This module imports neither nameko nor anything else outside
+the standard library, so domain modules and the gateway can use it.
+
+Arguments are ``(message, details)``. nameko sends ``exc.args`` through
+``safe_for_serialization``, which turns every non-string into its ``str()`` (2 → "2",
+None → "None"), so ``details`` travel in ``args`` as JSON text and are decoded again
+on arrival: numbers, None and nested lists cross intact.
 """
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Mapping
 from typing import Any
-
-import nameko.exceptions
-from nameko.exceptions import deserialize_to_instance
-
-_stringify = nameko.exceptions.safe_for_serialization
-
-
-def _keep_json_scalars(value: Any) -> Any:
-    """nameko turns every non-string in error arguments into a string ("2", "None");
-    keep numbers, booleans and None as they are so ``details`` cross RPC intact."""
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    return _stringify(value)
-
-
-# nameko's serialiser looks the function up at call time, recursion included.
-nameko.exceptions.safe_for_serialization = _keep_json_scalars
 
 REGISTRY: dict[str, type[ServiceError]] = {}
 
@@ -59,7 +51,23 @@ REGISTRY: dict[str, type[ServiceError]] = {}
 def remote_error(cls: type[ServiceError]) -> type[ServiceError]:
     """Register ``cls`` so it is rebuilt by name on the other side of RPC."""
     REGISTRY[cls.__name__] = cls
-    return deserialize_to_instance(cls)
+    return cls
+
+
+def _jsonable(value: Any) -> Any:
+    """What JSON cannot hold crosses as nameko would send it: iterables as lists, the rest as text."""
+    return list(value) if isinstance(value, Iterable) else str(value)
+
+
+def _decoded(details: Mapping[str, Any] | str | None) -> dict[str, Any]:
+    """The details as a dict, from a mapping or from the JSON text they cross RPC in."""
+    if isinstance(details, str):
+        try:
+            details = json.loads(details)
+        except ValueError:
+            return {}  # not what a ServiceError sends; the message still says what happened
+        return details if isinstance(details, dict) else {}
+    return dict(details) if details else {}
 
 
 @remote_error
@@ -69,13 +77,16 @@ class ServiceError(Exception):
     code = "service_error"
     default_message = "The request could not be completed."
 
-    def __init__(self, message: str | None = None, details: dict[str, Any] | None = None):
+    def __init__(self, message: str | None = None, details: Mapping[str, Any] | str | None = None):
         self.message = message or self.default_message
-        self.details = details or {}
-        super().__init__(self.message, self.details)
+        self.details = _decoded(details)
+        super().__init__(self.message, json.dumps(self.details, default=_jsonable))
 
     def __str__(self) -> str:
         return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, {self.details!r})"
 
 
 @remote_error
@@ -174,6 +185,17 @@ class OutOfStock(Conflict):
 class StockBelowReserved(Conflict):
     code = "stock_below_reserved"
     default_message = "On-hand stock cannot go below what is reserved."
+
+
+@remote_error
+class StreamConflict(Conflict):
+    """Another writer appended to the event stream first (optimistic concurrency, ``common.event_store``).
+
+    A use case retries from fresh state; when its retries run out this crosses RPC as a 409.
+    """
+
+    code = "concurrent_modification"
+    default_message = "The resource was changed by someone else; try again."
 
 
 @remote_error
@@ -365,5 +387,5 @@ def rebuild(exc_type: str, exc_args: list[Any] | None) -> ServiceError | None:
         return None
     args = list(exc_args or [])
     message = args[0] if args and isinstance(args[0], str) else None
-    details = args[1] if len(args) > 1 and isinstance(args[1], dict) else None
+    details = args[1] if len(args) > 1 and isinstance(args[1], (str, dict)) else None
     return cls(message, details)

@@ -29,14 +29,8 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from nameko_services.common.errors import Conflict
-
-
-class StreamConflict(Conflict):
-    """Another writer appended to the stream first (optimistic concurrency)."""
-
-    code = "concurrent_modification"
-    default_message = "The resource was changed by someone else; try again."
+# Defined with the other errors that cross RPC: a use case that gives up retrying lets it through.
+from nameko_services.common.errors import StreamConflict
 
 
 @dataclass(frozen=True)

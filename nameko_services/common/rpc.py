@@ -17,9 +17,12 @@ from nameko.rpc import Rpc
 from nameko_services.common.auth import TRUSTED_SERVICES, Principal, verify_service_token
 from nameko_services.common.broker import BROKER_GONE
 from nameko_services.common.key_sets import ReloadingKeySet
+from nameko_services.common.remote_errors import register_remote_errors
 
 AUTH_HEADER = "nameko.authorization"
 log = logging.getLogger(__name__)
+# Every service imports this module: its calls to others get our error classes back.
+register_remote_errors()
 
 
 # Every service allowed to call another; the set follows key rotations (key_sets.py).

@@ -24,10 +24,13 @@ from nameko.rpc import MethodProxy, ServiceProxy
 from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
 
 from nameko_services.common.config import load_config
+from nameko_services.common.remote_errors import register_remote_errors
 
 DEFAULT_TIMEOUT = 30.0
 AUTHORIZATION_HEADER = "nameko.authorization"
 OPERATOR_USER_ID = "00000000-0000-0000-0000-000000000000"
+# Errors come back as our classes (OutOfStock, not RemoteError), with their details.
+register_remote_errors()
 
 TokenFor = Callable[[str], str]
 

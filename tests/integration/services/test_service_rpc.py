@@ -3,7 +3,8 @@ import eventlet
 import pytest
 from nameko.testing.services import dummy
 
-from nameko_services.common.errors import ServiceTimeout, ServiceUnavailable
+from nameko_services.common.errors import Conflict, ServiceTimeout, ServiceUnavailable
+from nameko_services.common.event_store import StreamConflict
 from nameko_services.common.rpc import Caller, rpc
 from nameko_services.common.service_rpc import ServiceRpc
 
@@ -20,6 +21,11 @@ class Downstream:
     @rpc
     def slow(self):
         eventlet.sleep(3)
+
+    @rpc
+    def append_late(self):
+        """What a use case raises when its retries on a concurrent append run out."""
+        raise StreamConflict(details={"stream_id": "s-1", "expected_version": 3})
 
 
 class Upstream:
@@ -38,6 +44,10 @@ class Upstream:
     @rpc
     def relay_nowhere(self):
         return self.nowhere.anything()
+
+    @rpc
+    def relay_conflict(self):
+        return self.downstream.append_late()
 
     @dummy
     def unused(self):
@@ -63,3 +73,13 @@ def test_a_slow_downstream_service_is_a_timeout_not_a_hang(services, call):
 def test_a_service_that_does_not_exist_is_unavailable(services, call):
     with pytest.raises(ServiceUnavailable):
         call("orders", "relay_nowhere")
+
+
+@pytest.mark.parametrize("method", ["append_late", "relay_conflict"])
+def test_a_stream_conflict_reaches_the_caller_as_itself_with_its_details_after_one_or_two_hops(
+        services, call, method):
+    service = "payments" if method == "append_late" else "orders"
+    with pytest.raises(StreamConflict) as raised:
+        call(service, method)
+    assert isinstance(raised.value, Conflict) and raised.value.code == "concurrent_modification"
+    assert raised.value.details == {"stream_id": "s-1", "expected_version": 3}

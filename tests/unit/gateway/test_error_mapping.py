@@ -83,6 +83,18 @@ def test_a_reply_with_a_registered_error_is_rebuilt_as_that_class():
     assert caught.value.details == {"email": ["Taken."]}
 
 
+async def test_a_concurrent_change_the_orders_retry_gave_up_on_is_a_409_not_a_502(client, rpc):
+    reply = {"result": None, "error": {
+        "exc_type": "StreamConflict", "exc_path": "nameko_services.common.errors.StreamConflict",
+        "exc_args": ["Changed meanwhile.", '{"stream_id": "o-1", "expected_version": 3}'],
+        "value": "Changed meanwhile."}}
+    rpc.handlers[("catalog", "list_categories")] = lambda **_: result_of(reply, "orders", "cancel_order")
+    response = await client.get("/api/v1/categories")
+    assert response.status_code == 409
+    assert response.json() == {"error": {"code": "concurrent_modification", "message": "Changed meanwhile.",
+                                         "details": {"stream_id": "o-1", "expected_version": 3}}}
+
+
 @pytest.mark.parametrize("exc_type", ["MethodNotFound", "IncorrectSignature", "MalformedRequest",
                                       "KeyError", "SomethingNew"])
 def test_a_reply_with_an_unknown_or_nameko_error_is_a_bad_gateway(exc_type):

@@ -1,0 +1,62 @@
+"""Errors cross nameko's wire format with their class and details, and nameko stays unpatched."""
+import json
+import uuid
+
+import nameko.exceptions
+import pytest
+from nameko.exceptions import deserialize, serialize
+
+from nameko_services.common import errors
+from nameko_services.common.remote_errors import register_remote_errors
+
+DETAILS = {"items": [{"product_id": "p-1", "requested": 2, "available": 0}], "count": 3,
+           "ratio": 0.5, "retry": None, "final": True, "nested": [[1, 2], []]}
+
+
+def over_the_wire(exc):
+    """What a nameko caller receives: the reply's ``error`` serialised to JSON and back."""
+    return json.loads(json.dumps(serialize(exc)))
+
+
+def test_nameko_is_not_patched():
+    assert nameko.exceptions.safe_for_serialization.__module__ == "nameko.exceptions"
+    assert nameko.exceptions.safe_for_serialization(2) == "2"
+
+
+def test_a_nameko_caller_gets_the_class_back_with_its_details_intact():
+    register_remote_errors()
+    received = deserialize(over_the_wire(errors.OutOfStock("Short.", DETAILS)))
+    assert type(received) is errors.OutOfStock
+    assert (received.message, received.details) == ("Short.", DETAILS)
+
+
+def test_the_gateway_rebuilds_the_class_with_its_details_intact():
+    wire = over_the_wire(errors.OutOfStock("Short.", DETAILS))
+    rebuilt = errors.rebuild(wire["exc_type"], wire["exc_args"])
+    assert type(rebuilt) is errors.OutOfStock
+    assert (rebuilt.message, rebuilt.details, str(rebuilt)) == ("Short.", DETAILS, "Short.")
+    assert wire["value"] == "Short."
+
+
+def test_a_value_json_cannot_hold_crosses_as_text_as_nameko_would_send_it():
+    order_id = uuid.uuid4()
+    wire = over_the_wire(errors.OrderNotFound(details={"order_id": order_id, "tags": {"a"}}))
+    assert errors.rebuild(wire["exc_type"], wire["exc_args"]).details == {"order_id": str(order_id),
+                                                                         "tags": ["a"]}
+
+
+def test_an_error_without_details_crosses_with_its_default_message_and_empty_details():
+    wire = over_the_wire(errors.ProductNotFound())
+    rebuilt = errors.rebuild(wire["exc_type"], wire["exc_args"])
+    assert (rebuilt.message, rebuilt.details) == ("Product not found.", {})
+
+
+@pytest.mark.parametrize("details", [{"email": ["Taken."]}, '{"email": ["Taken."]}'])
+def test_details_are_given_as_a_mapping_or_as_the_json_text_they_cross_in(details):
+    assert errors.EmailTaken("Taken.", details).details == {"email": ["Taken."]}
+
+
+@pytest.mark.parametrize("details", ["not json", "[1, 2]", "3"])
+def test_details_that_are_not_a_json_object_are_dropped_and_the_message_kept(details):
+    assert (errors.EmailTaken("Taken.", details).details, str(errors.EmailTaken("Taken.", details))) == (
+        {}, "Taken.")
