@@ -13,6 +13,7 @@ from marshmallow import fields, validate
 from nameko_services.common.limits import (
     MAX_LINE_QUANTITY,
     MAX_ORDER_LINES,
+    MAX_ORDER_NOTE_LENGTH,
     MAX_PAYMENT_AMOUNT,
     MAX_PAYMENT_TOKEN_LENGTH,
     MAX_PRICE,
@@ -141,6 +142,7 @@ class OrderBody(InputSchema):
     items = _order_items(required=True)
     shipping_address = fields.Nested(AddressSchema, required=True)
     payment = fields.Nested(PaymentBody, required=True)
+    note = fields.String(allow_none=True, validate=validate.Length(max=MAX_ORDER_NOTE_LENGTH))
 
 
 class OrderChanges(InputSchema):

@@ -14,3 +14,4 @@ MAX_STOCK = 10**9  # units on hand: fits the INTEGER stock columns with room to 
 # is refused when it is placed or changed, never sent to payments. Zero needs no payment.
 MAX_PAYMENT_AMOUNT = 10**12
 MAX_PAYMENT_TOKEN_LENGTH = 255
+MAX_ORDER_NOTE_LENGTH = 500  # characters of a customer's note on an order

@@ -1,15 +1,16 @@
-"""The order aggregate: its state is rebuilt from its events (``Order.apply``), never stored as truth.
+"""The words of the orders domain: statuses, event types, lines, prices, who asks. Pure.
 
-Pure: standard library only. ``decisions.py`` holds the commands that check the rules
-and return new events; this module holds the state, the event names and how each event
-changes the state.
+The order aggregate itself (its state, how each event changes it, and its rules) is in
+``order.py``.
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
+
+from nameko_services.common.errors import OrderNotFound
 
 # Statuses and cancellation reasons of API.md.
 PENDING = "pending"
@@ -107,206 +108,23 @@ class Actor:
     is_admin: bool = False
 
 
-@dataclass(frozen=True)
-class Event:
-    """A new event for the order's stream."""
-
-    type: str
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Message:
-    """An event announced on ``orders.events`` (docs/SAGA.md)."""
-
-    type: str
-    payload: dict[str, Any]
+def parse_order_id(order_id: Any) -> str:
+    """A canonical UUID string; anything else names no order (404)."""
+    try:
+        return str(uuid.UUID(str(order_id)))
+    except ValueError:
+        raise OrderNotFound(details={"order_id": str(order_id)[:64]}) from None
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What a command decided: events to append, messages to announce, and a note to log."""
-
-    events: tuple[Event, ...] = ()
-    messages: tuple[Message, ...] = ()
-    note: str | None = None
-
-
-def ignore(reason: str) -> Outcome:
-    """Nothing happens; ``reason`` is logged."""
-    return Outcome(note=reason)
-
-
-@dataclass
-class Order:
-    """The order as its events say it is."""
-
-    id: str
-    user_id: str = ""
-    status: str = "new"
-    cancellation_reason: str | None = None
-    items: tuple[Line, ...] = ()
-    total: int = 0
-    currency: str = ""
-    shipping_address: dict[str, Any] = field(default_factory=dict)
-    payment_token: str = field(default="", repr=False)
-    payment_id: str | None = None
-    payment_status: str = PAYMENT_PENDING
-    refunded_total: int = 0
-    capture_requested: bool = False
-    needs_attention: bool = False
-    attention_reason: str | None = None
-    attention_payment_id: str | None = None
-    # Items (priced), total, currency and maybe an address the customer asked for, until the
-    # catalog answers whether it can hold them (docs/SAGA.md step 8).
-    pending_modification: dict[str, Any] | None = None
-    version: int = 0
-    # The version of the last saga step: replies from catalog and payments must echo it.
-    saga_version: int = 0
-    deadline_at: datetime | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-
-    @classmethod
-    def from_history(cls, order_id: str,
-                     events: Iterable[tuple[str, Mapping[str, Any], int, datetime]]) -> Order:
-        """Fold ``(type, data, version, occurred_at)`` in version order."""
-        order = cls(order_id)
-        for event_type, data, version, occurred_at in events:
-            order.apply(event_type, data, version, occurred_at)
-        return order
-
-    def apply(self, event_type: str, data: Mapping[str, Any], version: int, occurred_at: datetime) -> None:
-        """Change the state by one stored event."""
-        _APPLY[event_type](self, data)
-        self.version = version
-        if event_type not in BOOKKEEPING:
-            self.saga_version = version
-        self.created_at = self.created_at or occurred_at
-        self.updated_at = occurred_at
-
-    @property
-    def modifiable(self) -> bool:
-        return self.status in OPEN_STATUSES and not self.capture_requested
-
-    def public_items(self) -> list[dict[str, Any]]:
-        return [line.to_dict() for line in self.items]
-
-    def wire_items(self) -> list[dict[str, Any]]:
-        """Items as every event on the wire carries them: ``[{product_id, quantity}]``."""
-        return wire(self.items)
-
-    def requested_wire_items(self) -> list[dict[str, Any]]:
-        """The items of the pending modification, as the wire carries them."""
-        requested = (self.pending_modification or {}).get("items", ())
-        return wire(Line.from_dict(item) for item in requested)
+def visible(actor: Actor, owner_id: str) -> bool:
+    """May ``actor`` see an order of ``owner_id``? Its owner and admins may; for anybody else
+    it does not exist (404, never 403: the id must not be confirmed)."""
+    return actor.is_admin or owner_id == actor.user_id
 
 
 def wire(lines: Iterable[Line]) -> list[dict[str, Any]]:
+    """Items as every event on the wire carries them: ``[{product_id, quantity}]``."""
     return [{"product_id": line.product_id, "quantity": line.quantity} for line in lines]
-
-
-def _placed(order: Order, data: Mapping[str, Any]) -> None:
-    order.user_id = str(data["user_id"])
-    order.status = PENDING
-    _set_items(order, data)
-    order.shipping_address = dict(data["shipping_address"])
-    order.payment_token = str(data["payment_token"])
-    order.deadline_at = datetime.fromisoformat(data["deadline_at"])
-
-
-def _set_items(order: Order, data: Mapping[str, Any]) -> None:
-    order.items = tuple(Line.from_dict(item) for item in data["items"])
-    order.total = int(data["total"])
-    order.currency = str(data["currency"])
-
-
-def _modification_requested(order: Order, data: Mapping[str, Any]) -> None:
-    order.pending_modification = dict(data)
-
-
-def _modified(order: Order, data: Mapping[str, Any]) -> None:
-    if "items" in data:
-        _set_items(order, data)
-    if "shipping_address" in data:
-        order.shipping_address = dict(data["shipping_address"])
-    order.pending_modification = None
-    order.status = AWAITING_PAYMENT  # the catalog holds the new items (SAGA.md step 8)
-
-
-def _modification_rejected(order: Order, data: Mapping[str, Any]) -> None:
-    order.pending_modification = None
-    order.status = AWAITING_PAYMENT  # the catalog kept the items the order had
-
-
-def _shipping_address_changed(order: Order, data: Mapping[str, Any]) -> None:
-    order.shipping_address = dict(data["shipping_address"])
-
-
-def _payment_waived(order: Order, data: Mapping[str, Any]) -> None:
-    order.status = CONFIRMED  # nothing to pay: the held stock is all the order needs
-    order.payment_status = NOT_REQUIRED
-
-
-def _stock_reserved(order: Order, data: Mapping[str, Any]) -> None:
-    order.status = AWAITING_PAYMENT
-
-
-def _capture_requested(order: Order, data: Mapping[str, Any]) -> None:
-    order.payment_id = str(data["payment_id"])
-    order.capture_requested = True
-    order.payment_status = PAYMENT_AUTHORISED
-
-
-def _captured(order: Order, data: Mapping[str, Any]) -> None:
-    order.status = CONFIRMED
-    order.payment_status = PAID
-
-
-def _refunded(order: Order, data: Mapping[str, Any]) -> None:
-    # Refunds may arrive out of order: ``refunded_total`` is cumulative, so the largest wins.
-    order.refunded_total = max(order.refunded_total, int(data["refunded_total"]))
-    order.payment_status = REFUNDED if order.refunded_total >= order.total else PARTIALLY_REFUNDED
-
-
-def _voided(order: Order, data: Mapping[str, Any]) -> None:
-    order.payment_status = VOIDED
-
-
-def _cancelled(order: Order, data: Mapping[str, Any]) -> None:
-    order.status = CANCELLED
-    order.cancellation_reason = str(data["reason"])
-    order.pending_modification = None
-
-
-def _shipped(order: Order, data: Mapping[str, Any]) -> None:
-    order.status = SHIPPED
-
-
-def _delivered(order: Order, data: Mapping[str, Any]) -> None:
-    order.status = DELIVERED
-
-
-def _compensation_failed(order: Order, data: Mapping[str, Any]) -> None:
-    order.needs_attention = True
-    order.attention_payment_id = str(data["payment_id"])
-    order.attention_reason = f"{data['action']} of payment {data['payment_id']} failed: {data['reason']}"
-
-
-def _compensation_retried(order: Order, data: Mapping[str, Any]) -> None:
-    order.needs_attention = False
-    order.attention_reason = None
-
-
-_APPLY = {
-    ORDER_PLACED: _placed, MODIFICATION_REQUESTED: _modification_requested, ORDER_MODIFIED: _modified,
-    MODIFICATION_REJECTED: _modification_rejected, SHIPPING_ADDRESS_CHANGED: _shipping_address_changed,
-    PAYMENT_WAIVED: _payment_waived, PAYMENT_REFUNDED: _refunded, PAYMENT_VOIDED: _voided,
-    STOCK_RESERVED: _stock_reserved,
-    CAPTURE_REQUESTED: _capture_requested, PAYMENT_CAPTURED: _captured, ORDER_CANCELLED: _cancelled,
-    ORDER_SHIPPED: _shipped, ORDER_DELIVERED: _delivered,
-    COMPENSATION_FAILED: _compensation_failed, COMPENSATION_RETRIED: _compensation_retried,
-}
 
 
 def public_data(data: Mapping[str, Any]) -> dict[str, Any]:

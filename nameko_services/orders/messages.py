@@ -1,7 +1,12 @@
 """The events the orders service announces on ``orders.events`` (payloads of docs/SAGA.md)."""
 from __future__ import annotations
 
-from nameko_services.orders.domain import Message, Order
+from typing import TYPE_CHECKING
+
+from nameko_services.common.aggregate import Message
+
+if TYPE_CHECKING:
+    from nameko_services.orders.order import Order
 
 
 def order_placed(order: Order) -> Message:

@@ -56,6 +56,7 @@ class OrderRow(Base):
     total: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     shipping_address: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    note: Mapped[str | None] = mapped_column(String(500))
     pending_modification: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     payment_id: Mapped[str | None] = mapped_column(String(64))
     payment_status: Mapped[str] = mapped_column(String(20))

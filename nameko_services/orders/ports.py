@@ -1,13 +1,14 @@
 """What the handlers need from the outside: storage (a unit of work) and the catalog."""
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from nameko_services.common.event_store import StoredEvent
 from nameko_services.common.outbox import Outbox
-from nameko_services.orders.domain import Event, Order, Priced
-from nameko_services.orders.keys import KeyRecord
+from nameko_services.orders.domain import Priced
+from nameko_services.orders.idempotency_keys import KeyRecord
+from nameko_services.orders.order import Order
 
 Document = dict[str, Any]  # an order in its public shape (API.md)
 
@@ -17,15 +18,15 @@ class OrderRepository(Protocol):
         """The order rebuilt from its events; its row stays locked until the unit of work ends."""
     def lock_next_due(self, now: datetime) -> Order | None:
         """One open order past its deadline that no one else holds, locked (SKIP LOCKED)."""
-    def record(self, order: Order, events: Sequence[Event], *, now: datetime,
-               causation_id: str | None = None) -> Order:
-        """Append after ``order.version`` (StreamConflict if it moved), update the projection."""
+    def save(self, order: Order, *, causation_id: str | None = None, now: datetime | None = None) -> None:
+        """Append what the order triggered (StreamConflict if the stream moved), update the
+        projection, queue what it announced."""
     def document(self, order_id: str) -> Document | None: ...
     def owner_of(self, order_id: str) -> str | None: ...
     def page(self, *, status: str | None, user_id: str | None, needs_attention: bool | None,
              page: int, per_page: int) -> tuple[list[Document], int]: ...
-    def history(self, order_id: str) -> list[dict[str, Any]]:
-        """``[{version, type, data, occurred_at}]`` oldest first, as stored (secrets included)."""
+    def history(self, order_id: str) -> list[StoredEvent]:
+        """Oldest first, as stored (secrets included)."""
 
 
 class IdempotencyKeys(Protocol):

@@ -1,35 +1,23 @@
 """Read use cases: orders and their history from the projection and the event store."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from nameko_services.common.errors import OrderNotFound
-from nameko_services.orders import decisions
-from nameko_services.orders.domain import Actor, public_data
-from nameko_services.orders.handlers import parse_id
+from nameko_services.common.errors import OrderNotFound, PermissionDenied
+from nameko_services.orders.commands import OrderQuery
+from nameko_services.orders.domain import Actor, parse_order_id, public_data, visible
 from nameko_services.orders.ports import Document, UnitOfWork
 
 
-@dataclass(frozen=True)
-class OrderQuery:
-    """Filters and page of ``list_orders``."""
-
-    status: str | None = None
-    user_id: str | None = None
-    page: int = 1
-    per_page: int = 20
-
-
 def _visible(document: Document | None, actor: Actor, order_id: str) -> Document:
-    if document is None or not (actor.is_admin or document["user_id"] == actor.user_id):
+    if document is None or not visible(actor, document["user_id"]):
         raise OrderNotFound(details={"order_id": order_id})
     return document
 
 
 def get_order(uow: UnitOfWork, actor: Actor, order_id: str) -> Document:
     """One order: the owner's or, for an admin, anybody's."""
-    order_id = parse_id(order_id)
+    order_id = parse_order_id(order_id)
     with uow:
         return _visible(uow.orders.document(order_id), actor, order_id)
 
@@ -47,7 +35,8 @@ def list_orders(uow: UnitOfWork, actor: Actor, query: OrderQuery) -> dict[str, A
 
 def list_needing_attention(uow: UnitOfWork, actor: Actor, page: int, per_page: int) -> dict[str, Any]:
     """Orders whose compensation keeps failing (admin)."""
-    decisions.require_admin(actor)
+    if not actor.is_admin:
+        raise PermissionDenied("Only an admin may do this.")
     with uow:
         items, total = uow.orders.page(status=None, user_id=None, needs_attention=True,
                                        page=page, per_page=per_page)
@@ -56,12 +45,12 @@ def list_needing_attention(uow: UnitOfWork, actor: Actor, page: int, per_page: i
 
 def get_order_events(uow: UnitOfWork, actor: Actor, order_id: str) -> list[dict[str, Any]]:
     """The order's history, oldest first, without the payment token."""
-    order_id = parse_id(order_id)
+    order_id = parse_order_id(order_id)
     with uow:
         owner = uow.orders.owner_of(order_id)
-        if owner is None or not (actor.is_admin or owner == actor.user_id):
+        if owner is None or not visible(actor, owner):
             raise OrderNotFound(details={"order_id": order_id})
-        return [dict(event, data=public_data(event["data"])) for event in uow.orders.history(order_id)]
+        return [dict(event.to_dict(), data=public_data(event.data)) for event in uow.orders.history(order_id)]
 
 
 def _page(items: list[Document], total: int, page: int, per_page: int) -> dict[str, Any]:

@@ -1,8 +1,6 @@
 """SQL repositories and the unit of work of the orders service (one transaction per use case)."""
 from __future__ import annotations
 
-import copy
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,52 +8,32 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from nameko_services.common.event_store import EventStore, NewEvent
+from nameko_services.common.event_sourced import AggregateRepository
 from nameko_services.common.idempotency import first_delivery
 from nameko_services.common.outbox import SessionOutbox
 from nameko_services.orders import projection
-from nameko_services.orders.domain import OPEN_STATUSES, Event, Order
-from nameko_services.orders.keys import DONE, IN_PROGRESS, KeyRecord
+from nameko_services.orders.domain import OPEN_STATUSES
+from nameko_services.orders.idempotency_keys import DONE, IN_PROGRESS, KeyRecord
 from nameko_services.orders.models import IdempotencyKeyRow, OrderRow, order_events, outbox, processed_events
+from nameko_services.orders.order import Order
 
 
-class SqlOrders:
-    """Orders as event streams, with the ``orders`` projection written alongside."""
+class SqlOrders(AggregateRepository[Order]):
+    """Orders as event streams (the kernel's load, lock, save) and the ``orders`` projection's reads."""
 
-    def __init__(self, session: Session, correlation_id: str | None = None) -> None:
-        self.session = session
-        self.store = EventStore(session, order_events)
-        self.correlation_id = correlation_id
-
-    def _load(self, order_id: str) -> Order | None:
-        events = self.store.load(order_id)
-        return projection.fold(order_id, events) if events else None
-
-    def lock(self, order_id: str) -> Order | None:
-        # Every writer of an order locks its row first: writers take turns, readers never wait.
-        found = self.session.scalar(select(OrderRow.id).where(OrderRow.id == order_id).with_for_update())
-        return None if found is None else self._load(order_id)
+    def __init__(self, session: Session, outbox: SessionOutbox, correlation_id: str | None = None) -> None:
+        super().__init__(session, order_events, projection.PROJECTION, outbox, correlation_id)
 
     def lock_next_due(self, now: datetime) -> Order | None:
         found = self.session.scalar(
             select(OrderRow.id).where(OrderRow.status.in_(OPEN_STATUSES), OrderRow.deadline_at <= now)
             .order_by(OrderRow.deadline_at).limit(1).with_for_update(skip_locked=True))
-        return None if found is None else self._load(str(found))
-
-    def record(self, order: Order, events: Sequence[Event], *, now: datetime,
-               causation_id: str | None = None) -> Order:
-        stored = self.store.append(order.id, order.version, [NewEvent(e.type, e.data) for e in events],
-                                   correlation_id=self.correlation_id, causation_id=causation_id, now=now)
-        after = copy.deepcopy(order)
-        for event in stored:
-            after.apply(event.type, event.data, event.version, event.occurred_at)
-        projection.upsert(self.session, after)
-        return after
+        return None if found is None else self.load(str(found))
 
     def document(self, order_id: str) -> dict[str, Any] | None:
         row = self.session.execute(
             select(OrderRow.__table__).where(OrderRow.id == order_id)).mappings().first()
-        return None if row is None else projection.document(row)
+        return None if row is None else projection.row_document(row)
 
     def owner_of(self, order_id: str) -> str | None:
         return self.session.scalar(select(OrderRow.user_id).where(OrderRow.id == order_id))
@@ -74,10 +52,7 @@ class SqlOrders:
             select(OrderRow.__table__).where(*conditions)
             .order_by(OrderRow.created_at.desc(), OrderRow.id)
             .offset((page - 1) * per_page).limit(per_page)).mappings()
-        return [projection.document(row) for row in rows], int(total or 0)
-
-    def history(self, order_id: str) -> list[dict[str, Any]]:
-        return [event.to_dict() for event in self.store.load(order_id)]
+        return [projection.row_document(row) for row in rows], int(total or 0)
 
 
 def _record(row: Any) -> KeyRecord:
@@ -126,9 +101,9 @@ class SqlUnitOfWork:
 
     def __init__(self, session: Session, correlation_id: str | None = None) -> None:
         self.session = session
-        self.orders = SqlOrders(session, correlation_id)
-        self.keys = SqlIdempotencyKeys(session)
         self.outbox = SessionOutbox(session, outbox, correlation_id)
+        self.orders = SqlOrders(session, self.outbox, correlation_id)
+        self.keys = SqlIdempotencyKeys(session)
 
     def first_delivery(self, event_id: str, handler: str) -> bool:
         return first_delivery(self.session, processed_events, event_id, handler)

@@ -6,26 +6,26 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from nameko_services.common.errors import InvalidInput
-from nameko_services.common.limits import MAX_LINE_QUANTITY, MAX_ORDER_LINES, MAX_PAYMENT_TOKEN_LENGTH
-from nameko_services.common.validation import AddressSchema
+from nameko_services.common.limits import (
+    MAX_LINE_QUANTITY,
+    MAX_ORDER_LINES,
+    MAX_ORDER_NOTE_LENGTH,
+    MAX_PAYMENT_TOKEN_LENGTH,
+)
+from nameko_services.common.validation import AddressSchema, InputSchema, not_blank
 from nameko_services.orders.commands import ModifyOrder, OrderQuery, PlaceOrder, Reply
 from nameko_services.orders.domain import STATUSES
 
 MAX_PER_PAGE = 100
 
 
-def not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("Must not be blank.")
-
-
-class ItemSchema(Schema):
+class ItemSchema(InputSchema):
     product_id = fields.UUID(required=True)
     quantity = fields.Integer(required=True, strict=True,
                               validate=validate.Range(min=1, max=MAX_LINE_QUANTITY))
 
 
-class PaymentSchema(Schema):
+class PaymentSchema(InputSchema):
     token = fields.String(required=True,
                           validate=[validate.Length(min=1, max=MAX_PAYMENT_TOKEN_LENGTH), not_blank])
 
@@ -48,17 +48,19 @@ def merge_items(items: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
     return tuple({"product_id": pid, "quantity": quantity} for pid, quantity in merged.items())
 
 
-class PlaceOrderSchema(Schema):
+class PlaceOrderSchema(InputSchema):
     items = _items(required=True)
     shipping_address = fields.Nested(AddressSchema, required=True)
     payment = fields.Nested(PaymentSchema, required=True)
+    note = fields.String(allow_none=True, validate=validate.Length(max=MAX_ORDER_NOTE_LENGTH))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> PlaceOrder:
-        return PlaceOrder(merge_items(data["items"]), data["shipping_address"], data["payment"]["token"])
+        return PlaceOrder(merge_items(data["items"]), data["shipping_address"], data["payment"]["token"],
+                          data.get("note"))
 
 
-class ModifyOrderSchema(Schema):
+class ModifyOrderSchema(InputSchema):
     items = _items()
     shipping_address = fields.Nested(AddressSchema)
 
@@ -73,7 +75,7 @@ class ModifyOrderSchema(Schema):
         return ModifyOrder(items, data.get("shipping_address"))
 
 
-class PageSchema(Schema):
+class PageSchema(InputSchema):
     page = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=20, strict=True,
                               validate=validate.Range(min=1, max=MAX_PER_PAGE))
@@ -90,7 +92,7 @@ class OrderQuerySchema(PageSchema):
                           data["page"], data["per_page"])
 
 
-class ReplySchema(Schema):
+class ReplySchema(InputSchema):
     """A catalog or payments event: the fields orders reads; the rest is theirs."""
 
     class Meta:

@@ -22,7 +22,7 @@ from nameko_services.common.relay import OutboxRelayRunner
 from nameko_services.common.rpc import Caller, rpc
 from nameko_services.common.sentry import SentryReporter
 from nameko_services.common.service_rpc import ServiceRpc
-from nameko_services.orders import decisions, handlers, queries, saga, schemas
+from nameko_services.orders import handlers, queries, saga, schemas
 from nameko_services.orders.catalog_client import RemoteCatalog
 from nameko_services.orders.domain import Actor
 from nameko_services.orders.models import outbox
@@ -92,10 +92,12 @@ class OrdersService:
             modification_wait=timedelta(seconds=min(float(seconds("MODIFICATION_WAIT_SECONDS", 3)),
                                                     float(seconds("RPC_TIMEOUT", 10)) / 2)))
 
-    def _event(self, handler: str, payload: Json) -> tuple[str, saga.Reply]:
-        bind(order_id=(payload or {}).get("order_id"), event_id=self.context.get("event_id"))
-        return saga.require_event_id(self.context.get("event_id"), handler), schemas.load(
-            schemas.ReplySchema(), payload)
+    def _react(self, handler: str, payload: Json) -> None:
+        """One catalog or payments event, applied to its order once (the event token check has
+        already refused any event without an id)."""
+        event_id = str(self.context.get("event_id"))
+        bind(order_id=(payload or {}).get("order_id"), event_id=event_id)
+        saga.react(self.uow, handler, event_id, schemas.load(schemas.ReplySchema(), payload))
 
     @rpc
     def ping(self) -> str:
@@ -138,20 +140,17 @@ class OrdersService:
     @rpc
     def cancel_order(self, order_id: str) -> Json:
         """Cancel: the owner before shipping, an admin before delivery."""
-        return handlers.change_order(self.uow, self.actor, order_id,
-                                     lambda order: decisions.cancel(order, self.actor))
+        return handlers.change_order(self.uow, self.actor, order_id, lambda order: order.cancel(self.actor))
 
     @rpc
     def ship_order(self, order_id: str) -> Json:
         """Mark a confirmed order shipped (admin)."""
-        return handlers.change_order(self.uow, self.actor, order_id,
-                                     lambda order: decisions.ship(order, self.actor))
+        return handlers.change_order(self.uow, self.actor, order_id, lambda order: order.ship(self.actor))
 
     @rpc
     def deliver_order(self, order_id: str) -> Json:
         """Mark a shipped order delivered (admin)."""
-        return handlers.change_order(self.uow, self.actor, order_id,
-                                     lambda order: decisions.deliver(order, self.actor))
+        return handlers.change_order(self.uow, self.actor, order_id, lambda order: order.deliver(self.actor))
 
     @rpc
     def list_orders_needing_attention(self, page: int = 1, per_page: int = 20) -> Json:
@@ -163,57 +162,57 @@ class OrdersService:
     def retry_compensation(self, order_id: str) -> Json:
         """Ask again for the compensation that failed (admin, shopctl)."""
         return handlers.change_order(self.uow, self.actor, order_id,
-                                     lambda order: decisions.retry_compensation(order, self.actor))
+                                     lambda order: order.retry_compensation(self.actor))
 
     @event_handler("catalog", "stock_reserved")
     def on_stock_reserved(self, payload: Json) -> None:
         """The stock is held: ask for the payment."""
-        saga.stock_reserved(self.uow, *self._event(saga.ON_STOCK_RESERVED, payload))
+        self._react(saga.ON_STOCK_RESERVED, payload)
 
     @event_handler("catalog", "stock_reservation_failed")
     def on_stock_reservation_failed(self, payload: Json) -> None:
         """No stock: cancel (out_of_stock)."""
-        saga.stock_reservation_failed(self.uow, *self._event(saga.ON_STOCK_RESERVATION_FAILED, payload))
+        self._react(saga.ON_STOCK_RESERVATION_FAILED, payload)
 
     @event_handler("catalog", "stock_adjusted")
     def on_stock_adjusted(self, payload: Json) -> None:
         """The catalog holds a modification's items: apply it, ask for the new amount."""
-        saga.stock_adjusted(self.uow, *self._event(saga.ON_STOCK_ADJUSTED, payload))
+        self._react(saga.ON_STOCK_ADJUSTED, payload)
 
     @event_handler("catalog", "stock_adjustment_failed")
     def on_stock_adjustment_failed(self, payload: Json) -> None:
         """The catalog cannot hold a modification's items: reject it (or cancel if nothing is held)."""
-        saga.stock_adjustment_failed(self.uow, *self._event(saga.ON_STOCK_ADJUSTMENT_FAILED, payload))
+        self._react(saga.ON_STOCK_ADJUSTMENT_FAILED, payload)
 
     @event_handler("payments", "payment_authorised")
     def on_payment_authorised(self, payload: Json) -> None:
         """Capture a current authorisation; void a stale one."""
-        saga.payment_authorised(self.uow, *self._event(saga.ON_PAYMENT_AUTHORISED, payload))
+        self._react(saga.ON_PAYMENT_AUTHORISED, payload)
 
     @event_handler("payments", "payment_failed")
     def on_payment_failed(self, payload: Json) -> None:
         """The payment failed: cancel (payment_failed)."""
-        saga.payment_failed(self.uow, *self._event(saga.ON_PAYMENT_FAILED, payload))
+        self._react(saga.ON_PAYMENT_FAILED, payload)
 
     @event_handler("payments", "payment_captured")
     def on_payment_captured(self, payload: Json) -> None:
         """Paid: confirm the order."""
-        saga.payment_captured(self.uow, *self._event(saga.ON_PAYMENT_CAPTURED, payload))
+        self._react(saga.ON_PAYMENT_CAPTURED, payload)
 
     @event_handler("payments", "payment_compensation_failed")
     def on_payment_compensation_failed(self, payload: Json) -> None:
         """A void or refund keeps failing: flag the order for an operator."""
-        saga.payment_compensation_failed(self.uow, *self._event(saga.ON_PAYMENT_COMPENSATION_FAILED, payload))
+        self._react(saga.ON_PAYMENT_COMPENSATION_FAILED, payload)
 
     @event_handler("payments", "payment_refunded")
     def on_payment_refunded(self, payload: Json) -> None:
         """Money went back: the order's payment_status becomes partially_refunded or refunded."""
-        saga.payment_refunded(self.uow, *self._event(saga.ON_PAYMENT_REFUNDED, payload))
+        self._react(saga.ON_PAYMENT_REFUNDED, payload)
 
     @event_handler("payments", "payment_voided")
     def on_payment_voided(self, payload: Json) -> None:
         """The order's authorised payment was voided: payment_status voided."""
-        saga.payment_voided(self.uow, *self._event(saga.ON_PAYMENT_VOIDED, payload))
+        self._react(saga.ON_PAYMENT_VOIDED, payload)
 
     @configured_timer("DEADLINE_SCAN_INTERVAL", 5)
     def time_out_orders(self) -> None:

@@ -10,13 +10,14 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from nameko_services.cli import main
-from nameko_services.orders import decisions, handlers
+from nameko_services.orders import handlers
 from nameko_services.orders import saga as orders_saga
+from nameko_services.orders.commands import Reply
 from nameko_services.orders.domain import Actor
 from nameko_services.orders.repository import SqlUnitOfWork as OrdersUnitOfWork
 from nameko_services.orders.service import OrdersService
 from nameko_services.payments import saga as payments_saga
-from nameko_services.payments.gateways.sandbox import SandboxGateway
+from nameko_services.payments.gateways import Adapters, SandboxGateway
 from nameko_services.payments.processor import Processor
 from nameko_services.payments.repository import SqlUnitOfWork as PaymentsUnitOfWork
 from tests.unit.orders.fakes import FakeCatalog
@@ -40,19 +41,20 @@ def place_order(engine, quantity=2):
 def cancel(engine, order_id):
     with Session(engine) as session:
         handlers.change_order(OrdersUnitOfWork(session), CUSTOMER, order_id,
-                              lambda order: decisions.cancel(order, CUSTOMER))
+                              lambda order: order.cancel(CUSTOMER))
 
 
 def void_keeps_failing(engine, order_id, payment_id):
     """What the orders service does on payments' ``payment_compensation_failed``."""
-    reply = orders_saga.Reply(order_id, payment_id=payment_id, action="void", reason="provider down")
+    reply = Reply(order_id, payment_id=payment_id, action="void", reason="provider down")
     with Session(engine) as session:
-        orders_saga.payment_compensation_failed(OrdersUnitOfWork(session), str(uuid.uuid4()), reply)
+        orders_saga.react(OrdersUnitOfWork(session), orders_saga.ON_PAYMENT_COMPENSATION_FAILED,
+                          str(uuid.uuid4()), reply)
 
 
 def pay(engine, amount=2500):
     """A payment authorised, then captured, as the payments service handles orders' requests."""
-    processor = Processor(SandboxGateway(), sleep=lambda seconds: None)
+    processor = Processor(Adapters.of(SandboxGateway()), sleep=lambda seconds: None)
     order_id = str(uuid.uuid4())
     request = payments_saga.RequestPayment(order_id, 1, str(uuid.uuid4()), amount, "EUR", "tok_visa")
     with Session(engine) as session:

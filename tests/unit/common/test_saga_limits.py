@@ -17,13 +17,14 @@ from nameko_services.common.errors import InvalidInput, OrderTotalTooLarge
 from nameko_services.common.limits import (
     MAX_LINE_QUANTITY,
     MAX_ORDER_LINES,
+    MAX_ORDER_NOTE_LENGTH,
     MAX_PAYMENT_AMOUNT,
     MAX_PAYMENT_TOKEN_LENGTH,
     MAX_PRICE,
 )
-from nameko_services.orders import decisions
 from nameko_services.orders import schemas as orders_schemas
-from nameko_services.orders.domain import Line, Order, Priced
+from nameko_services.orders.domain import Line, Priced
+from nameko_services.orders.order import Order
 from nameko_services.orders.service import OrdersService
 from nameko_services.payments import domain as payments_domain
 from nameko_services.payments import messages as payments_messages
@@ -31,7 +32,7 @@ from nameko_services.payments import schemas as payments_schemas
 from nameko_services.payments.domain import Payment
 from nameko_services.payments.service import PaymentsService
 from tests.unit.catalog.conftest import FakeUnitOfWork as CatalogUnitOfWork
-from tests.unit.orders.builders import ADDRESS, CUSTOMER, DEADLINE, evolve
+from tests.unit.orders.builders import ADDRESS, CUSTOMER, DEADLINE, decide, placing, price
 
 ORDER = str(uuid.uuid4())
 PAYMENT = str(uuid.uuid4())
@@ -90,44 +91,42 @@ def largest_order(price=MAX_PAYMENT_AMOUNT // (MAX_ORDER_LINES * MAX_LINE_QUANTI
 def announce(order, outcome):
     for message in outcome.messages:
         accepted("orders", message.type, message.payload)
-    return evolve(order, outcome)
+    return outcome.after
 
 
 def test_the_largest_order_passes_every_hop_of_the_saga():
     priced = largest_order()
     assert priced.total == MAX_PAYMENT_AMOUNT
-    order = announce(Order(ORDER), decisions.place(ORDER, CUSTOMER.user_id, priced, ADDRESS, LONGEST_TOKEN,
-                                                   DEADLINE))
-    order = announce(order, decisions.on_stock_reserved(order, order.saga_version))
-    order = announce(order, decisions.modify(order, CUSTOMER, largest_order(), None))
-    order = announce(order, decisions.on_stock_adjusted(order, order.saga_version))
-    order = announce(order, decisions.on_payment_authorised(order, order.saga_version, PAYMENT))
-    stale = decisions.on_payment_authorised(order, order.saga_version - 1, str(uuid.uuid4()))
+    order = announce(Order(ORDER), placing(ORDER, CUSTOMER.user_id, priced, ADDRESS, LONGEST_TOKEN,
+                                           DEADLINE, "N" * MAX_ORDER_NOTE_LENGTH))
+    order = announce(order, decide(order, Order.on_stock_reserved, order.saga_version))
+    order = announce(order, decide(order, Order.modify, CUSTOMER, price(largest_order()), None))
+    order = announce(order, decide(order, Order.on_stock_adjusted, order.saga_version))
+    order = announce(order, decide(order, Order.on_payment_authorised, order.saga_version, PAYMENT))
+    stale = decide(order, Order.on_payment_authorised, order.saga_version - 1, str(uuid.uuid4()))
     announce(order, stale)  # a void
-    order = announce(order, decisions.on_payment_captured(order, order.saga_version, PAYMENT))
-    announce(order, decisions.cancel(order, CUSTOMER))
+    order = announce(order, decide(order, Order.on_payment_captured, order.saga_version, PAYMENT))
+    announce(order, decide(order, Order.cancel, CUSTOMER))
     assert order.status == "confirmed"
 
 
 def test_an_order_above_the_largest_payment_is_refused_when_placed_or_changed_naming_the_limit():
     too_much = largest_order(price=MAX_PAYMENT_AMOUNT // (MAX_ORDER_LINES * MAX_LINE_QUANTITY) + 1)
     with pytest.raises(OrderTotalTooLarge) as refused:
-        decisions.place(ORDER, CUSTOMER.user_id, too_much, ADDRESS, "tok_visa", DEADLINE)
+        placing(ORDER, CUSTOMER.user_id, too_much, ADDRESS, "tok_visa", DEADLINE)
     assert isinstance(refused.value, InvalidInput)
     assert refused.value.details["max_total"] == MAX_PAYMENT_AMOUNT
     assert str(MAX_PAYMENT_AMOUNT) in refused.value.details["total"][0]
-    order = evolve(Order(ORDER), decisions.place(ORDER, CUSTOMER.user_id, largest_order(), ADDRESS,
-                                                 "tok_visa", DEADLINE))
+    order = placing(ORDER, CUSTOMER.user_id, largest_order(), ADDRESS, "tok_visa", DEADLINE).after
     with pytest.raises(OrderTotalTooLarge):
         gold = Priced("EUR", (Line(str(uuid.uuid4()), "Gold", MAX_PRICE, 2),))
-        decisions.modify(order, CUSTOMER, gold, None)
+        decide(order, Order.modify, CUSTOMER, price(gold), None)
 
 
 def test_a_free_order_never_asks_payments_for_an_amount_they_would_refuse():
     free = Priced("EUR", (Line(str(uuid.uuid4()), "Sticker", 0, 1),))
-    order = announce(Order(ORDER), decisions.place(ORDER, CUSTOMER.user_id, free, ADDRESS, "tok_visa",
-                                                   DEADLINE))
-    outcome = decisions.on_stock_reserved(order, order.saga_version)
+    order = announce(Order(ORDER), placing(ORDER, CUSTOMER.user_id, free, ADDRESS, "tok_visa", DEADLINE))
+    outcome = decide(order, Order.on_stock_reserved, order.saga_version)
     assert [m.type for m in outcome.messages] == ["order_confirmed"]
     assert announce(order, outcome).status == "confirmed"
 

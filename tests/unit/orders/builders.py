@@ -1,9 +1,11 @@
 """Orders in every state, built through the decisions themselves."""
 import copy
+from dataclasses import dataclass
 from datetime import timedelta
 
-from nameko_services.orders import decisions
-from nameko_services.orders.domain import Actor, Line, Order, Priced
+from nameko_services.common.aggregate import Change, Message
+from nameko_services.orders.domain import Actor, Line, Priced
+from nameko_services.orders.order import Order
 from tests.unit.orders.fakes import utc
 
 ORDER = "00000000-0000-4000-8000-000000000001"
@@ -20,12 +22,37 @@ T0 = utc(2026, 1, 1, 12, 0)
 DEADLINE = T0 + timedelta(minutes=15)
 
 
-def evolve(order, outcome, at=T0):
-    """The order after the outcome's events (a copy)."""
+@dataclass
+class Outcome:
+    """What one rule decided about a copy of an order (the original is untouched)."""
+
+    events: list[Change]
+    messages: list[Message]
+    note: str | None
+    after: Order
+
+
+def decide(order, rule, *args):
+    """Run ``rule`` (an ``Order`` method) on a copy of ``order``, as if it were then saved."""
     after = copy.deepcopy(order)
-    for event in outcome.events:
-        after.apply(event.type, event.data, after.version + 1, at)
-    return after
+    note = rule(after, *args)
+    events, messages = after.collect()
+    after.updated_at = T0
+    after.created_at = after.created_at or T0
+    return Outcome(events, messages, note, after)
+
+
+def placing(*args):
+    """``Order.place`` as an outcome (the new order's events and messages)."""
+    order = Order.place(*args)
+    events, messages = order.collect()
+    order.created_at = order.updated_at = T0
+    return Outcome(events, messages, None, order)
+
+
+def price(priced_lines):
+    """The catalog's answer, as ``Order.modify`` asks for it."""
+    return lambda: priced_lines
 
 
 def priced(quantity=2, price=999, product=PRODUCT):
@@ -33,34 +60,34 @@ def priced(quantity=2, price=999, product=PRODUCT):
 
 
 def placed():
-    return evolve(Order(ORDER), decisions.place(ORDER, USER, priced(), ADDRESS, "tok_visa", DEADLINE))
+    return placing(ORDER, USER, priced(), ADDRESS, "tok_visa", DEADLINE).after
 
 
 def reserved():
     order = placed()
-    return evolve(order, decisions.on_stock_reserved(order, order.saga_version))
+    return decide(order, Order.on_stock_reserved, order.saga_version).after
 
 
 def capture_requested():
     order = reserved()
-    return evolve(order, decisions.on_payment_authorised(order, order.saga_version, PAYMENT))
+    return decide(order, Order.on_payment_authorised, order.saga_version, PAYMENT).after
 
 
 def confirmed():
     order = capture_requested()
-    return evolve(order, decisions.on_payment_captured(order, order.saga_version, PAYMENT))
+    return decide(order, Order.on_payment_captured, order.saga_version, PAYMENT).after
 
 
 def shipped():
-    return evolve(confirmed(), decisions.ship(confirmed(), ADMIN))
+    return decide(confirmed(), Order.ship, ADMIN).after
 
 
 def delivered():
-    return evolve(shipped(), decisions.deliver(shipped(), ADMIN))
+    return decide(shipped(), Order.deliver, ADMIN).after
 
 
 def cancelled():
-    return evolve(reserved(), decisions.cancel(reserved(), CUSTOMER))
+    return decide(reserved(), Order.cancel, CUSTOMER).after
 
 
 STATES = {"pending": placed, "awaiting_payment": reserved, "capture_requested": capture_requested,
@@ -69,9 +96,9 @@ STATES = {"pending": placed, "awaiting_payment": reserved, "capture_requested": 
 
 def modification_requested(quantity=5):
     order = reserved()
-    return evolve(order, decisions.modify(order, CUSTOMER, priced(quantity=quantity), None))
+    return decide(order, Order.modify, CUSTOMER, price(priced(quantity=quantity)), None).after
 
 
 def modified(quantity=5):
     order = modification_requested(quantity)
-    return evolve(order, decisions.on_stock_adjusted(order, order.saga_version))
+    return decide(order, Order.on_stock_adjusted, order.saga_version).after

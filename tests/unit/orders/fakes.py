@@ -4,10 +4,12 @@ import uuid
 from datetime import UTC, datetime
 
 from nameko_services.common.errors import ProductNotFound
-from nameko_services.common.event_store import StreamConflict
+from nameko_services.common.event_store import StoredEvent, StreamConflict
 from nameko_services.orders import projection
-from nameko_services.orders.domain import OPEN_STATUSES, Line, Order, Priced
-from nameko_services.orders.keys import DONE, IN_PROGRESS, KeyRecord
+from nameko_services.orders.commands import Reply
+from nameko_services.orders.domain import OPEN_STATUSES, Line, Priced
+from nameko_services.orders.idempotency_keys import DONE, IN_PROGRESS, KeyRecord
+from nameko_services.orders.order import Order
 
 
 class FakeDb:
@@ -30,33 +32,36 @@ class FakeOrders:
     def db(self):
         return self.uow.db
 
-    def _load(self, order_id):
+    def load(self, order_id):
         events = self.db.streams.get(order_id)
         return Order.from_history(order_id, [e[:4] for e in events]) if events else None
 
     def lock(self, order_id):
-        return self._load(order_id) if order_id in self.db.rows else None
+        return self.load(order_id) if order_id in self.db.rows else None
 
     def lock_next_due(self, now):
         due = sorted((row["deadline_at"], oid) for oid, row in self.db.rows.items()
                      if row["status"] in OPEN_STATUSES and row["deadline_at"] <= now)
-        return self._load(due[0][1]) if due else None
+        return self.load(due[0][1]) if due else None
 
-    def record(self, order, events, *, now, causation_id=None):
+    def save(self, order, *, causation_id=None, now=None):
         stream = self.db.streams.setdefault(order.id, [])
-        if self.conflicts_to_raise or len(stream) != order.version:
+        if self.conflicts_to_raise or len(stream) != order.stored_version:
             self.conflicts_to_raise = max(0, self.conflicts_to_raise - 1)
             raise StreamConflict()
-        after = copy.deepcopy(order)
-        for version, event in enumerate(events, start=order.version + 1):
-            stream.append((event.type, copy.deepcopy(event.data), version, now, causation_id))
-            after.apply(event.type, event.data, version, now)
-        self.db.rows[order.id] = projection.columns(after)
-        return after
+        at = now or datetime.now(UTC)
+        changes, messages = order.collect()
+        for version, change in enumerate(changes, start=len(stream) + 1):
+            stream.append((change.type, copy.deepcopy(change.data), version, at, causation_id))
+        if changes:
+            order.created_at, order.updated_at = order.created_at or at, at
+            self.db.rows[order.id] = projection.columns(order)
+        for message in messages:
+            self.uow.outbox.add(message.type, message.payload)
 
     def document(self, order_id):
         row = self.db.rows.get(order_id)
-        return None if row is None else projection.document(row)
+        return None if row is None else projection.row_document(row)
 
     def owner_of(self, order_id):
         row = self.db.rows.get(order_id)
@@ -68,11 +73,11 @@ class FakeOrders:
                 and (needs_attention is None or r["needs_attention"] is needs_attention)]
         rows.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
         start = (page - 1) * per_page
-        return [projection.document(r) for r in rows[start:start + per_page]], len(rows)
+        return [projection.row_document(r) for r in rows[start:start + per_page]], len(rows)
 
     def history(self, order_id):
-        return [{"version": v, "type": t, "data": copy.deepcopy(d), "occurred_at": at.isoformat()}
-                for t, d, v, at, _ in self.db.streams.get(order_id, [])]
+        return [StoredEvent(str(uuid.uuid4()), order_id, v, t, copy.deepcopy(d), at, None, c)
+                for t, d, v, at, c in self.db.streams.get(order_id, [])]
 
 
 class FakeKeys:
@@ -169,10 +174,11 @@ class FakeCatalog:
         from nameko_services.orders import saga  # the catalog's answer arrives through the saga
 
         short = [i for i in request["items"] if i["quantity"] > self.products[i["product_id"]][2]]
-        reply = saga.Reply(request["order_id"], request["order_version"],
-                           reason="out_of_stock" if short else "", details={"items": short},
-                           items=request["current_items"] if short else request["items"])
-        (saga.stock_adjustment_failed if short else saga.stock_adjusted)(uow, str(uuid.uuid4()), reply)
+        reply = Reply(request["order_id"], request["order_version"],
+                      reason="out_of_stock" if short else "", details={"items": short},
+                      items=request["current_items"] if short else request["items"])
+        handler = saga.ON_STOCK_ADJUSTMENT_FAILED if short else saga.ON_STOCK_ADJUSTED
+        saga.react(uow, handler, str(uuid.uuid4()), reply)
 
 
 def utc(*args):

@@ -10,8 +10,8 @@ from nameko_services.common.errors import (
     OrderNotShippable,
     PermissionDenied,
 )
-from nameko_services.orders import decisions
-from nameko_services.orders.domain import Order, public_data
+from nameko_services.orders.domain import public_data
+from nameko_services.orders.order import Order
 from tests.unit.orders.builders import (
     ADDRESS,
     ADMIN,
@@ -27,10 +27,12 @@ from tests.unit.orders.builders import (
     cancelled,
     capture_requested,
     confirmed,
-    evolve,
+    decide,
     modification_requested,
     modified,
     placed,
+    placing,
+    price,
     priced,
     reserved,
 )
@@ -45,28 +47,28 @@ def types(outcome):
 # --- placing and rebuilding ------------------------------------------------------------
 
 def test_a_placed_order_is_pending_at_version_one_and_announces_order_placed():
-    outcome = decisions.place(ORDER, USER, priced(quantity=3), ADDRESS, "tok_visa", DEADLINE)
+    outcome = placing(ORDER, USER, priced(quantity=3), ADDRESS, "tok_visa", DEADLINE)
     assert types(outcome) == (["OrderPlaced"], ["order_placed"])
     assert outcome.messages[0].payload == {
         "order_id": ORDER, "order_version": 1, "user_id": USER,
         "items": [{"product_id": PRODUCT, "quantity": 3}], "total": 2997, "currency": "EUR"}
-    order = evolve(Order(ORDER), outcome)
+    order = outcome.after
     assert (order.status, order.version, order.total, order.deadline_at) == ("pending", 1, 2997, DEADLINE)
     assert order.items[0].to_dict() == {"product_id": PRODUCT, "name": "Mug", "unit_price": 999,
                                         "quantity": 3, "line_total": 2997}
 
 
 def test_an_order_rebuilt_from_its_history_equals_the_order_built_step_by_step():
-    steps = [lambda o: decisions.place(ORDER, USER, priced(), ADDRESS, "tok_visa", DEADLINE),
-             lambda o: decisions.on_stock_reserved(o, o.saga_version),
-             lambda o: decisions.on_payment_authorised(o, o.saga_version, PAYMENT),
-             lambda o: decisions.on_compensation_failed(o, OTHER_PAYMENT, "void", "down"),
-             lambda o: decisions.on_payment_captured(o, o.saga_version, PAYMENT)]
+    steps = [lambda o: placing(ORDER, USER, priced(), ADDRESS, "tok_visa", DEADLINE),
+             lambda o: decide(o, Order.on_stock_reserved, o.saga_version),
+             lambda o: decide(o, Order.on_payment_authorised, o.saga_version, PAYMENT),
+             lambda o: decide(o, Order.on_compensation_failed, OTHER_PAYMENT, "void", "down"),
+             lambda o: decide(o, Order.on_payment_captured, o.saga_version, PAYMENT)]
     order, history = Order(ORDER), []
     for step in steps:
         outcome = step(order)
         history += [(e.type, e.data, order.version + i, T0) for i, e in enumerate(outcome.events, 1)]
-        order = evolve(order, outcome)
+        order = outcome.after
     assert Order.from_history(ORDER, history) == order
     assert (order.status, order.version, order.saga_version, order.payment_id) == ("confirmed", 5, 5, PAYMENT)
 
@@ -80,7 +82,7 @@ def test_the_payment_token_is_kept_in_the_state_but_never_in_public_event_data()
 
 def test_bookkeeping_events_move_the_version_but_not_the_saga_version():
     order = reserved()
-    flagged = evolve(order, decisions.on_compensation_failed(order, OTHER_PAYMENT, "void", "gateway down"))
+    flagged = decide(order, Order.on_compensation_failed, OTHER_PAYMENT, "void", "gateway down").after
     assert (flagged.version, flagged.saga_version) == (3, 2)
     assert flagged.needs_attention and "void of payment" in flagged.attention_reason
 
@@ -89,9 +91,9 @@ def test_bookkeeping_events_move_the_version_but_not_the_saga_version():
 
 def test_another_customers_order_does_not_exist_for_a_customer():
     with pytest.raises(OrderNotFound):
-        decisions.visible(placed(), STRANGER, ORDER)
-    assert decisions.visible(placed(), ADMIN, ORDER).id == ORDER
-    assert decisions.visible(placed(), CUSTOMER, ORDER).id == ORDER
+        placed().check_visible(STRANGER)
+    assert placed().check_visible(ADMIN).id == ORDER
+    assert placed().check_visible(CUSTOMER).id == ORDER
 
 
 @pytest.mark.parametrize("state, allowed", [
@@ -100,12 +102,12 @@ def test_another_customers_order_does_not_exist_for_a_customer():
 def test_a_customer_cancels_only_before_shipping(state, allowed):
     order = STATES[state]()
     if allowed:
-        outcome = decisions.cancel(order, CUSTOMER)
+        outcome = decide(order, Order.cancel, CUSTOMER)
         assert outcome.messages[0].payload == {"order_id": ORDER, "order_version": order.version + 1,
                                                "reason": "cancelled_by_customer"}
     else:
         with pytest.raises(OrderNotCancellable):
-            decisions.cancel(order, CUSTOMER)
+            decide(order, Order.cancel, CUSTOMER)
 
 
 @pytest.mark.parametrize("state, allowed", [
@@ -114,37 +116,37 @@ def test_a_customer_cancels_only_before_shipping(state, allowed):
 def test_an_admin_cancels_before_delivery(state, allowed):
     order = STATES[state]()
     if allowed:
-        assert evolve(order, decisions.cancel(order, ADMIN)).cancellation_reason == "cancelled_by_admin"
+        assert decide(order, Order.cancel, ADMIN).after.cancellation_reason == "cancelled_by_admin"
     else:
         with pytest.raises(OrderNotCancellable):
-            decisions.cancel(order, ADMIN)
+            decide(order, Order.cancel, ADMIN)
 
 
 @pytest.mark.parametrize("state", list(STATES))
 def test_only_a_confirmed_order_ships(state):
     order = STATES[state]()
     if state == "confirmed":
-        assert evolve(order, decisions.ship(order, ADMIN)).status == "shipped"
+        assert decide(order, Order.ship, ADMIN).after.status == "shipped"
     else:
         with pytest.raises(OrderNotShippable):
-            decisions.ship(order, ADMIN)
+            decide(order, Order.ship, ADMIN)
 
 
 @pytest.mark.parametrize("state", list(STATES))
 def test_only_a_shipped_order_is_delivered(state):
     order = STATES[state]()
     if state == "shipped":
-        assert evolve(order, decisions.deliver(order, ADMIN)).status == "delivered"
+        assert decide(order, Order.deliver, ADMIN).after.status == "delivered"
     else:
         with pytest.raises(OrderNotDeliverable):
-            decisions.deliver(order, ADMIN)
+            decide(order, Order.deliver, ADMIN)
 
 
 def test_customers_may_neither_ship_nor_deliver():
     with pytest.raises(PermissionDenied):
-        decisions.ship(confirmed(), CUSTOMER)
+        decide(confirmed(), Order.ship, CUSTOMER)
     with pytest.raises(PermissionDenied):
-        decisions.deliver(confirmed(), CUSTOMER)
+        decide(confirmed(), Order.deliver, CUSTOMER)
 
 
 @pytest.mark.parametrize("state, allowed", [
@@ -153,100 +155,100 @@ def test_customers_may_neither_ship_nor_deliver():
 def test_an_order_is_modifiable_only_before_the_capture_is_requested(state, allowed):
     order = STATES[state]()
     if allowed:
-        decisions.check_modifiable(order, CUSTOMER)
+        order.check_modifiable(CUSTOMER)
     else:
         with pytest.raises(OrderNotModifiable) as raised:
-            decisions.check_modifiable(order, CUSTOMER)
+            order.check_modifiable(CUSTOMER)
         assert raised.value.code == "order_not_modifiable"
 
 
 def test_only_the_owner_modifies_an_order():
     with pytest.raises(PermissionDenied):
-        decisions.check_modifiable(placed(), ADMIN)
+        placed().check_modifiable(ADMIN)
 
 
 def test_new_items_are_asked_of_the_catalog_and_the_order_keeps_its_items_meanwhile():
     order = reserved()
-    outcome = decisions.modify(order, CUSTOMER, priced(quantity=5), None)
+    outcome = decide(order, Order.modify, CUSTOMER, price(priced(quantity=5)), None)
     assert types(outcome) == (["ModificationRequested"], ["stock_adjustment_requested"])
     assert outcome.messages[0].payload == {
         "order_id": ORDER, "order_version": 3, "items": [{"product_id": PRODUCT, "quantity": 5}],
         "current_items": [{"product_id": PRODUCT, "quantity": 2}]}
-    after = evolve(order, outcome)
+    after = outcome.after
     assert (after.status, after.total, after.saga_version) == ("awaiting_payment", 1998, 3)
     assert after.pending_modification["total"] == 4995
 
 
 def test_the_catalog_holding_the_new_items_applies_them_and_asks_for_the_new_amount():
     order = modification_requested(quantity=5)
-    outcome = decisions.on_stock_adjusted(order, 3)
+    outcome = decide(order, Order.on_stock_adjusted, 3)
     assert types(outcome) == (["OrderModified"], ["payment_requested"])
     assert outcome.messages[0].payload == {
         "order_id": ORDER, "order_version": 4, "user_id": USER, "amount": 4995, "currency": "EUR",
         "payment_token": "tok_visa"}
-    after = evolve(order, outcome)
+    after = outcome.after
     assert (after.status, after.total, after.pending_modification) == ("awaiting_payment", 4995, None)
 
 
 def test_a_refused_adjustment_keeps_the_old_items_and_asks_for_the_old_amount_again():
     order = modification_requested(quantity=50)
-    outcome = decisions.on_stock_adjustment_failed(order, 3, "out_of_stock", {"items": []},
-                                                   [{"product_id": PRODUCT, "quantity": 2}])
+    outcome = decide(order, Order.on_stock_adjustment_failed, 3, "out_of_stock", {"items": []},
+                     [{"product_id": PRODUCT, "quantity": 2}])
     assert types(outcome) == (["ModificationRejected"], ["payment_requested"])
     assert (outcome.messages[0].payload["amount"], outcome.messages[0].payload["order_version"]) == (1998, 4)
-    after = evolve(order, outcome)
+    after = outcome.after
     assert (after.status, after.total, after.pending_modification) == ("awaiting_payment", 1998, None)
     assert after.modifiable
 
 
 def test_an_adjustment_that_left_nothing_held_cancels_the_order_out_of_stock():
     order = modification_requested()
-    after = evolve(order, decisions.on_stock_adjustment_failed(order, 3, "out_of_stock", {}, []))
+    after = decide(order, Order.on_stock_adjustment_failed, 3, "out_of_stock", {}, []).after
     assert (after.status, after.cancellation_reason) == ("cancelled", "out_of_stock")
 
 
 @pytest.mark.parametrize("version", [2, 4])
 def test_an_adjustment_answer_for_another_version_is_stale(version):
     order = modification_requested()
-    assert types(decisions.on_stock_adjusted(order, version)) == ([], [])
-    assert types(decisions.on_stock_adjustment_failed(order, version, "out_of_stock", {}, [])) == ([], [])
+    assert types(decide(order, Order.on_stock_adjusted, version)) == ([], [])
+    assert types(decide(order, Order.on_stock_adjustment_failed, version, "out_of_stock", {}, [])) == ([], [])
 
 
 def test_an_adjustment_answer_after_a_cancellation_changes_nothing():
     order = modification_requested()
-    order = evolve(order, decisions.cancel(order, CUSTOMER))
+    order = decide(order, Order.cancel, CUSTOMER).after
     assert order.pending_modification is None
-    assert types(decisions.on_stock_adjusted(order, 3)) == ([], [])
+    assert types(decide(order, Order.on_stock_adjusted, 3)) == ([], [])
 
 
 def test_one_modification_at_a_time():
     with pytest.raises(OrderNotModifiable) as raised:
-        decisions.modify(modification_requested(), CUSTOMER, priced(quantity=1), None)
+        decide(modification_requested(), Order.modify, CUSTOMER, price(priced(quantity=1)), None)
     assert raised.value.details["modification_pending"] is True
 
 
 def test_an_address_change_applies_at_once_and_starts_no_saga_step():
     order = placed()
-    outcome = decisions.modify(order, CUSTOMER, None, dict(ADDRESS, city="Hamburg"))
+    outcome = decide(order, Order.modify, CUSTOMER, None, dict(ADDRESS, city="Hamburg"))
     assert types(outcome) == (["ShippingAddressChanged"], [])
-    after = evolve(order, outcome)
+    after = outcome.after
     assert after.shipping_address["city"] == "Hamburg" and after.items == order.items
     assert (after.status, after.saga_version) == ("pending", 1)  # stock_reserved of v1 still counts
-    assert types(decisions.on_stock_reserved(after, 1)) == (["StockReserved"], ["payment_requested"])
+    assert types(decide(after, Order.on_stock_reserved, 1)) == (["StockReserved"], ["payment_requested"])
 
 
 def test_a_free_order_is_confirmed_once_its_stock_is_held_without_asking_for_payment():
-    order = evolve(Order(ORDER), decisions.place(ORDER, USER, priced(price=0), ADDRESS, "tok_visa", DEADLINE))
-    outcome = decisions.on_stock_reserved(order, 1)
+    order = placing(ORDER, USER, priced(price=0), ADDRESS, "tok_visa", DEADLINE).after
+    outcome = decide(order, Order.on_stock_reserved, 1)
     assert types(outcome) == (["StockReserved", "PaymentWaived"], ["order_confirmed"])
     assert outcome.messages[0].payload == {"order_id": ORDER, "order_version": 3, "payment_id": None}
-    assert evolve(order, outcome).status == "confirmed"
+    assert outcome.after.status == "confirmed"
 
 
 def test_a_modification_to_free_items_confirms_the_order_once_the_catalog_holds_them():
     order = reserved()
-    order = evolve(order, decisions.modify(order, CUSTOMER, priced(price=0), None))
-    outcome = decisions.on_stock_adjusted(order, order.saga_version)
+    order = decide(order, Order.modify, CUSTOMER, price(priced(price=0)), None).after
+    outcome = decide(order, Order.on_stock_adjusted, order.saga_version)
     assert types(outcome) == (["OrderModified", "PaymentWaived"], ["order_confirmed"])
 
 
@@ -254,7 +256,7 @@ def test_a_modification_to_free_items_confirms_the_order_once_the_catalog_holds_
 
 def test_stock_reserved_for_the_current_version_asks_for_the_payment():
     order = placed()
-    outcome = decisions.on_stock_reserved(order, 1)
+    outcome = decide(order, Order.on_stock_reserved, 1)
     assert types(outcome) == (["StockReserved"], ["payment_requested"])
     assert outcome.messages[0].payload["order_version"] == 2
     assert outcome.messages[0].payload["payment_token"] == "tok_visa"
@@ -262,113 +264,113 @@ def test_stock_reserved_for_the_current_version_asks_for_the_payment():
 
 @pytest.mark.parametrize("version", [0, 2, 7])
 def test_stock_reserved_for_another_version_is_stale_and_changes_nothing(version):
-    outcome = decisions.on_stock_reserved(placed(), version)
+    outcome = decide(placed(), Order.on_stock_reserved, version)
     assert types(outcome) == ([], []) and "stale" in outcome.note
 
 
 def test_stock_reserved_after_a_cancellation_changes_nothing():
-    order = evolve(placed(), decisions.cancel(placed(), CUSTOMER))
-    assert types(decisions.on_stock_reserved(order, order.saga_version)) == ([], [])
+    order = decide(placed(), Order.cancel, CUSTOMER).after
+    assert types(decide(order, Order.on_stock_reserved, order.saga_version)) == ([], [])
 
 
 def test_a_failed_reservation_cancels_the_order_as_out_of_stock():
-    outcome = decisions.on_stock_reservation_failed(placed(), 1, "product_unavailable")
-    after = evolve(placed(), outcome)
+    outcome = decide(placed(), Order.on_stock_reservation_failed, 1, "product_unavailable")
+    after = outcome.after
     assert (after.status, after.cancellation_reason) == ("cancelled", "out_of_stock")
     assert types(outcome) == (["OrderCancelled"], ["order_cancelled"])
 
 
 def test_a_stale_reservation_failure_is_ignored():
     order = reserved()
-    assert types(decisions.on_stock_reservation_failed(order, 1, "out_of_stock")) == ([], [])
+    assert types(decide(order, Order.on_stock_reservation_failed, 1, "out_of_stock")) == ([], [])
 
 
 def test_a_current_authorisation_requests_the_capture_and_freezes_the_order():
     order = reserved()
-    outcome = decisions.on_payment_authorised(order, 2, PAYMENT)
+    outcome = decide(order, Order.on_payment_authorised, 2, PAYMENT)
     assert types(outcome) == (["CaptureRequested"], ["capture_requested"])
     assert outcome.messages[0].payload == {"order_id": ORDER, "order_version": 3, "payment_id": PAYMENT}
-    assert not evolve(order, outcome).modifiable
+    assert not outcome.after.modifiable
 
 
 def test_a_stale_authorisation_is_voided_without_touching_the_order():
     order = modified(quantity=1)
-    outcome = decisions.on_payment_authorised(order, 2, OTHER_PAYMENT)
+    outcome = decide(order, Order.on_payment_authorised, 2, OTHER_PAYMENT)
     assert types(outcome) == ([], ["void_requested"])
     assert outcome.messages[0].payload == {"order_id": ORDER, "payment_id": OTHER_PAYMENT}
 
 
 def test_an_authorisation_for_a_cancelled_order_is_voided():
-    outcome = decisions.on_payment_authorised(cancelled(), cancelled().saga_version, OTHER_PAYMENT)
+    outcome = decide(cancelled(), Order.on_payment_authorised, cancelled().saga_version, OTHER_PAYMENT)
     assert types(outcome) == ([], ["void_requested"])
 
 
 def test_a_second_authorisation_while_one_is_captured_is_voided_but_the_same_one_is_not():
     order = capture_requested()
-    assert types(decisions.on_payment_authorised(order, 2, OTHER_PAYMENT)) == ([], ["void_requested"])
-    assert types(decisions.on_payment_authorised(order, 2, PAYMENT)) == ([], [])
+    assert types(decide(order, Order.on_payment_authorised, 2, OTHER_PAYMENT)) == ([], ["void_requested"])
+    assert types(decide(order, Order.on_payment_authorised, 2, PAYMENT)) == ([], [])
 
 
 def test_the_capture_confirms_the_order_and_announces_order_confirmed():
     order = capture_requested()
-    outcome = decisions.on_payment_captured(order, order.saga_version, PAYMENT)
+    outcome = decide(order, Order.on_payment_captured, order.saga_version, PAYMENT)
     assert types(outcome) == (["PaymentCaptured"], ["order_confirmed"])
     assert outcome.messages[0].payload == {"order_id": ORDER, "order_version": 4, "payment_id": PAYMENT}
 
 
 def test_a_capture_of_a_cancelled_order_changes_nothing():
     order = capture_requested()
-    order = evolve(order, decisions.cancel(order, CUSTOMER))
-    assert types(decisions.on_payment_captured(order, 3, PAYMENT)) == ([], [])
+    order = decide(order, Order.cancel, CUSTOMER).after
+    assert types(decide(order, Order.on_payment_captured, 3, PAYMENT)) == ([], [])
 
 
 def test_a_failed_payment_of_the_current_version_cancels_the_order():
-    after = evolve(reserved(), decisions.on_payment_failed(reserved(), 2, OTHER_PAYMENT, "declined"))
+    after = decide(reserved(), Order.on_payment_failed, 2, OTHER_PAYMENT, "declined").after
     assert (after.status, after.cancellation_reason) == ("cancelled", "payment_failed")
 
 
 def test_a_failed_payment_of_an_older_version_is_ignored():
     order = modified(quantity=1)
-    assert types(decisions.on_payment_failed(order, 2, OTHER_PAYMENT, "declined")) == ([], [])
+    assert types(decide(order, Order.on_payment_failed, 2, OTHER_PAYMENT, "declined")) == ([], [])
 
 
 def test_a_failed_capture_of_the_requested_payment_cancels_but_of_another_payment_does_not():
     order = capture_requested()
-    assert types(decisions.on_payment_failed(order, 2, OTHER_PAYMENT, "capture_failed")) == ([], [])
-    after = evolve(order, decisions.on_payment_failed(order, 2, PAYMENT, "capture_failed"))
+    assert types(decide(order, Order.on_payment_failed, 2, OTHER_PAYMENT, "capture_failed")) == ([], [])
+    after = decide(order, Order.on_payment_failed, 2, PAYMENT, "capture_failed").after
     assert after.cancellation_reason == "payment_failed"
 
 
 def test_an_order_past_its_deadline_times_out_and_one_before_does_not():
     order = reserved()
-    assert types(decisions.time_out(order, DEADLINE.replace(second=1))) == (["OrderCancelled"],
+    assert types(decide(order, Order.time_out, DEADLINE.replace(second=1))) == (["OrderCancelled"],
                                                                               ["order_cancelled"])
-    assert types(decisions.time_out(order, T0)) == ([], [])
-    assert types(decisions.time_out(confirmed(), DEADLINE.replace(hour=23))) == ([], [])
+    assert types(decide(order, Order.time_out, T0)) == ([], [])
+    assert types(decide(confirmed(), Order.time_out, DEADLINE.replace(hour=23))) == ([], [])
 
 
 def test_retrying_a_failed_refund_announces_the_cancellation_again_and_clears_the_flag():
     order = cancelled()
-    order = evolve(order, decisions.on_compensation_failed(order, PAYMENT, "refund", "provider down"))
-    outcome = decisions.retry_compensation(order, ADMIN)
+    order = decide(order, Order.on_compensation_failed, PAYMENT, "refund", "provider down").after
+    outcome = decide(order, Order.retry_compensation, ADMIN)
     assert types(outcome) == (["CompensationRetried"], ["order_cancelled"])
     assert outcome.messages[0].payload == {"order_id": ORDER, "order_version": cancelled().version,
                                            "reason": "cancelled_by_customer"}
-    assert not evolve(order, outcome).needs_attention
+    assert not outcome.after.needs_attention
 
 
 def test_retrying_a_failed_void_of_a_live_order_asks_for_the_void_again():
     order = reserved()
-    order = evolve(order, decisions.on_compensation_failed(order, OTHER_PAYMENT, "void", "provider down"))
-    outcome = decisions.retry_compensation(order, ADMIN)
+    order = decide(order, Order.on_compensation_failed, OTHER_PAYMENT, "void", "provider down").after
+    outcome = decide(order, Order.retry_compensation, ADMIN)
     assert outcome.messages[0].payload == {"order_id": ORDER, "payment_id": OTHER_PAYMENT}
 
 
 def test_retrying_needs_an_admin_and_a_failed_compensation():
     with pytest.raises(NoCompensationPending):
-        decisions.retry_compensation(cancelled(), ADMIN)
+        decide(cancelled(), Order.retry_compensation, ADMIN)
     with pytest.raises(PermissionDenied):
-        decisions.retry_compensation(cancelled(), CUSTOMER)
+        decide(cancelled(), Order.retry_compensation, CUSTOMER)
 
 
 # --- payment_status ----------------------------------------------------------------------------
@@ -384,32 +386,39 @@ def test_the_payment_status_follows_the_money_from_pending_to_paid():
 def test_refunds_of_the_orders_payment_make_it_partially_refunded_then_refunded(refunds, status):
     order = confirmed()
     for refunded_total in refunds:
-        order = evolve(order, decisions.on_payment_refunded(order, PAYMENT, refunded_total))
+        order = decide(order, Order.on_payment_refunded, PAYMENT, refunded_total).after
     assert order.payment_status == status  # a late, smaller total never undoes a larger one
 
 
 def test_a_refund_or_void_of_another_payment_changes_nothing():
-    assert types(decisions.on_payment_refunded(confirmed(), OTHER_PAYMENT, 1998)) == ([], [])
-    assert types(decisions.on_payment_voided(capture_requested(), OTHER_PAYMENT)) == ([], [])
+    assert types(decide(confirmed(), Order.on_payment_refunded, OTHER_PAYMENT, 1998)) == ([], [])
+    assert types(decide(capture_requested(), Order.on_payment_voided, OTHER_PAYMENT)) == ([], [])
 
 
 def test_a_void_of_the_authorised_payment_of_a_cancelled_order_makes_it_voided():
     order = capture_requested()
-    order = evolve(order, decisions.cancel(order, CUSTOMER))
-    after = evolve(order, decisions.on_payment_voided(order, PAYMENT))
+    order = decide(order, Order.cancel, CUSTOMER).after
+    after = decide(order, Order.on_payment_voided, PAYMENT).after
     assert after.payment_status == "voided"
     assert after.saga_version == order.saga_version  # bookkeeping: no saga step
 
 
 def test_a_fully_refunded_order_cannot_be_shipped_but_a_partially_refunded_one_can():
-    order = evolve(confirmed(), decisions.on_payment_refunded(confirmed(), PAYMENT, 500))
-    assert types(decisions.ship(order, ADMIN)) == (["OrderShipped"], [])
-    order = evolve(order, decisions.on_payment_refunded(order, PAYMENT, 1998))
+    order = decide(confirmed(), Order.on_payment_refunded, PAYMENT, 500).after
+    assert types(decide(order, Order.ship, ADMIN)) == (["OrderShipped"], [])
+    order = decide(order, Order.on_payment_refunded, PAYMENT, 1998).after
     with pytest.raises(OrderNotShippable) as refused:
-        decisions.ship(order, ADMIN)
+        decide(order, Order.ship, ADMIN)
     assert refused.value.details == {"status": "confirmed", "payment_status": "refunded"}
 
 
 def test_a_free_order_needs_no_payment():
-    order = evolve(Order(ORDER), decisions.place(ORDER, USER, priced(price=0), ADDRESS, "tok_visa", DEADLINE))
-    assert evolve(order, decisions.on_stock_reserved(order, 1)).payment_status == "not_required"
+    order = placing(ORDER, USER, priced(price=0), ADDRESS, "tok_visa", DEADLINE).after
+    assert decide(order, Order.on_stock_reserved, 1).after.payment_status == "not_required"
+
+
+def test_a_note_is_stored_on_the_order_and_in_its_placed_event():
+    outcome = placing(ORDER, USER, priced(), ADDRESS, "tok_visa", DEADLINE, "Leave it at the door")
+    assert outcome.after.note == "Leave it at the door"
+    assert outcome.events[0].data["note"] == "Leave it at the door"
+    assert placed().note is None

@@ -13,13 +13,13 @@ from nameko_services.common.errors import (
     PermissionDenied,
     ProductNotFound,
 )
+from nameko_services.common.event_sourced import STREAM_ATTEMPTS
 from nameko_services.common.event_store import StreamConflict
-from nameko_services.orders import decisions, handlers, queries, saga
+from nameko_services.orders import handlers, queries, saga
+from nameko_services.orders.commands import ModifyOrder, OrderQuery, PlaceOrder, Reply
 from nameko_services.orders.domain import Actor
-from nameko_services.orders.handlers import ModifyOrder, PlaceOrder, Settings
-from nameko_services.orders.keys import IN_PROGRESS, KeyRecord
-from nameko_services.orders.queries import OrderQuery
-from nameko_services.orders.saga import Reply
+from nameko_services.orders.handlers import Settings
+from nameko_services.orders.idempotency_keys import IN_PROGRESS, KeyRecord
 from tests.unit.orders.builders import ADDRESS, ADMIN, CUSTOMER, PRODUCT, STRANGER, USER
 from tests.unit.orders.fakes import FakeCatalog, FakeUnitOfWork
 
@@ -79,6 +79,15 @@ def test_placing_stores_a_pending_order_at_catalog_prices_and_queues_order_place
     assert uow.orders.document(order["id"]) == order
 
 
+def test_a_note_is_returned_with_the_order_and_binds_the_key(uow, catalog):
+    noted = PlaceOrder(({"product_id": PRODUCT, "quantity": 1},), ADDRESS, "tok_visa", "Ring twice")
+    order, _ = place(uow, catalog, cmd=noted)
+    assert order["note"] == "Ring twice"
+    assert queries.get_order_events(uow, CUSTOMER, order["id"])[0]["data"]["note"] == "Ring twice"
+    with pytest.raises(IdempotencyKeyReused):
+        place(uow, catalog, cmd=PlaceOrder(noted.items, ADDRESS, "tok_visa", "Ring once"))
+
+
 def test_the_same_key_and_body_again_returns_the_same_order_as_a_replay(uow, catalog):
     first, _ = place(uow, catalog)
     again, replayed = place(uow, catalog)
@@ -130,7 +139,7 @@ def test_placing_needs_a_customer():
 
 
 def _digest(cmd):
-    from nameko_services.orders.keys import request_hash
+    from nameko_services.orders.idempotency_keys import request_hash
 
     return request_hash(cmd.fingerprint())
 
@@ -140,13 +149,13 @@ def _digest(cmd):
 def test_the_happy_path_confirms_the_order_with_one_message_per_step(uow, catalog):
     order, _ = place(uow, catalog)
     oid = order["id"]
-    saga.stock_reserved(uow, event(), Reply(oid, 1))
+    saga.react(uow, saga.ON_STOCK_RESERVED, event(), Reply(oid, 1))
     [requested] = uow.messages("payment_requested")
     assert requested == {"order_id": oid, "order_version": 2, "user_id": USER, "amount": 1998,
                          "currency": "EUR", "payment_token": "tok_visa"}
-    saga.payment_authorised(uow, event(), Reply(oid, 2, PAYMENT))
+    saga.react(uow, saga.ON_PAYMENT_AUTHORISED, event(), Reply(oid, 2, PAYMENT))
     assert uow.messages("capture_requested") == [{"order_id": oid, "order_version": 3, "payment_id": PAYMENT}]
-    saga.payment_captured(uow, event(), Reply(oid, 3, PAYMENT))
+    saga.react(uow, saga.ON_PAYMENT_CAPTURED, event(), Reply(oid, 3, PAYMENT))
     assert uow.messages("order_confirmed") == [{"order_id": oid, "order_version": 4, "payment_id": PAYMENT}]
     assert uow.orders.document(oid)["status"] == "confirmed"
     assert [t for t, _ in uow.stream(oid)] == ["OrderPlaced", "StockReserved", "CaptureRequested",
@@ -156,8 +165,8 @@ def test_the_happy_path_confirms_the_order_with_one_message_per_step(uow, catalo
 def test_the_same_event_delivered_twice_has_one_effect(uow, catalog):
     order, _ = place(uow, catalog)
     event_id = event()
-    saga.stock_reserved(uow, event_id, Reply(order["id"], 1))
-    saga.stock_reserved(uow, event_id, Reply(order["id"], 1))
+    saga.react(uow, saga.ON_STOCK_RESERVED, event_id, Reply(order["id"], 1))
+    saga.react(uow, saga.ON_STOCK_RESERVED, event_id, Reply(order["id"], 1))
     assert len(uow.messages("payment_requested")) == 1
     assert len(uow.stream(order["id"])) == 2
 
@@ -165,55 +174,50 @@ def test_the_same_event_delivered_twice_has_one_effect(uow, catalog):
 def test_the_causing_event_is_recorded_with_the_new_events(uow, catalog):
     order, _ = place(uow, catalog)
     event_id = event()
-    saga.stock_reserved(uow, event_id, Reply(order["id"], 1))
+    saga.react(uow, saga.ON_STOCK_RESERVED, event_id, Reply(order["id"], 1))
     assert uow._committed.streams[order["id"]][1][4] == event_id
 
 
 def test_a_stale_authorisation_is_voided_and_the_order_does_not_change(uow, catalog):
     order, _ = place(uow, catalog)
-    saga.stock_reserved(uow, event(), Reply(order["id"], 1))
+    saga.react(uow, saga.ON_STOCK_RESERVED, event(), Reply(order["id"], 1))
     modify(uow, catalog, order["id"], items=[1])
-    saga.payment_authorised(uow, event(), Reply(order["id"], 2, PAYMENT))
+    saga.react(uow, saga.ON_PAYMENT_AUTHORISED, event(), Reply(order["id"], 2, PAYMENT))
     assert uow.messages("void_requested") == [{"order_id": order["id"], "payment_id": PAYMENT}]
     assert uow.orders.document(order["id"])["status"] == "awaiting_payment"
     assert len(uow.stream(order["id"])) == 4
 
 
 def test_an_event_for_an_unknown_order_is_recorded_and_ignored(uow):
-    saga.stock_reserved(uow, event(), Reply(str(uuid.uuid4()), 1))
+    saga.react(uow, saga.ON_STOCK_RESERVED, event(), Reply(str(uuid.uuid4()), 1))
     assert uow.messages() == [] and uow.commits == 1
-
-
-def test_an_event_without_an_id_is_refused():
-    with pytest.raises(saga.EventWithoutId):
-        saga.require_event_id(None, saga.ON_STOCK_RESERVED)
 
 
 def test_a_concurrent_append_is_retried_from_fresh_state(uow, catalog):
     order, _ = place(uow, catalog)
     uow.orders.conflicts_to_raise = 2
-    saga.stock_reserved(uow, event(), Reply(order["id"], 1))
+    saga.react(uow, saga.ON_STOCK_RESERVED, event(), Reply(order["id"], 1))
     assert uow.orders.document(order["id"])["status"] == "awaiting_payment"
 
 
 def test_a_write_that_keeps_conflicting_fails_and_changes_nothing(uow, catalog):
     order, _ = place(uow, catalog)
-    uow.orders.conflicts_to_raise = handlers.STREAM_ATTEMPTS
+    uow.orders.conflicts_to_raise = STREAM_ATTEMPTS
     with pytest.raises(StreamConflict):
-        saga.stock_reserved(uow, event(), Reply(order["id"], 1))
+        saga.react(uow, saga.ON_STOCK_RESERVED, event(), Reply(order["id"], 1))
     assert uow.orders.document(order["id"])["status"] == "pending"
     assert uow.messages("payment_requested") == []
 
 
 def test_a_failed_compensation_flags_the_order_and_a_retry_announces_it_again(uow, catalog):
     order, _ = place(uow, catalog)
-    handlers.change_order(uow, CUSTOMER, order["id"], lambda o: decisions.cancel(o, CUSTOMER))
-    saga.payment_compensation_failed(uow, event(), Reply(order["id"], payment_id=PAYMENT, action="void",
-                                                         reason="provider down"))
+    handlers.change_order(uow, CUSTOMER, order["id"], lambda o: o.cancel(CUSTOMER))
+    saga.react(uow, saga.ON_PAYMENT_COMPENSATION_FAILED, event(),
+               Reply(order["id"], payment_id=PAYMENT, action="void", reason="provider down"))
     page = queries.list_needing_attention(uow, ADMIN, 1, 20)
     assert [o["id"] for o in page["items"]] == [order["id"]]
     assert page["items"][0]["attention_reason"] == f"void of payment {PAYMENT} failed: provider down"
-    handlers.change_order(uow, ADMIN, order["id"], lambda o: decisions.retry_compensation(o, ADMIN))
+    handlers.change_order(uow, ADMIN, order["id"], lambda o: o.retry_compensation(ADMIN))
     assert len(uow.messages("order_cancelled")) == 2
     assert queries.list_needing_attention(uow, ADMIN, 1, 20)["total"] == 0
 
@@ -249,7 +253,8 @@ def test_a_catalog_that_does_not_answer_in_time_leaves_the_modification_pending_
     assert pending["pending_modification"]["total"] == 4995
     with pytest.raises(OrderNotModifiable):
         modify(uow, catalog, order["id"], items=[3], answered=False)
-    saga.stock_reserved(uow, event(), Reply(order["id"], 1))  # the first reservation, now stale
+    # The first reservation, now stale:
+    saga.react(uow, saga.ON_STOCK_RESERVED, event(), Reply(order["id"], 1))
     assert uow.messages("payment_requested") == []
     catalog.answer_adjustment(uow, uow.messages("stock_adjustment_requested")[-1])  # the catalog, later
     settled = uow.orders.document(order["id"])
@@ -267,8 +272,8 @@ def test_a_new_address_applies_at_once_without_asking_the_catalog_or_payments(uo
 
 def test_a_modification_after_the_capture_is_requested_is_refused_before_asking_the_catalog(uow, catalog):
     order, _ = place(uow, catalog)
-    saga.stock_reserved(uow, event(), Reply(order["id"], 1))
-    saga.payment_authorised(uow, event(), Reply(order["id"], 2, PAYMENT))
+    saga.react(uow, saga.ON_STOCK_RESERVED, event(), Reply(order["id"], 1))
+    saga.react(uow, saga.ON_PAYMENT_AUTHORISED, event(), Reply(order["id"], 2, PAYMENT))
     with pytest.raises(OrderNotModifiable):
         modify(uow, catalog, order["id"], items=[1])
     assert uow.messages("stock_adjustment_requested") == []
@@ -279,7 +284,7 @@ def test_another_customers_order_cannot_be_modified_cancelled_or_seen(uow, catal
     with pytest.raises(OrderNotFound):
         modify(uow, catalog, order["id"], address=ADDRESS, actor=STRANGER)
     with pytest.raises(OrderNotFound):
-        handlers.change_order(uow, STRANGER, order["id"], lambda o: decisions.cancel(o, STRANGER))
+        handlers.change_order(uow, STRANGER, order["id"], lambda o: o.cancel(STRANGER))
     with pytest.raises(OrderNotFound):
         queries.get_order(uow, STRANGER, order["id"])
     with pytest.raises(OrderNotFound):

@@ -4,8 +4,9 @@ from datetime import timedelta
 import pytest
 
 from nameko_services.common.errors import IdempotencyKeyInUse, IdempotencyKeyReused, InvalidInput
-from nameko_services.orders import keys, schemas
-from nameko_services.orders.keys import DONE, IN_PROGRESS, KeyRecord
+from nameko_services.orders import idempotency_keys as keys
+from nameko_services.orders import schemas
+from nameko_services.orders.idempotency_keys import DONE, IN_PROGRESS, KeyRecord
 from tests.unit.orders.builders import ADDRESS, PRODUCT, T0
 
 ABANDONED = timedelta(seconds=60)
