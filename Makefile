@@ -45,7 +45,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 
 typecheck: $(INSTALLED)
-	$(BIN)/mypy nameko_services/common gateway
+	$(BIN)/mypy nameko_services gateway
 
 migrate: $(INSTALLED)
 	$(BIN)/shopctl migrate

@@ -19,7 +19,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from nameko_services.common.aggregate import Aggregate
-from nameko_services.common.event_store import EventStore, NewEvent, StoredEvent, StreamConflict
+from nameko_services.common.errors import StreamConflict
+from nameko_services.common.event_store import EventStore, NewEvent, StoredEvent
 from nameko_services.common.outbox import Outbox
 
 log = logging.getLogger(__name__)
