@@ -78,36 +78,35 @@ class InvalidToken(NotAuthenticated):
     """A bearer token was presented but is malformed, forged, expired or not for us."""
 
 
-# Looked up along the error's MRO, so the most specific base wins.
-STATUS: dict[type[ServiceError], tuple[int, str]] = {
-    BadRequest: (400, "bad_request"),
-    InvalidInput: (422, "validation_error"),
-    NotAuthenticated: (401, "not_authenticated"),
-    PermissionDenied: (403, "forbidden"),
-    NotFound: (404, "not_found"),
-    Conflict: (409, "conflict"),
-    PayloadTooLarge: (413, "payload_too_large"),
-    RateLimited: (429, "rate_limited"),
-    OAuthError: (400, "invalid_request"),
-    BadGateway: (502, "bad_gateway"),
-    ServiceUnavailable: (503, "service_unavailable"),
-    ServiceTimeout: (504, "timeout"),
+# Looked up along the error's MRO, so the most specific base wins; the code is the class's own
+# (email_taken, not conflict).
+STATUS: dict[type[ServiceError], int] = {
+    BadRequest: 400,
+    InvalidInput: 422,
+    NotAuthenticated: 401,
+    PermissionDenied: 403,
+    NotFound: 404,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    RateLimited: 429,
+    OAuthError: 400,
+    BadGateway: 502,
+    ServiceUnavailable: 503,
+    ServiceTimeout: 504,
 }
 
 HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
               413: "payload_too_large", 415: "unsupported_media_type"}
 
 
-def status_for(cls: type[BaseException]) -> tuple[int, str] | None:
+def status_for(cls: type[ServiceError]) -> tuple[int, str] | None:
     """(status, code) of an error class; None when it has no mapping (a bare ServiceError)."""
-    for base in cls.__mro__:
-        if base in STATUS:
-            status, code = STATUS[base]
-            if issubclass(cls, OAuthError):
-                status = int(getattr(cls, "status", status))
-            # The class's own code is more specific than its base's (email_taken vs conflict).
-            return status, str(getattr(cls, "code", None) or code)
-    return None
+    status = next((STATUS[base] for base in cls.__mro__ if base in STATUS), None)
+    if status is None:
+        return None
+    if issubclass(cls, OAuthError):
+        status = int(getattr(cls, "status", status))
+    return status, cls.code
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:

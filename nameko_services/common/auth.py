@@ -54,9 +54,6 @@ class Principal:
         """A machine client acting for itself (client credentials): ``sub`` is its client id."""
         return self.client_id is not None and self.user_id == self.client_id
 
-    def has_role(self, role: str) -> bool:
-        return role in self.roles
-
 
 def _sign(key: SigningKey, claims: Mapping[str, Any], typ: str) -> str:
     return jwt.encode(dict(claims), key.private_key, algorithm=ALGORITHM,
