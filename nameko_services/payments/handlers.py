@@ -9,7 +9,7 @@ from nameko_services.common.errors import PaymentNotFound, PaymentProviderError,
 from nameko_services.payments import domain
 from nameko_services.payments.domain import Payment
 from nameko_services.payments.ports import UnitOfWork
-from nameko_services.payments.processor import Processor, carry_out, store
+from nameko_services.payments.processor import Processor, carry_out, require_provider, store
 
 READER_SERVICES = frozenset({"orders", "shopctl"})  # see every payment, like an admin
 
@@ -62,6 +62,7 @@ def refund_payment(uow: UnitOfWork, processor: Processor, principal: Principal, 
         uow.lock_order(payment.order_id)
         payment = uow.payments.get(payment_id) or payment  # fresh, under the order's lock
         payment.start_refund(amount)
+        require_provider(processor, payment)
         store(uow, payment)
         uow.commit()
     done = carry_out(uow, processor, payment)

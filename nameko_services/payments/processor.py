@@ -9,6 +9,10 @@ nobody has to guess whether money moved — ``resume_pending`` (a timer) finds i
 without a result and makes the same call again with the same key; the processor answers
 with the first result instead of charging twice. The result is written only if the intent
 is still the open one, so a live handler and the recovery timer never both record it.
+
+Which adapter: a new payment is authorised with ``PAYMENT_PROVIDER``'s and records its name;
+every later call of that payment goes to the adapter of the provider it recorded
+(``gateways/registry.py``), whatever ``PAYMENT_PROVIDER`` says now.
 """
 from __future__ import annotations
 
@@ -18,12 +22,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from nameko_services.common.errors import PaymentProviderError
 from nameko_services.payments import domain
 from nameko_services.payments.domain import Payment, Pending
 from nameko_services.payments.gateways import (
+    Adapters,
     GatewayError,
     PaymentDeclined,
-    PaymentGateway,
+    ProviderNotConfigured,
     TransientGatewayError,
     with_retries,
 )
@@ -35,9 +41,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Processor:
-    """The adapter and how long to wait between tries after a transient error."""
+    """The configured adapters and how long to wait between tries after a transient error."""
 
-    gateway: PaymentGateway
+    adapters: Adapters
     retry_delays: Sequence[float] = (0.2, 0.5, 1.0)
     sleep: Callable[[float], None] = field(default=time.sleep)
     resume_after: float = 60.0  # seconds after which an intent without a result is resumed
@@ -60,10 +66,14 @@ class Outcome:
 def call(processor: Processor, payment: Payment, pending: Pending) -> Outcome:
     """Make the intent's call (retrying transient errors) and say how it went."""
     try:
-        return Outcome(reference=with_retries(lambda: _invoke(processor.gateway, payment, pending),
+        return Outcome(reference=with_retries(lambda: _invoke(processor.adapters, payment, pending),
                                               processor.retry_delays, processor.sleep))
     except PaymentDeclined as declined:
         return Outcome(failure=(declined.reason, declined.message))
+    except ProviderNotConfigured as missing:
+        log.error("the payment's provider is not configured",
+                  extra={"action": pending.action, "provider": missing.provider})
+        return Outcome(failure=(missing.reason, missing.message))
     except TransientGatewayError as error:
         log.warning("processor kept failing", extra={"action": pending.action, "code": error.code})
         return Outcome(failure=(domain.PROCESSING_ERROR, error.message))
@@ -73,7 +83,8 @@ def call(processor: Processor, payment: Payment, pending: Pending) -> Outcome:
         return Outcome(failure=(reason, error.message))
 
 
-def _invoke(gateway: PaymentGateway, payment: Payment, pending: Pending) -> str | None:
+def _invoke(adapters: Adapters, payment: Payment, pending: Pending) -> str | None:
+    gateway = adapters.of_provider(payment.provider)
     key, reference = pending.idempotency_key, payment.provider_reference or ""
     if pending.action == domain.AUTHORISE:
         return gateway.authorise(pending.amount, payment.currency, payment.payment_token, key).reference
@@ -84,6 +95,15 @@ def _invoke(gateway: PaymentGateway, payment: Payment, pending: Pending) -> str 
         gateway.void(reference, key)
         return None
     return gateway.refund(reference, pending.amount, key)
+
+
+def require_provider(processor: Processor, payment: Payment) -> None:
+    """Refuse to start a call for a payment whose provider is not configured (PaymentProviderError)."""
+    try:
+        processor.adapters.of_provider(payment.provider)
+    except ProviderNotConfigured as missing:
+        raise PaymentProviderError(missing.message, {"payment_id": payment.id,
+                                                     "provider": payment.provider}) from missing
 
 
 def store(uow: UnitOfWork, payment: Payment) -> None:

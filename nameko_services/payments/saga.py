@@ -59,7 +59,8 @@ def on_payment_requested(uow: UnitOfWork, processor: Processor, event_id: str,
             uow.commit()
             return None
         payment = domain.initiate(str(uuid.uuid4()), cmd.order_id, cmd.order_version, cmd.user_id,
-                                  cmd.amount, cmd.currency, cmd.payment_token, processor.gateway.name)
+                                  cmd.amount, cmd.currency, cmd.payment_token,
+                                  processor.adapters.for_new_payments)
         store(uow, payment)
         uow.commit()
     return carry_out(uow, processor, payment)

@@ -18,7 +18,7 @@ from nameko_services.common.relay import OutboxRelayRunner
 from nameko_services.common.rpc import Caller, rpc
 from nameko_services.common.sentry import SentryReporter
 from nameko_services.payments import handlers, saga, schemas
-from nameko_services.payments.gateways import gateway_from_config
+from nameko_services.payments.gateways import adapters_from_config
 from nameko_services.payments.models import outbox
 from nameko_services.payments.processor import Processor, resume_pending
 from nameko_services.payments.repository import SqlUnitOfWork
@@ -35,7 +35,7 @@ class EventId(DependencyProvider):
 
 
 class PaymentProcessor(DependencyProvider):
-    """The configured adapter (``PAYMENT_PROVIDER``) with its retry delays, one per process.
+    """Every configured provider's adapter and the retry delays, one per process.
 
     Built in ``start``, not ``setup``: the sandbox keeps its records through the engine of the
     ``db`` dependency, which exists once every ``setup`` has run (as for the outbox relay).
@@ -49,7 +49,7 @@ class PaymentProcessor(DependencyProvider):
         database = next(dep for dep in self.container.dependencies
                         if getattr(dep, "attr_name", None) == self.database_attr)
         delays = tuple(float(d) for d in config.get("PAYMENT_RETRY_DELAYS", (0.2, 0.5, 1.0)))
-        self.processor = Processor(gateway_from_config(config, database.engine), delays,
+        self.processor = Processor(adapters_from_config(config, database.engine), delays,
                                    resume_after=float(config.get("PAYMENT_RESUME_AFTER", 60)))
 
     def get_dependency(self, worker_ctx: Any) -> Processor:

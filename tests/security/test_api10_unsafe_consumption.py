@@ -11,7 +11,7 @@ import pytest
 
 from nameko_services.payments import domain
 from nameko_services.payments.domain import Pending
-from nameko_services.payments.gateways import GatewayError, StripeGateway
+from nameko_services.payments.gateways import Adapters, GatewayError, StripeGateway
 from nameko_services.payments.processor import Processor, call
 from tests.local_http import LocalHttpServer
 
@@ -113,7 +113,7 @@ def test_a_valid_answer_still_works(stripe, provider):
 @pytest.mark.parametrize("body", [MALFORMED_INTENTS["json number"], MALFORMED_INTENTS["no id"],
                                   MALFORMED_INTENTS["path in id"]], ids=["number", "no id", "path in id"])
 def test_the_processor_fails_the_payment_cleanly_on_a_malformed_answer(stripe, provider, body):
-    processor = Processor(stripe, retry_delays=(0.0,), sleep=lambda _: None)
+    processor = Processor(Adapters.of(stripe), retry_delays=(0.0,), sleep=lambda _: None)
     for _ in range(3):
         provider.answer(200, body)
     payment = domain.Payment("pay-1", order_id="order-1", order_version=1, user_id="user-1", amount=1000,

@@ -12,6 +12,7 @@ from nameko_services.common.outbox import OutboxMessage
 from nameko_services.common.relay import event_publisher
 from nameko_services.payments import projection
 from nameko_services.payments.service import PaymentsService
+from tests.unit.payments.fake_stripe import API_KEY, FakeStripe
 
 ADMIN = ("00000000-0000-4000-8000-0000000000ad", ["customer", "admin"])
 EVENTS = ("payment_authorised", "payment_failed", "payment_captured", "payment_voided", "payment_refunded",
@@ -48,7 +49,8 @@ def service(container_factory, config):
 
 @pytest.fixture
 def sandbox(service):
-    return next(d for d in service.dependencies if d.attr_name == "processor").processor.gateway
+    processor = next(d for d in service.dependencies if d.attr_name == "processor").processor
+    return processor.adapters.of_provider("sandbox")
 
 
 @pytest.fixture
@@ -166,6 +168,32 @@ def test_a_payment_captured_before_a_restart_is_refunded_after_it(service, conta
     assert (refunded["payment_id"], refunded["refunded_total"]) == (payment_id, 2500)
     payment = call("payments", "get_payment", payment_id, as_user=ADMIN)
     assert (payment["status"], payment["needs_attention"]) == ("refunded", False)
+
+
+@pytest.fixture
+def stripe_server():
+    server = FakeStripe()
+    yield server
+    server.close()
+
+
+def test_a_payment_authorised_before_a_switch_to_stripe_is_refunded_by_the_sandbox(
+        service, container_factory, config, dispatch, call, stripe_server):
+    order = new_order()
+    payment_id = authorise(dispatch, order)["payment_id"]
+    capture(dispatch, order, payment_id)
+    service.stop()  # payments comes back with Stripe as the provider of new payments
+    container_factory(PaymentsService, dict(config, PAYMENT_PROVIDER="stripe", STRIPE_API_KEY=API_KEY,
+                                            STRIPE_API_BASE=stripe_server.base_url)).start()
+    refunded = call("payments", "refund_payment", payment_id, as_user=ADMIN)
+    assert (refunded["status"], refunded["provider"], refunded["refunded_amount"]) == \
+        ("refunded", "sandbox", 2500)
+    assert answered("payment_refunded", order)[0]["refunded_total"] == 2500
+    assert stripe_server.requests == []
+    newer = authorise(dispatch, new_order())["payment_id"]
+    assert call("payments", "get_payment", newer, as_user=ADMIN)["provider"] == "stripe"
+    assert [path for _, path, _, _ in stripe_server.requests] == ["/v1/payment_intents"]
+    assert stripe_server.problems == []
 
 
 def test_cancelling_an_authorised_payment_voids_it(service, dispatch):

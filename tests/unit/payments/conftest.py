@@ -1,4 +1,4 @@
-"""Fakes for the payments unit tests: an in-memory unit of work, a local Stripe-like server."""
+"""Fakes for the payments unit tests: an in-memory unit of work, processors, a local Stripe-like server."""
 import copy
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from nameko_services.common.event_store import StoredEvent
-from nameko_services.payments.gateways import SandboxGateway
+from nameko_services.payments.gateways import Adapters, Authorisation, GatewayError, SandboxGateway
 from nameko_services.payments.processor import Processor
 from nameko_services.payments.projection import fold
 from tests.unit.payments.fake_stripe import FakeStripe
@@ -122,9 +122,59 @@ def sandbox():
     return SandboxGateway()
 
 
+class FakeGateway:
+    """A provider called ``name`` that says yes and logs every call ``(action, reference)``;
+    like a real provider it refuses references it did not issue."""
+
+    def __init__(self, name):
+        self.name, self.calls, self.issued = name, [], set()
+
+    def authorise(self, amount, currency, token, idempotency_key):
+        reference = f"{self.name}_{len(self.issued) + 1}"
+        self.issued.add(reference)
+        self.calls.append(("authorise", reference))
+        return Authorisation(reference)
+
+    def capture(self, reference, amount, idempotency_key):
+        self._called("capture", reference)
+
+    def void(self, reference, idempotency_key):
+        self._called("void", reference)
+
+    def refund(self, reference, amount, idempotency_key):
+        self._called("refund", reference)
+        return f"re_{self.name}_{len(self.calls)}"
+
+    def _called(self, action, reference):
+        self.calls.append((action, reference))
+        if reference not in self.issued:
+            raise GatewayError("resource_missing", f"{self.name} knows no payment {reference}.")
+
+    def actions(self):
+        return [action for action, _ in self.calls]
+
+
 @pytest.fixture
-def processor(sandbox):
-    return Processor(sandbox, retry_delays=(0.0, 0.0), sleep=lambda _: None)
+def processor_of():
+    """``processor_of(current, *others)``: new payments go to ``current``; ``others`` stay configured."""
+    def build(current, *others):
+        return Processor(Adapters.of(current, *others), retry_delays=(0.0, 0.0), sleep=lambda _: None)
+    return build
+
+
+@pytest.fixture
+def processor(sandbox, processor_of):
+    return processor_of(sandbox)
+
+
+@pytest.fixture
+def alpha():
+    return FakeGateway("alpha")
+
+
+@pytest.fixture
+def beta():
+    return FakeGateway("beta")
 
 
 @pytest.fixture

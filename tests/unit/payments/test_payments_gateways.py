@@ -1,12 +1,13 @@
-"""The sandbox processor and the retry helper."""
+"""The sandbox processor, the retry helper and the registry of configured providers."""
 import pytest
 
 from nameko_services.payments.gateways import (
     GatewayError,
     PaymentDeclined,
+    ProviderNotConfigured,
     SandboxGateway,
     TransientGatewayError,
-    gateway_from_config,
+    adapters_from_config,
     with_retries,
 )
 
@@ -103,8 +104,29 @@ def test_tok_refund_fail_cannot_be_voided_or_refunded():
         sandbox.void(auth.reference, "k2")
 
 
-def test_the_provider_comes_from_the_config():
-    assert gateway_from_config({}).name == "sandbox"
-    assert gateway_from_config({"PAYMENT_PROVIDER": "stripe", "STRIPE_API_KEY": "sk"}).name == "stripe"
-    with pytest.raises(ValueError):
-        gateway_from_config({"PAYMENT_PROVIDER": "paypal"})
+def test_the_sandbox_alone_is_configured_by_default_and_takes_new_payments():
+    adapters = adapters_from_config({})
+    assert (adapters.for_new_payments, set(adapters.by_provider)) == ("sandbox", {"sandbox"})
+
+
+def test_stripe_is_configured_by_its_api_key_and_the_sandbox_stays_for_its_old_payments():
+    adapters = adapters_from_config({"PAYMENT_PROVIDER": "stripe", "STRIPE_API_KEY": "sk"})
+    assert adapters.for_new_payments == "stripe" and set(adapters.by_provider) == {"sandbox", "stripe"}
+    assert adapters.of_provider("sandbox").name == "sandbox"
+    back = adapters_from_config({"PAYMENT_PROVIDER": "sandbox", "STRIPE_API_KEY": "sk"})
+    assert back.for_new_payments == "sandbox" and back.of_provider("stripe").name == "stripe"
+
+
+def test_a_provider_without_its_settings_is_not_configured():
+    adapters = adapters_from_config({"STRIPE_API_BASE": "https://api.stripe.com", "STRIPE_API_KEY": ""})
+    with pytest.raises(ProviderNotConfigured) as missing:
+        adapters.of_provider("stripe")
+    assert (missing.value.code, missing.value.provider) == ("provider_not_configured", "stripe")
+    assert "'stripe'" in missing.value.message
+
+
+@pytest.mark.parametrize("config, named", [({"PAYMENT_PROVIDER": "paypal"}, "paypal"),
+                                           ({"PAYMENT_PROVIDER": "stripe"}, "STRIPE_API_KEY")])
+def test_new_payments_need_a_known_and_configured_provider(config, named):
+    with pytest.raises(ValueError, match=named):
+        adapters_from_config(config)
