@@ -14,7 +14,6 @@ from nameko_services.catalog.domain import RELEASED, RESERVED, Reservation, Stoc
 from nameko_services.catalog.handlers import adjust, apply_move, reserve
 from nameko_services.catalog.ports import UnitOfWork
 from nameko_services.common.errors import (
-    InvalidInput,
     OutOfStock,
     ProductNotFound,
     ReservationNotFound,
@@ -27,20 +26,6 @@ ON_ORDER_PLACED = "catalog.on_order_placed"
 ON_STOCK_ADJUSTMENT_REQUESTED = "catalog.on_stock_adjustment_requested"
 ON_ORDER_CONFIRMED = "catalog.on_order_confirmed"
 ON_ORDER_CANCELLED = "catalog.on_order_cancelled"
-
-
-class EventWithoutId(InvalidInput):
-    """An event arrived without a ``nameko.event_id`` header: it cannot be applied exactly once."""
-
-    default_message = "The event carries no nameko.event_id header."
-
-
-def require_event_id(event_id: str | None, handler: str) -> str:
-    """The event's id; an event without one is refused (it ends in the dead-letter queue)."""
-    if not event_id:
-        log.error("event without an id refused", extra={"handler": handler})
-        raise EventWithoutId(details={"handler": handler})
-    return event_id
 
 
 def on_order_placed(uow: UnitOfWork, event_id: str, cmd: ReserveStock) -> None:

@@ -189,12 +189,6 @@ def test_order_cancelled_before_placed_leaves_a_tombstone_that_a_late_order_plac
     assert [kind for kind, _ in uow.outbox.rows] == ["stock_released"]
 
 
-def test_an_event_without_an_id_is_refused():
-    with pytest.raises(saga.EventWithoutId):
-        saga.require_event_id(None, saga.ON_ORDER_PLACED)
-    assert saga.require_event_id("e-1", saga.ON_ORDER_PLACED) == "e-1"
-
-
 # --- stock_adjustment_requested (a modified order) ----------------------------------------
 
 def test_an_adjustment_replaces_the_items_moves_the_stock_and_says_so(uow):
