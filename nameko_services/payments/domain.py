@@ -1,6 +1,8 @@
 """The payment aggregate: its state is folded from its events; its rules decide the next events.
 
-Pure: standard library and the error catalogue only. A payment is created ``pending``
+Pure: standard library, the error catalogue and the common kernel (``common/aggregate.py``):
+each rule ``record``s an event, which is applied at once and announced on ``payments.events``
+as ``messages.announcement`` says. A payment is created ``pending``
 (authorisation started) and moves ``authorised`` → ``captured`` → ``partially_refunded`` /
 ``refunded``, or ``authorised`` → ``voided``, or ``pending`` → ``failed``.
 
@@ -10,12 +12,13 @@ While an intent is open no other action starts.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
+from nameko_services.common.aggregate import Aggregate
 from nameko_services.common.errors import InvalidInput, PaymentNotRefundable, RefundExceedsBalance
+from nameko_services.payments import messages
 
 PENDING, AUTHORISED, CAPTURED, VOIDED = "pending", "authorised", "captured", "voided"
 REFUNDED, PARTIALLY_REFUNDED, FAILED = "refunded", "partially_refunded", "failed"
@@ -53,17 +56,16 @@ class Pending:
 
 
 @dataclass
-class Payment:
+class Payment(Aggregate):
     """One payment of one order version."""
 
-    id: str
     order_id: str = ""
     order_version: int = 0
     user_id: str = ""
     amount: int = 0
     currency: str = ""
     provider: str = ""
-    payment_token: str = ""
+    payment_token: str = field(default="", repr=False)
     status: str = PENDING
     refunded_amount: int = 0
     captured_amount: int = 0
@@ -72,32 +74,19 @@ class Payment:
     needs_attention: bool = False
     attention_reason: str | None = None
     pending: Pending | None = None
-    version: int = 0
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    new_events: list[tuple[str, dict[str, Any]]] = field(default_factory=list, repr=False)
 
     # --- history -------------------------------------------------------------------------
 
-    @classmethod
-    def from_history(cls, payment_id: str,
-                     events: Iterable[tuple[str, Mapping[str, Any], int, datetime]]) -> Payment:
-        """The payment its stored events describe: ``(type, data, version, occurred_at)``."""
-        payment = cls(payment_id)
-        for event_type, data, version, occurred_at in events:
-            payment.apply(event_type, data)
-            payment.version, payment.updated_at = version, occurred_at
-            payment.created_at = payment.created_at or occurred_at
-        return payment
-
-    def apply(self, event_type: str, data: Mapping[str, Any]) -> None:
+    def mutate(self, event_type: str, data: Mapping[str, Any]) -> None:
         """Change the state as ``event_type`` says."""
         getattr(self, "_on_" + event_type)(data)
 
     def record(self, event_type: str, data: dict[str, Any]) -> None:
-        """Apply a new event and keep it for the event store."""
-        self.apply(event_type, data)
-        self.new_events.append((event_type, data))
+        """Decide a new event (applied at once) and announce what ``payments.events`` says of it."""
+        self.trigger(event_type, data)
+        message = messages.announcement(self, event_type, data)
+        if message is not None:
+            self.announce(message)
 
     def _on_PaymentInitiated(self, d: Mapping[str, Any]) -> None:
         self.order_id, self.order_version, self.user_id = d["order_id"], d["order_version"], d["user_id"]
@@ -158,7 +147,7 @@ class Payment:
     def next_key(self, action: str) -> str:
         """The processor idempotency key of the intent about to be recorded: unique per intent
         (named by the stream version it gets), the same when that intent is resumed."""
-        return f"{self.id}:{action}:{self.version + len(self.new_events) + 1}"
+        return f"{self.id}:{action}:{self.version + 1}"
 
     def start_capture(self, order_version: int) -> bool:
         """Record the capture intent; False if there is nothing to capture (voided, failed, done)."""

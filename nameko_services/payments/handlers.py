@@ -9,7 +9,7 @@ from nameko_services.common.errors import PaymentNotFound, PaymentProviderError,
 from nameko_services.payments import domain
 from nameko_services.payments.domain import Payment
 from nameko_services.payments.ports import UnitOfWork
-from nameko_services.payments.processor import Processor, carry_out, require_provider, store
+from nameko_services.payments.processor import Processor, carry_out, require_provider
 
 READER_SERVICES = frozenset({"orders", "shopctl"})  # see every payment, like an admin
 
@@ -56,14 +56,14 @@ def refund_payment(uow: UnitOfWork, processor: Processor, principal: Principal, 
     if not principal.is_admin:
         raise PermissionDenied("Only an admin may refund a payment.")
     with uow:
-        payment = uow.payments.get(payment_id)
+        payment = uow.payments.load(payment_id)
         if payment is None:
             raise PaymentNotFound(details={"payment_id": payment_id})
         uow.lock_order(payment.order_id)
-        payment = uow.payments.get(payment_id) or payment  # fresh, under the order's lock
+        payment = uow.payments.load(payment_id) or payment  # fresh, under the order's lock
         payment.start_refund(amount)
         require_provider(processor, payment)
-        store(uow, payment)
+        uow.payments.save(payment)
         uow.commit()
     done = carry_out(uow, processor, payment)
     if done.refunded_amount == payment.refunded_amount:
@@ -73,7 +73,7 @@ def refund_payment(uow: UnitOfWork, processor: Processor, principal: Principal, 
 
 
 def _visible(uow: UnitOfWork, principal: Principal, payment_id: str) -> Payment:
-    payment = uow.payments.get(payment_id)
+    payment = uow.payments.load(payment_id)
     if payment is None or not (sees_all(principal) or payment.user_id == principal.user_id):
         raise PaymentNotFound(details={"payment_id": payment_id})
     return payment

@@ -1,13 +1,14 @@
-"""What ``payments.events`` says about each stored payment event (docs/SAGA.md)."""
+"""What ``payments.events`` says about each new payment event (docs/SAGA.md)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from nameko_services.common.aggregate import Message
 from nameko_services.payments import domain
-from nameko_services.payments.domain import Payment
 
-Message = tuple[str, dict[str, Any]]
+if TYPE_CHECKING:
+    from nameko_services.payments.domain import Payment
 
 
 def announcement(payment: Payment, event_type: str, data: Mapping[str, Any]) -> Message | None:
@@ -15,10 +16,10 @@ def announcement(payment: Payment, event_type: str, data: Mapping[str, Any]) -> 
     ids = {"order_id": payment.order_id, "payment_id": payment.id}
     money = {"amount": payment.amount, "currency": payment.currency}
     if event_type == domain.PAYMENT_AUTHORISED:
-        return "payment_authorised", {**ids, "order_version": payment.order_version, **money}
+        return Message("payment_authorised", {**ids, "order_version": payment.order_version, **money})
     if event_type == domain.PAYMENT_FAILED:
-        return "payment_failed", {**ids, "order_version": payment.order_version,
-                                  "reason": data["reason"], "message": data["message"]}
+        return Message("payment_failed", {**ids, "order_version": payment.order_version,
+                                          "reason": data["reason"], "message": data["message"]})
     if event_type == domain.PAYMENT_CAPTURED:
         return captured(payment, data["order_version"])
     if event_type == domain.CAPTURE_FAILED:
@@ -26,24 +27,25 @@ def announcement(payment: Payment, event_type: str, data: Mapping[str, Any]) -> 
     if event_type == domain.PAYMENT_VOIDED:
         return voided(payment)
     if event_type == domain.PAYMENT_REFUNDED:
-        return "payment_refunded", {**ids, "amount": data["amount"], "currency": payment.currency,
-                                    "refunded_total": data["refunded_total"]}
+        return Message("payment_refunded", {**ids, "amount": data["amount"], "currency": payment.currency,
+                                            "refunded_total": data["refunded_total"]})
     if event_type == domain.COMPENSATION_FAILED:
-        return "payment_compensation_failed", {**ids, "action": data["action"], "reason": data["reason"]}
+        return Message("payment_compensation_failed", {**ids, "action": data["action"],
+                                                       "reason": data["reason"]})
     return None
 
 
 def captured(payment: Payment, order_version: int) -> Message:
-    return "payment_captured", {"order_id": payment.order_id, "order_version": order_version,
-                                "payment_id": payment.id, "amount": payment.amount,
-                                "currency": payment.currency}
+    return Message("payment_captured", {"order_id": payment.order_id, "order_version": order_version,
+                                        "payment_id": payment.id, "amount": payment.amount,
+                                        "currency": payment.currency})
 
 
 def capture_failed(payment: Payment, order_version: int, message: str) -> Message:
-    return "payment_failed", {"order_id": payment.order_id, "order_version": order_version,
-                              "payment_id": payment.id, "reason": domain.CAPTURE_FAILED_REASON,
-                              "message": message}
+    return Message("payment_failed", {"order_id": payment.order_id, "order_version": order_version,
+                                      "payment_id": payment.id, "reason": domain.CAPTURE_FAILED_REASON,
+                                      "message": message})
 
 
 def voided(payment: Payment) -> Message:
-    return "payment_voided", {"order_id": payment.order_id, "payment_id": payment.id}
+    return Message("payment_voided", {"order_id": payment.order_id, "payment_id": payment.id})

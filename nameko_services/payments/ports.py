@@ -10,13 +10,13 @@ from nameko_services.payments.domain import Payment
 
 
 class PaymentRepository(Protocol):
-    def get(self, payment_id: str) -> Payment | None:
+    def load(self, payment_id: str) -> Payment | None:
         """The payment folded from its stream (the truth, for changes)."""
     def for_order_version(self, order_id: str, order_version: int) -> Payment | None: ...
     def of_order(self, order_id: str) -> list[Payment]: ...
-    def save(self, payment: Payment) -> None:
-        """Append the payment's new events after the version it was loaded at (StreamConflict if
-        another writer got there first) and write its projection row."""
+    def save(self, payment: Payment, *, causation_id: str | None = None, now: datetime | None = None) -> None:
+        """Append what the payment recorded after the version it was loaded at (StreamConflict if
+        another writer got there first), write its projection row, queue what it announced."""
     def history(self, payment_id: str) -> list[StoredEvent]: ...
     def page(self, user_id: str | None, order_id: str | None, page: int,
              per_page: int) -> tuple[list[Payment], int]:

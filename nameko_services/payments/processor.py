@@ -33,7 +33,6 @@ from nameko_services.payments.gateways import (
     TransientGatewayError,
     with_retries,
 )
-from nameko_services.payments.messages import announcement
 from nameko_services.payments.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -106,15 +105,6 @@ def require_provider(processor: Processor, payment: Payment) -> None:
                                                      "provider": payment.provider}) from missing
 
 
-def store(uow: UnitOfWork, payment: Payment) -> None:
-    """Queue the announcements of the payment's new events and append them (same transaction)."""
-    for event_type, data in payment.new_events:
-        message = announcement(payment, event_type, data)
-        if message is not None:
-            uow.outbox.add(*message)
-    uow.payments.save(payment)
-
-
 def carry_out(uow: UnitOfWork, processor: Processor, payment: Payment) -> Payment:
     """Make the payment's open call and record its result; return the payment as it ends up.
 
@@ -127,7 +117,7 @@ def carry_out(uow: UnitOfWork, processor: Processor, payment: Payment) -> Paymen
     outcome = call(processor, payment, pending)
     with uow:
         uow.lock_order(payment.order_id)
-        current = uow.payments.get(payment.id)
+        current = uow.payments.load(payment.id)
         if current is None or current.pending != pending:
             log.info("processor result already recorded", extra={"action": pending.action})
             return current or payment
@@ -135,7 +125,7 @@ def carry_out(uow: UnitOfWork, processor: Processor, payment: Payment) -> Paymen
         if pending.action in (domain.AUTHORISE, domain.CAPTURE) and \
                 uow.cancelled_orders.contains(current.order_id) and current.start_undo():
             log.info("payment completed for a cancelled order; undoing it")
-        store(uow, current)
+        uow.payments.save(current)
         uow.commit()
     log.info("processor call recorded", extra={"action": pending.action, "status": current.status,
                                                 "failed": outcome.failure is not None})
@@ -146,7 +136,7 @@ def resume_pending(uow: UnitOfWork, processor: Processor, started_before: dateti
     """Finish processor calls whose result was never recorded (the process died mid-call)."""
     with uow:
         ids = uow.payments.pending_ids(started_before)
-        stuck = [p for i in ids if (p := uow.payments.get(i)) is not None]
+        stuck = [p for i in ids if (p := uow.payments.load(i)) is not None]
     for payment in stuck:
         log.warning("resuming an interrupted processor call",
                     extra={"payment_id": payment.id, "action": payment.pending and payment.pending.action})

@@ -1,7 +1,7 @@
 """The ``payments`` table as a projection of ``payment_events``: written with every change, rebuildable.
 
 ``rebuild(session)`` recomputes every row from the events (``shopctl`` or an operator calls
-it); the caller commits. Writers wait meanwhile: the table lock taken here blocks their upserts.
+it, through the kernel's ``Projection.rebuild``); the caller commits.
 """
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from nameko_services.common.event_store import EventStore, StoredEvent
+from nameko_services.common.event_sourced import Projection
 from nameko_services.payments.domain import Payment
 from nameko_services.payments.models import PaymentRow, payment_events
 
@@ -42,24 +41,9 @@ def from_row(row: Mapping[str, Any] | Any) -> Payment:
                    created_at=row["created_at"], updated_at=row["updated_at"])
 
 
-def fold(payment_id: str, events: list[StoredEvent]) -> Payment:
-    """The payment its stored events describe."""
-    return Payment.from_history(payment_id, ((e.type, e.data, e.version, e.occurred_at) for e in events))
-
-
-def upsert(session: Session, payment: Payment) -> None:
-    """Write the payment's row (insert or replace) in the current transaction."""
-    row = columns(payment)
-    session.execute(insert(payments).values(row).on_conflict_do_update(
-        index_elements=[payments.c.id], set_={k: v for k, v in row.items() if k != "id"}))
+PROJECTION = Projection(payments, Payment, columns)
 
 
 def rebuild(session: Session) -> int:
     """Recompute the whole ``payments`` table from ``payment_events``; return how many payments."""
-    session.execute(text("LOCK TABLE payments IN EXCLUSIVE MODE"))
-    session.execute(delete(payments))
-    store = EventStore(session, payment_events)
-    stream_ids = store.stream_ids()
-    for stream_id in stream_ids:
-        upsert(session, fold(str(stream_id), store.load(str(stream_id))))
-    return len(stream_ids)
+    return PROJECTION.rebuild(session, payment_events)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from nameko_services.common.event_store import EventStore, NewEvent, StoredEvent
+from nameko_services.common.event_sourced import AggregateRepository
 from nameko_services.common.idempotency import first_delivery
 from nameko_services.common.outbox import SessionOutbox
 from nameko_services.payments import projection
@@ -19,14 +19,11 @@ from nameko_services.payments.models import CancelledOrderRow, outbox, payment_e
 payments = projection.payments
 
 
-class SqlPayments:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.store = EventStore(session, payment_events)
+class SqlPayments(AggregateRepository[Payment]):
+    """Payments as event streams (the kernel's load and save) and the ``payments`` projection's reads."""
 
-    def get(self, payment_id: str) -> Payment | None:
-        events = self.store.load(payment_id)
-        return projection.fold(payment_id, events) if events else None
+    def __init__(self, session: Session, outbox: SessionOutbox) -> None:
+        super().__init__(session, payment_events, projection.PROJECTION, outbox)
 
     def _id_where(self, *conditions: Any) -> list[str]:
         ids = self.session.scalars(select(payments.c.id).where(*conditions)
@@ -36,24 +33,11 @@ class SqlPayments:
     def for_order_version(self, order_id: str, order_version: int) -> Payment | None:
         ids = self._id_where(payments.c.order_id == uuid.UUID(order_id),
                              payments.c.order_version == order_version)
-        return self.get(ids[0]) if ids else None
+        return self.load(ids[0]) if ids else None
 
     def of_order(self, order_id: str) -> list[Payment]:
         return [p for i in self._id_where(payments.c.order_id == uuid.UUID(order_id))
-                if (p := self.get(i)) is not None]
-
-    def save(self, payment: Payment) -> None:
-        if not payment.new_events:
-            return
-        stored = self.store.append(payment.id, payment.version,
-                                   [NewEvent(kind, data) for kind, data in payment.new_events])
-        payment.version, payment.updated_at = stored[-1].version, stored[-1].occurred_at
-        payment.created_at = payment.created_at or stored[0].occurred_at
-        payment.new_events.clear()
-        projection.upsert(self.session, payment)
-
-    def history(self, payment_id: str) -> list[StoredEvent]:
-        return self.store.load(payment_id)
+                if (p := self.load(i)) is not None]
 
     def page(self, user_id: str | None, order_id: str | None, page: int,
              per_page: int) -> tuple[list[Payment], int]:
@@ -91,9 +75,9 @@ class SqlUnitOfWork:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.payments = SqlPayments(session)
-        self.cancelled_orders = SqlCancelledOrders(session)
         self.outbox = SessionOutbox(session, outbox)
+        self.payments = SqlPayments(session, self.outbox)
+        self.cancelled_orders = SqlCancelledOrders(session)
 
     def __enter__(self) -> SqlUnitOfWork:
         return self
@@ -108,5 +92,8 @@ class SqlUnitOfWork:
         return first_delivery(self.session, processed_events, event_id, handler)
 
     def lock_order(self, order_id: str) -> None:
+        # Payments take turns per order, not per payment: the rules span an order's payments
+        # (one per order version, none after its cancellation), and a new payment has no row
+        # to lock yet. Every writer of a payment holds this lock, so its stream never conflicts.
         self.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
                              {"key": f"payments:{order_id}"})

@@ -14,7 +14,7 @@ from nameko_services.common.errors import InvalidInput, PaymentNotFound
 from nameko_services.payments import domain, messages
 from nameko_services.payments.domain import Payment
 from nameko_services.payments.ports import UnitOfWork
-from nameko_services.payments.processor import Processor, carry_out, store
+from nameko_services.payments.processor import Processor, carry_out
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def on_payment_requested(uow: UnitOfWork, processor: Processor, event_id: str,
         payment = domain.initiate(str(uuid.uuid4()), cmd.order_id, cmd.order_version, cmd.user_id,
                                   cmd.amount, cmd.currency, cmd.payment_token,
                                   processor.adapters.for_new_payments)
-        store(uow, payment)
+        uow.payments.save(payment)
         uow.commit()
     return carry_out(uow, processor, payment)
 
@@ -75,13 +75,9 @@ def on_capture_requested(uow: UnitOfWork, processor: Processor, event_id: str, o
         uow.lock_order(order_id)
         payment = _payment_of(uow, order_id, payment_id)
         started = payment.start_capture(order_version)
-        if started:
-            store(uow, payment)
-        elif payment.status in (domain.CAPTURED, domain.PARTIALLY_REFUNDED, domain.REFUNDED):
-            uow.outbox.add(*messages.captured(payment, order_version))  # a repeat: same answer
-        elif not (payment.pending and payment.pending.action == domain.CAPTURE):
-            uow.outbox.add(*messages.capture_failed(payment, order_version,
-                                                    f"The payment is {payment.status}."))
+        if not started:
+            _answer_capture_again(payment, order_version)
+        uow.payments.save(payment)
         uow.commit()
     return carry_out(uow, processor, payment) if started else None
 
@@ -95,13 +91,12 @@ def on_void_requested(uow: UnitOfWork, processor: Processor, event_id: str, orde
         uow.lock_order(order_id)
         payment = _payment_of(uow, order_id, payment_id)
         started = payment.start_void(compensation=True)
-        if started:
-            store(uow, payment)
-        elif payment.status == domain.VOIDED:
-            uow.outbox.add(*messages.voided(payment))
-        else:
+        if not started and payment.status == domain.VOIDED:
+            payment.announce(messages.voided(payment))  # a repeat: same answer
+        elif not started:
             log.warning("void requested for a payment that is not authorised",
                         extra={"status": payment.status})
+        uow.payments.save(payment)
         uow.commit()
     return carry_out(uow, processor, payment) if started else None
 
@@ -119,15 +114,23 @@ def on_order_cancelled(uow: UnitOfWork, processor: Processor, event_id: str, ord
         uow.cancelled_orders.add(order_id)
         undoing = [p for p in uow.payments.of_order(order_id) if p.start_undo()]
         for payment in undoing:
-            store(uow, payment)
+            uow.payments.save(payment)
         uow.commit()
     for payment in undoing:
         carry_out(uow, processor, payment)
     return len(undoing)
 
 
+def _answer_capture_again(payment: Payment, order_version: int) -> None:
+    """A capture that cannot start answers as before; one in flight answers when it completes."""
+    if payment.status in (domain.CAPTURED, domain.PARTIALLY_REFUNDED, domain.REFUNDED):
+        payment.announce(messages.captured(payment, order_version))
+    elif not (payment.pending and payment.pending.action == domain.CAPTURE):
+        payment.announce(messages.capture_failed(payment, order_version, f"The payment is {payment.status}."))
+
+
 def _payment_of(uow: UnitOfWork, order_id: str, payment_id: str) -> Payment:
-    payment = uow.payments.get(payment_id)
+    payment = uow.payments.load(payment_id)
     if payment is None or payment.order_id != order_id:
         raise PaymentNotFound(details={"payment_id": payment_id, "order_id": order_id})
     return payment

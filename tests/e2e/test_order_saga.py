@@ -170,7 +170,9 @@ def test_two_hundred_concurrent_orders_for_fifty_units_confirm_exactly_fifty(cli
 
     def place_one(_):
         with httpx.Client(base_url=platform.base_url, timeout=30) as own:
-            return place(own, token, item["id"]).json()["id"]
+            answer = place(own, token, item["id"])
+            assert answer.status_code == 201, answer.text
+            return answer.json()["id"]
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         order_ids = list(pool.map(place_one, range(200)))

@@ -8,21 +8,22 @@ import pytest
 from nameko_services.common.event_store import StoredEvent
 from nameko_services.payments.gateways import Adapters, Authorisation, GatewayError, SandboxGateway
 from nameko_services.payments.processor import Processor
-from nameko_services.payments.projection import fold
+from nameko_services.payments.projection import PROJECTION
 from tests.unit.payments.fake_stripe import FakeStripe
 
 
 class FakePayments:
-    def __init__(self):
+    def __init__(self, outbox):
         self.events = {}  # payment id -> [StoredEvent]
+        self.outbox = outbox
         self.clock = datetime(2026, 1, 1, tzinfo=UTC)
 
-    def get(self, payment_id):
+    def load(self, payment_id):
         events = self.events.get(payment_id)
-        return fold(payment_id, events) if events else None
+        return PROJECTION.fold(payment_id, events) if events else None
 
     def all(self):
-        return [self.get(i) for i in self.events]
+        return [self.load(i) for i in self.events]
 
     def for_order_version(self, order_id, order_version):
         return next((p for p in self.all() if (p.order_id, p.order_version) == (order_id, order_version)),
@@ -31,15 +32,18 @@ class FakePayments:
     def of_order(self, order_id):
         return [p for p in self.all() if p.order_id == order_id]
 
-    def save(self, payment):
+    def save(self, payment, *, causation_id=None, now=None):
         stream = self.events.setdefault(payment.id, [])
-        assert len(stream) == payment.version, "the event store would raise StreamConflict"
-        for kind, data in payment.new_events:
+        assert len(stream) == payment.stored_version, "the event store would raise StreamConflict"
+        changes, messages = payment.collect()
+        for change in changes:
             self.clock += timedelta(seconds=1)
-            stream.append(StoredEvent(str(uuid.uuid4()), payment.id, len(stream) + 1, kind,
-                                      copy.deepcopy(data), self.clock, None, None))
-        payment.version, payment.updated_at = len(stream), self.clock
-        payment.new_events.clear()
+            stream.append(StoredEvent(str(uuid.uuid4()), payment.id, len(stream) + 1, change.type,
+                                      copy.deepcopy(change.data), self.clock, None, causation_id))
+        if changes:
+            payment.created_at, payment.updated_at = payment.created_at or stream[0].occurred_at, self.clock
+        for message in messages:
+            self.outbox.add(message.type, message.payload)
 
     def history(self, payment_id):
         return list(self.events.get(payment_id, []))
@@ -80,9 +84,9 @@ class FakeUnitOfWork:
     """State in dicts; leaving the block without commit restores the last committed state."""
 
     def __init__(self):
-        self.payments = FakePayments()
-        self.cancelled_orders = FakeCancelledOrders()
         self.outbox = FakeOutbox()
+        self.payments = FakePayments(self.outbox)
+        self.cancelled_orders = FakeCancelledOrders()
         self.processed = set()
         self.locked = []
         self._saved = None

@@ -128,7 +128,8 @@ def test_the_state_folds_back_from_the_events():
     payment = captured()
     payment.start_refund(250)
     payment.succeed("re")
-    history = [(kind, data, version, None) for version, (kind, data) in enumerate(payment.new_events, 1)]
+    history = [(change.type, change.data, version, None)
+               for version, change in enumerate(payment.pending_events, 1)]
     again = Payment.from_history(PID, history)
     assert (again.status, again.refunded_amount, again.captured_amount, again.version) == (
         domain.PARTIALLY_REFUNDED, 250, 1000, len(history))

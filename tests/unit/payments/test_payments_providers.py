@@ -11,7 +11,7 @@ import pytest
 from nameko_services.common.auth import Principal
 from nameko_services.common.errors import PaymentProviderError
 from nameko_services.payments import domain, handlers, saga
-from nameko_services.payments.processor import resume_pending, store
+from nameko_services.payments.processor import resume_pending
 from nameko_services.payments.saga import RequestPayment
 
 USER = "00000000-0000-4000-8000-0000000000c1"
@@ -30,7 +30,7 @@ def authorised(uow, processor):
 def captured(uow, processor):
     payment = authorised(uow, processor)
     saga.on_capture_requested(uow, processor, eid(), payment.order_id, 2, payment.id)
-    return uow.payments.get(payment.id)
+    return uow.payments.load(payment.id)
 
 
 def test_after_a_switch_a_payment_is_captured_and_refunded_by_its_provider_and_new_ones_use_the_new(
@@ -52,7 +52,7 @@ def test_after_a_switch_cancelling_voids_the_authorisation_with_its_provider(uow
                                                                              processor_of):
     payment = authorised(uow, processor_of(alpha, beta))
     assert saga.on_order_cancelled(uow, processor_of(beta, alpha), eid(), payment.order_id) == 1
-    assert uow.payments.get(payment.id).status == domain.VOIDED
+    assert uow.payments.load(payment.id).status == domain.VOIDED
     assert alpha.actions() == ["authorise", "void"] and beta.calls == []
 
 
@@ -60,10 +60,10 @@ def test_after_a_switch_an_interrupted_authorisation_is_resumed_with_the_provide
         uow, alpha, beta, processor_of):
     with uow:  # the intent was recorded with alpha configured, then the process died
         payment = domain.initiate(eid(), eid(), 1, USER, 1000, "EUR", "tok_visa", "alpha")
-        store(uow, payment)
+        uow.payments.save(payment)
         uow.commit()
     assert resume_pending(uow, processor_of(beta, alpha), payment.updated_at + timedelta(seconds=1)) == 1
-    assert uow.payments.get(payment.id).status == domain.AUTHORISED
+    assert uow.payments.load(payment.id).status == domain.AUTHORISED
     assert alpha.actions() == ["authorise"] and beta.calls == []
 
 
@@ -73,7 +73,7 @@ def test_a_compensation_for_a_provider_no_longer_configured_needs_attention_nami
     saga.on_order_cancelled(uow, processor_of(beta), eid(), payment.order_id)
     [failed] = uow.outbox.of_type("payment_compensation_failed")
     assert failed["action"] == "void" and "alpha" in failed["reason"]
-    stored = uow.payments.get(payment.id)
+    stored = uow.payments.load(payment.id)
     assert stored.status == domain.AUTHORISED and stored.needs_attention
     assert "provider_not_configured" in stored.attention_reason and "alpha" in stored.attention_reason
     assert alpha.actions() == ["authorise"] and beta.calls == []
@@ -84,7 +84,7 @@ def test_a_capture_for_a_provider_no_longer_configured_fails_naming_it(uow, alph
     saga.on_capture_requested(uow, processor_of(beta), eid(), payment.order_id, 2, payment.id)
     [failed] = uow.outbox.of_type("payment_failed")
     assert failed["reason"] == domain.CAPTURE_FAILED_REASON and "'alpha'" in failed["message"]
-    assert uow.payments.get(payment.id).status == domain.AUTHORISED and beta.calls == []
+    assert uow.payments.load(payment.id).status == domain.AUTHORISED and beta.calls == []
 
 
 def test_an_admin_refund_for_a_provider_no_longer_configured_is_refused_naming_it(uow, alpha, beta,
@@ -94,4 +94,4 @@ def test_an_admin_refund_for_a_provider_no_longer_configured_is_refused_naming_i
         handlers.refund_payment(uow, processor_of(beta), ADMIN, payment.id, None)
     assert refused.value.details == {"payment_id": payment.id, "provider": "alpha"}
     assert "'alpha'" in refused.value.message
-    assert uow.payments.get(payment.id).status == domain.CAPTURED and beta.calls == []
+    assert uow.payments.load(payment.id).status == domain.CAPTURED and beta.calls == []

@@ -7,7 +7,7 @@ import pytest
 from nameko_services.common.auth import Principal
 from nameko_services.common.errors import PaymentNotFound, PaymentProviderError, PermissionDenied
 from nameko_services.payments import domain, handlers, saga
-from nameko_services.payments.processor import carry_out, resume_pending, store
+from nameko_services.payments.processor import carry_out, resume_pending
 from nameko_services.payments.saga import RequestPayment
 
 ORDER, USER = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-0000000000c1"
@@ -26,7 +26,7 @@ def request(uow, processor, token="tok_visa", version=1, event=None, amount=1000
 def captured(uow, processor):
     payment = request(uow, processor)
     saga.on_capture_requested(uow, processor, eid(), ORDER, 2, payment.id)
-    return uow.payments.get(payment.id)
+    return uow.payments.load(payment.id)
 
 
 def test_a_payment_request_authorises_and_announces_it(uow, processor):
@@ -76,7 +76,7 @@ def test_capturing_a_voided_payment_answers_capture_failed(uow, processor):
     saga.on_void_requested(uow, processor, eid(), ORDER, payment.id)
     saga.on_capture_requested(uow, processor, eid(), ORDER, 2, payment.id)
     [failed] = uow.outbox.of_type("payment_failed")
-    assert failed["reason"] == "capture_failed" and uow.payments.get(payment.id).status == domain.VOIDED
+    assert failed["reason"] == "capture_failed" and uow.payments.load(payment.id).status == domain.VOIDED
     assert uow.outbox.of_type("payment_voided") == [{"order_id": ORDER, "payment_id": payment.id}]
 
 
@@ -89,7 +89,7 @@ def test_a_capture_request_for_another_order_is_refused(uow, processor):
 def test_cancelling_refunds_a_captured_payment(uow, processor):
     payment = captured(uow, processor)
     assert saga.on_order_cancelled(uow, processor, eid(), ORDER) == 1
-    assert uow.payments.get(payment.id).status == domain.REFUNDED
+    assert uow.payments.load(payment.id).status == domain.REFUNDED
     assert uow.outbox.of_type("payment_refunded") == [{"order_id": ORDER, "payment_id": payment.id,
                                                        "amount": 1000, "currency": "EUR",
                                                        "refunded_total": 1000}]
@@ -98,7 +98,7 @@ def test_cancelling_refunds_a_captured_payment(uow, processor):
 def test_cancelling_voids_an_authorised_payment(uow, processor):
     payment = request(uow, processor)
     saga.on_order_cancelled(uow, processor, eid(), ORDER)
-    assert uow.payments.get(payment.id).status == domain.VOIDED
+    assert uow.payments.load(payment.id).status == domain.VOIDED
 
 
 def test_a_request_after_the_cancellation_is_ignored(uow, processor, sandbox):
@@ -113,29 +113,29 @@ def test_a_failing_compensation_is_announced_and_flagged_then_retried(uow, proce
     [failed] = uow.outbox.of_type("payment_compensation_failed")
     assert failed == {"order_id": ORDER, "payment_id": payment.id, "action": "void",
                       "reason": "processing_error"}
-    assert uow.payments.get(payment.id).needs_attention
+    assert uow.payments.load(payment.id).needs_attention
 
 
 def test_a_capture_that_completes_after_the_cancellation_is_refunded(uow, processor):
     payment = request(uow, processor)
     with uow:  # the capture intent is recorded, then the order is cancelled during the call
-        fresh = uow.payments.get(payment.id)
+        fresh = uow.payments.load(payment.id)
         fresh.start_capture(2)
-        store(uow, fresh)
+        uow.payments.save(fresh)
         uow.commit()
     assert saga.on_order_cancelled(uow, processor, eid(), ORDER) == 0
-    carry_out(uow, processor, uow.payments.get(payment.id))
-    assert uow.payments.get(payment.id).status == domain.REFUNDED
+    carry_out(uow, processor, uow.payments.load(payment.id))
+    assert uow.payments.load(payment.id).status == domain.REFUNDED
 
 
 def test_an_interrupted_authorisation_is_resumed_with_the_same_key(uow, processor, sandbox):
     with uow:  # the process died after recording the intent
         payment = domain.initiate(str(uuid.uuid4()), ORDER, 1, USER, 1000, "EUR", "tok_visa", "sandbox")
-        store(uow, payment)
+        uow.payments.save(payment)
         uow.commit()
     sandbox.authorise(1000, "EUR", "tok_visa", payment.pending.idempotency_key)  # the call got through
     assert resume_pending(uow, processor, payment.updated_at + timedelta(seconds=1)) == 1
-    assert uow.payments.get(payment.id).status == domain.AUTHORISED and sandbox.charges == 1
+    assert uow.payments.load(payment.id).status == domain.AUTHORISED and sandbox.charges == 1
 
 
 def test_admins_refund_part_then_the_rest(uow, processor):
@@ -157,7 +157,7 @@ def test_a_refund_the_processor_refuses_is_reported(uow, processor):
     saga.on_capture_requested(uow, processor, eid(), ORDER, 2, payment.id)
     with pytest.raises(PaymentProviderError):
         handlers.refund_payment(uow, processor, ADMIN, payment.id, 100)
-    assert uow.payments.get(payment.id).status == domain.CAPTURED
+    assert uow.payments.load(payment.id).status == domain.CAPTURED
 
 
 def test_customers_see_only_their_own_payments(uow, processor):
