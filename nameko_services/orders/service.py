@@ -11,10 +11,10 @@ from datetime import timedelta
 from typing import Any
 
 from nameko.dependency_providers import Config
-from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
 
 from nameko_services.common.auth import Principal
+from nameko_services.common.call_context import CallContext
 from nameko_services.common.db import Database
 from nameko_services.common.events import event_handler
 from nameko_services.common.logging import LoggingContext, bind
@@ -30,13 +30,6 @@ from nameko_services.orders.repository import SqlUnitOfWork
 
 Json = dict[str, Any]
 OPERATOR_SERVICES = frozenset({"shopctl"})  # may act as an admin without an end user
-
-
-class CallContext(DependencyProvider):
-    """The ``nameko.*`` context of the current worker: ``event_id``, ``correlation_id``."""
-
-    def get_dependency(self, worker_ctx: Any) -> dict[str, Any]:
-        return worker_ctx.context_data
 
 
 class ConfiguredTimer(Timer):
@@ -76,7 +69,7 @@ class OrdersService:
 
     @property
     def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.db, self.context.get("correlation_id"))
+        return SqlUnitOfWork(self.db, self.context.correlation_id)
 
     @property
     def actor(self) -> Actor:
@@ -95,7 +88,7 @@ class OrdersService:
     def _react(self, handler: str, payload: Json) -> None:
         """One catalog or payments event, applied to its order once (the event token check has
         already refused any event without an id)."""
-        event_id = str(self.context.get("event_id"))
+        event_id = str(self.context.event_id)
         bind(order_id=(payload or {}).get("order_id"), event_id=event_id)
         saga.react(self.uow, handler, event_id, schemas.load(schemas.ReplySchema(), payload))
 

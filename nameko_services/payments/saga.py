@@ -10,7 +10,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from nameko_services.common.errors import InvalidInput, PaymentNotFound
+from nameko_services.common.errors import PaymentNotFound
 from nameko_services.payments import domain, messages
 from nameko_services.payments.domain import Payment
 from nameko_services.payments.ports import UnitOfWork
@@ -22,13 +22,6 @@ ON_PAYMENT_REQUESTED = "payments.on_payment_requested"
 ON_CAPTURE_REQUESTED = "payments.on_capture_requested"
 ON_VOID_REQUESTED = "payments.on_void_requested"
 ON_ORDER_CANCELLED = "payments.on_order_cancelled"
-
-
-def require_event_id(event_id: str | None) -> str:
-    """The event's id; an event without one is refused (it ends in the dead-letter queue)."""
-    if not event_id:
-        raise InvalidInput("The event carries no nameko.event_id header.")
-    return event_id
 
 
 @dataclass(frozen=True)

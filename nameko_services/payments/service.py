@@ -11,6 +11,7 @@ from typing import Any
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
+from nameko_services.common.call_context import CallContext
 from nameko_services.common.db import Database
 from nameko_services.common.events import event_handler
 from nameko_services.common.logging import LoggingContext, bind
@@ -25,13 +26,6 @@ from nameko_services.payments.repository import SqlUnitOfWork
 
 Json = dict[str, Any]
 RECOVERY_INTERVAL = 30  # seconds between looks for interrupted processor calls
-
-
-class EventId(DependencyProvider):
-    """The id of the event being handled (header ``nameko.event_id``), or None."""
-
-    def get_dependency(self, worker_ctx: Any) -> str | None:
-        return worker_ctx.context_data.get("event_id")
 
 
 class PaymentProcessor(DependencyProvider):
@@ -65,7 +59,7 @@ class PaymentsService:
     caller = Caller()
     logging = LoggingContext()
     sentry = SentryReporter()
-    event_id = EventId()
+    context = CallContext()
     processor = PaymentProcessor()
     relay = OutboxRelayRunner(outbox)
 
@@ -74,10 +68,11 @@ class PaymentsService:
         return SqlUnitOfWork(self.db)
 
     def _handling(self, payload: Json) -> str:
-        """Bind the event's ids to the log lines; return its id (refused if missing)."""
-        bind(order_id=payload.get("order_id"), payment_id=payload.get("payment_id"),
-             event_id=self.event_id)
-        return saga.require_event_id(self.event_id)
+        """Bind the event's ids to the log lines; return its id (the event token check has
+        already refused any event without one)."""
+        event_id = str(self.context.event_id)
+        bind(order_id=payload.get("order_id"), payment_id=payload.get("payment_id"), event_id=event_id)
+        return event_id
 
     @event_handler("orders", "payment_requested")
     def on_payment_requested(self, payload: Json) -> None:
