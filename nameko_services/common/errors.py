@@ -5,9 +5,10 @@ Every error a service raises on purpose derives from ``ServiceError``::
     ServiceError                    code            HTTP (gateway/errors.py)
     ├── InvalidInput                validation_error 422
     │   ├── WeakPassword
+    │   ├── OrderTotalTooLarge      order_total_too_large
     │   └── IdempotencyKeyReused idempotency_key_reused
     ├── NotAuthenticated            not_authenticated 401
-    │   └── InvalidCredentials
+    │   └── InvalidCredentials      invalid_credentials
     ├── PermissionDenied            forbidden       403
     ├── NotFound                    not_found       404
     │   ├── UserNotFound, ClientNotFound, CategoryNotFound, ProductNotFound, ReservationNotFound
@@ -277,7 +278,7 @@ class InvalidScope(OAuthError):
 class LoginThrottled(OAuthError):
     """Too many failed sign-ins for this account or address; ``details.retry_after`` in seconds.
 
-    429 with ``Retry-After`` like every rate limit (API.md); ``slow_down`` is the OAuth
+    429 with ``Retry-After`` like every rate limit (docs/API.md); ``slow_down`` is the OAuth
     extension error (RFC 8628 §3.5) for "ask again later", so OAuth clients understand it.
     """
 

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 # Defined with the other errors that cross RPC: a use case that gives up retrying lets it through.
 from nameko_services.common.errors import StreamConflict
+from nameko_services.common.times import iso_utc
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class StoredEvent:
     def to_dict(self) -> dict[str, Any]:
         """The public shape: ``{version, type, data, occurred_at}``."""
         return {"version": self.version, "type": self.type, "data": self.data,
-                "occurred_at": self.occurred_at.isoformat()}
+                "occurred_at": iso_utc(self.occurred_at)}
 
 
 def event_table(name: str, metadata: MetaData) -> Table:

@@ -12,7 +12,7 @@ from typing import Any
 
 from nameko_services.common.errors import OrderNotFound
 
-# Statuses and cancellation reasons of API.md.
+# Statuses and cancellation reasons of docs/API.md.
 PENDING = "pending"
 AWAITING_PAYMENT = "awaiting_payment"
 CONFIRMED = "confirmed"
@@ -22,7 +22,7 @@ CANCELLED = "cancelled"
 STATUSES = (PENDING, AWAITING_PAYMENT, CONFIRMED, SHIPPED, DELIVERED, CANCELLED)
 OPEN_STATUSES = (PENDING, AWAITING_PAYMENT)  # waiting on the saga: they time out
 
-# How the order's money stands (API.md ``payment_status``): ``pending`` until a payment is
+# How the order's money stands (docs/API.md ``payment_status``): ``pending`` until a payment is
 # authorised (also when none ever was), ``not_required`` for a free order.
 PAYMENT_PENDING = "pending"
 PAYMENT_AUTHORISED = "authorised"

@@ -1,4 +1,4 @@
-"""Idempotency-Key rules of ``place_order`` (API.md, the IETF Idempotency-Key draft). Pure.
+"""Idempotency-Key rules of ``place_order`` (docs/API.md, the IETF Idempotency-Key draft). Pure.
 
 A key belongs to one customer. Its row is committed ``in_progress`` before the order is
 placed and becomes ``done`` (with the order id) in the order's own transaction; a request

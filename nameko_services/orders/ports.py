@@ -10,7 +10,7 @@ from nameko_services.orders.domain import Priced
 from nameko_services.orders.idempotency_keys import KeyRecord
 from nameko_services.orders.order import Order
 
-Document = dict[str, Any]  # an order in its public shape (API.md)
+Document = dict[str, Any]  # an order in its public shape (docs/API.md)
 
 
 class OrderRepository(Protocol):

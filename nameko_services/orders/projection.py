@@ -13,6 +13,7 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from nameko_services.common.event_sourced import Projection
+from nameko_services.common.times import iso_utc
 from nameko_services.orders.models import OrderRow, order_events
 from nameko_services.orders.order import Order
 
@@ -48,7 +49,7 @@ def row_document(row: Mapping[Any, Any]) -> dict[str, Any]:
     """An order row in the public shape (ids as strings, times ISO-8601 UTC)."""
     doc = {name: row[name] for name in PUBLIC_FIELDS}
     doc["id"], doc["user_id"] = str(row["id"]), str(row["user_id"])
-    doc["created_at"], doc["updated_at"] = row["created_at"].isoformat(), row["updated_at"].isoformat()
+    doc["created_at"], doc["updated_at"] = iso_utc(row["created_at"]), iso_utc(row["updated_at"])
     return doc
 
 

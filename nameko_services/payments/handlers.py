@@ -1,26 +1,17 @@
 """Use cases behind the RPC methods: read payments (owners and admins) and refund them (admins)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from nameko_services.common.auth import Principal
 from nameko_services.common.errors import PaymentNotFound, PaymentProviderError, PermissionDenied
 from nameko_services.payments import domain
+from nameko_services.payments.commands import PaymentQuery
 from nameko_services.payments.domain import Payment
 from nameko_services.payments.ports import UnitOfWork
 from nameko_services.payments.processor import Processor, carry_out, require_provider
 
 READER_SERVICES = frozenset({"orders", "shopctl"})  # see every payment, like an admin
-
-
-@dataclass(frozen=True)
-class PaymentQuery:
-    """A page of payments, optionally of one order."""
-
-    order_id: str | None = None
-    page: int = 1
-    per_page: int = 20
 
 
 def sees_all(principal: Principal) -> bool:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 
 from nameko_services.common.errors import PaymentNotFound
 from nameko_services.payments import domain, messages
+from nameko_services.payments.commands import RequestPayment
 from nameko_services.payments.domain import Payment
 from nameko_services.payments.ports import UnitOfWork
 from nameko_services.payments.processor import Processor, carry_out
@@ -22,18 +22,6 @@ ON_PAYMENT_REQUESTED = "payments.on_payment_requested"
 ON_CAPTURE_REQUESTED = "payments.on_capture_requested"
 ON_VOID_REQUESTED = "payments.on_void_requested"
 ON_ORDER_CANCELLED = "payments.on_order_cancelled"
-
-
-@dataclass(frozen=True)
-class RequestPayment:
-    """``orders.payment_requested``."""
-
-    order_id: str
-    order_version: int
-    user_id: str
-    amount: int
-    currency: str
-    payment_token: str
 
 
 def on_payment_requested(uow: UnitOfWork, processor: Processor, event_id: str,

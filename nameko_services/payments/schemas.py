@@ -7,10 +7,10 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, val
 
 from nameko_services.common import limits
 from nameko_services.common.errors import InvalidInput, PaymentNotFound
+from nameko_services.common.times import iso_utc
 from nameko_services.common.validation import InputSchema, Pattern
+from nameko_services.payments.commands import PaymentQuery, RequestPayment
 from nameko_services.payments.domain import Payment
-from nameko_services.payments.handlers import PaymentQuery
-from nameko_services.payments.saga import RequestPayment
 
 MAX_AMOUNT = limits.MAX_PAYMENT_AMOUNT
 
@@ -107,8 +107,8 @@ def dump_payment(payment: Payment) -> dict[str, Any]:
             "amount": payment.amount, "currency": payment.currency,
             "refunded_amount": payment.refunded_amount, "provider": payment.provider,
             "needs_attention": payment.needs_attention,
-            "created_at": payment.created_at.isoformat() if payment.created_at else None,
-            "updated_at": payment.updated_at.isoformat() if payment.updated_at else None}
+            "created_at": iso_utc(payment.created_at) if payment.created_at else None,
+            "updated_at": iso_utc(payment.updated_at) if payment.updated_at else None}
 
 
 def dump_page(result: tuple[list[Payment], int], query: PaymentQuery) -> dict[str, Any]:

@@ -1,12 +1,12 @@
 """Payloads in (marshmallow; unknown fields refused) and users out (plain JSON dicts)."""
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
 
 from nameko_services.common.errors import InvalidInput
+from nameko_services.common.times import iso_utc
 from nameko_services.common.validation import AddressSchema, InputSchema, text
 from nameko_services.users.domain import ROLES, User
 
@@ -71,7 +71,7 @@ def dump_user(user: User) -> dict[str, Any]:
     """The user as the RPC contract shows it (never the password hash)."""
     return {"id": user.id, "email": user.email, "name": user.name, "roles": list(user.roles),
             "shipping_address": user.shipping_address,
-            "created_at": user.created_at.astimezone(UTC).isoformat() if user.created_at else None}
+            "created_at": iso_utc(user.created_at) if user.created_at else None}
 
 
 def dump_page(users: list[User], total: int, page: int, per_page: int) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The sandbox processor: no network, scripted by the card token (API.md).
+"""The sandbox processor: no network, scripted by the card token (docs/API.md).
 
 Tokens: ``tok_visa`` succeeds; ``tok_chargeDeclined`` is declined;
 ``tok_chargeDeclinedInsufficientFunds`` is declined for insufficient funds;

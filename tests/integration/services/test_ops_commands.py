@@ -17,6 +17,7 @@ from nameko_services.orders.domain import Actor
 from nameko_services.orders.repository import SqlUnitOfWork as OrdersUnitOfWork
 from nameko_services.orders.service import OrdersService
 from nameko_services.payments import saga as payments_saga
+from nameko_services.payments.commands import RequestPayment
 from nameko_services.payments.gateways import Adapters, SandboxGateway
 from nameko_services.payments.processor import Processor
 from nameko_services.payments.repository import SqlUnitOfWork as PaymentsUnitOfWork
@@ -56,7 +57,7 @@ def pay(engine, amount=2500):
     """A payment authorised, then captured, as the payments service handles orders' requests."""
     processor = Processor(Adapters.of(SandboxGateway()), sleep=lambda seconds: None)
     order_id = str(uuid.uuid4())
-    request = payments_saga.RequestPayment(order_id, 1, str(uuid.uuid4()), amount, "EUR", "tok_visa")
+    request = RequestPayment(order_id, 1, str(uuid.uuid4()), amount, "EUR", "tok_visa")
     with Session(engine) as session:
         payment = payments_saga.on_payment_requested(PaymentsUnitOfWork(session), processor,
                                                      str(uuid.uuid4()), request)

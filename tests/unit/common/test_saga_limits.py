@@ -160,5 +160,5 @@ def test_the_payments_answers_at_the_largest_amount_are_accepted_by_orders():
                                                 "refunded_total": MAX_PAYMENT_AMOUNT}),
             (payments_domain.PAYMENT_VOIDED, {}),
             (payments_domain.COMPENSATION_FAILED, {"action": "refund", "reason": "R" * 1000})]:
-        kind, payload = payments_messages.announcement(payment, event_type, data)
-        accepted("payments", kind, payload)
+        message = payments_messages.announcement(payment, event_type, data)
+        accepted("payments", message.type, message.payload)

@@ -1,4 +1,4 @@
-"""Every paginated list caps per_page (API.md) and page, and answers 422 for a bad value."""
+"""Every paginated list caps per_page (docs/API.md) and page, and answers 422 for a bad value."""
 from __future__ import annotations
 
 import pytest

@@ -11,8 +11,8 @@ import pytest
 from nameko_services.common.auth import Principal
 from nameko_services.common.errors import PaymentProviderError
 from nameko_services.payments import domain, handlers, saga
+from nameko_services.payments.commands import RequestPayment
 from nameko_services.payments.processor import resume_pending
-from nameko_services.payments.saga import RequestPayment
 
 USER = "00000000-0000-4000-8000-0000000000c1"
 ADMIN = Principal(user_id="00000000-0000-4000-8000-0000000000ad", roles=("customer", "admin"))

@@ -7,8 +7,8 @@ import pytest
 from nameko_services.common.auth import Principal
 from nameko_services.common.errors import PaymentNotFound, PaymentProviderError, PermissionDenied
 from nameko_services.payments import domain, handlers, saga
+from nameko_services.payments.commands import RequestPayment
 from nameko_services.payments.processor import carry_out, resume_pending
-from nameko_services.payments.saga import RequestPayment
 
 ORDER, USER = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-0000000000c1"
 ADMIN = Principal(user_id="00000000-0000-4000-8000-0000000000ad", roles=("customer", "admin"))
