@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.context import request_id
 from nameko_services.common.errors import (
+    BadRequest,
     Conflict,
     InvalidInput,
     NotAuthenticated,
@@ -38,11 +39,6 @@ from nameko_services.common.errors import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class BadRequest(ServiceError):
-    code = "bad_request"
-    default_message = "The request body is malformed."
 
 
 class PayloadTooLarge(ServiceError):

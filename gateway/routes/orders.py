@@ -1,19 +1,14 @@
 """Orders: /api/v1/orders (customers their own, admins all)."""
 from __future__ import annotations
 
-import re
-
 from starlette.responses import JSONResponse, Response
 
 from gateway.auth import ADMIN, CUSTOMER
-from gateway.errors import BadRequest
 from gateway.ratelimit import EXPENSIVE
 from gateway.routing import Context, Endpoint, Handler
 from gateway.schemas import OrderBody, OrderChanges, OrderQuery
 from nameko_services.common.errors import NotFound
-from nameko_services.common.text import matches
-
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, as the IETF draft expects
+from nameko_services.common.validation import valid_idempotency_key
 
 
 def _order_id(ctx: Context) -> str:
@@ -21,10 +16,7 @@ def _order_id(ctx: Context) -> str:
 
 
 async def place_order(ctx: Context) -> Response:
-    key = ctx.request.headers.get("idempotency-key", "")
-    if not matches(IDEMPOTENCY_KEY, key):
-        raise BadRequest("An Idempotency-Key header (1-255 printable characters) is required.",
-                         {"Idempotency-Key": ["Missing or malformed."]})
+    key = valid_idempotency_key(ctx.request.headers.get("idempotency-key", ""))
     placed = await ctx.call("orders", "place_order", idempotency_key=key, payload=await ctx.body())
     # The same key and body again returns the order placed the first time.
     return JSONResponse(placed["order"], status_code=200 if placed["replayed"] else 201)

@@ -3,6 +3,8 @@
 Every error a service raises on purpose derives from ``ServiceError``::
 
     ServiceError                    code            HTTP (gateway/errors.py)
+    ├── BadRequest                  bad_request     400
+    │   └── IdempotencyKeyMissing   idempotency_key_missing
     ├── InvalidInput                validation_error 422
     │   ├── WeakPassword
     │   ├── OrderTotalTooLarge      order_total_too_large
@@ -100,6 +102,22 @@ class InvalidInput(ServiceError):
 class OrderTotalTooLarge(InvalidInput):
     code = "order_total_too_large"
     default_message = "The order total is above the most one payment can take."
+
+
+@remote_error
+class BadRequest(ServiceError):
+    """The request itself is malformed (a body that is no JSON object, a missing header)."""
+
+    code = "bad_request"
+    default_message = "The request body is malformed."
+
+
+@remote_error
+class IdempotencyKeyMissing(BadRequest):
+    """``POST /api/v1/orders`` needs an Idempotency-Key: 1-255 printable ASCII characters."""
+
+    code = "idempotency_key_missing"
+    default_message = "An Idempotency-Key header (1-255 printable characters) is required."
 
 
 @remote_error

@@ -15,6 +15,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from nameko_services.common.countries import COUNTRY_CODES
+from nameko_services.common.errors import IdempotencyKeyMissing
 from nameko_services.common.text import UNSTORABLE_MESSAGE, escaped, is_storable, matches
 
 
@@ -74,6 +75,15 @@ def not_blank(value: str) -> None:
 def text(max_length: int, **kwargs: Any) -> fields.String:
     """A string that is not blank and at most ``max_length`` characters long."""
     return fields.String(validate=[validate.Length(max=max_length), not_blank], **kwargs)
+
+
+def valid_idempotency_key(value: Any) -> str:
+    """The one Idempotency-Key rule, at the gateway and in the orders service (docs/API.md):
+    1 to 255 printable ASCII characters, else ``IdempotencyKeyMissing`` (400)."""
+    printable = isinstance(value, str) and all("\x21" <= ch <= "\x7e" for ch in value)
+    if not (printable and 1 <= len(value) <= 255):
+        raise IdempotencyKeyMissing(details={"Idempotency-Key": ["Missing or malformed."]})
+    return value
 
 
 COUNTRY = validate.OneOf(sorted(COUNTRY_CODES),

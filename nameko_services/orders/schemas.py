@@ -129,12 +129,3 @@ def load(schema: Schema, payload: Any) -> Any:
         return schema.load(payload if payload is not None else {})
     except ValidationError as error:
         raise InvalidInput(details=_plain(error.messages)) from None
-
-
-def load_key(idempotency_key: Any) -> str:
-    """An Idempotency-Key: 1 to 255 printable ASCII characters."""
-    if not (isinstance(idempotency_key, str) and 1 <= len(idempotency_key) <= 255
-            and all("\x21" <= ch <= "\x7e" for ch in idempotency_key)):
-        raise InvalidInput("An Idempotency-Key (1-255 printable characters) is required.",
-                           {"idempotency_key": ["Missing or malformed."]})
-    return idempotency_key

@@ -22,6 +22,7 @@ from nameko_services.common.relay import OutboxRelayRunner
 from nameko_services.common.rpc import Caller, rpc
 from nameko_services.common.sentry import SentryReporter
 from nameko_services.common.service_rpc import ServiceRpc
+from nameko_services.common.validation import valid_idempotency_key
 from nameko_services.orders import handlers, queries, saga, schemas
 from nameko_services.orders.catalog_client import RemoteCatalog
 from nameko_services.orders.domain import Actor
@@ -100,7 +101,7 @@ class OrdersService:
     @rpc
     def place_order(self, idempotency_key: str, payload: Json) -> Json:
         """Place an order at the catalog's prices; the same Idempotency-Key and body again replays it."""
-        key, cmd = schemas.load_key(idempotency_key), schemas.load(schemas.PlaceOrderSchema(), payload)
+        key, cmd = valid_idempotency_key(idempotency_key), schemas.load(schemas.PlaceOrderSchema(), payload)
         order, replayed = handlers.place_order(self.uow, RemoteCatalog(self.catalog_rpc), self.settings,
                                                self.actor, key, cmd)
         return {"order": order, "replayed": replayed}

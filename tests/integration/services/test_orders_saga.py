@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from nameko_services.catalog.service import CatalogService
 from nameko_services.common.errors import (
     IdempotencyKeyInUse,
+    IdempotencyKeyMissing,
     IdempotencyKeyReused,
     InvalidInput,
     OrderNotFound,
@@ -374,6 +375,12 @@ def test_a_request_that_fails_frees_its_key(as_customer, orders_db):
     with orders_db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM idempotency_keys")).scalar() == 0
     assert as_customer("place_order", idempotency_key="k-3", payload=body())["replayed"] is False
+
+
+def test_a_call_without_a_valid_idempotency_key_is_the_same_400_error_as_at_the_gateway(as_customer):
+    for key in ("", "has space", "x" * 256):
+        with pytest.raises(IdempotencyKeyMissing):
+            as_customer("place_order", idempotency_key=key, payload=body())
 
 
 def test_unknown_fields_are_refused_by_name(as_customer):

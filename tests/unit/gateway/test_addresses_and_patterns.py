@@ -6,8 +6,8 @@ import uuid
 import pytest
 
 from gateway.context import accept_request_id
-from gateway.routes.orders import IDEMPOTENCY_KEY
-from nameko_services.common.text import matches
+from nameko_services.common.errors import IdempotencyKeyMissing
+from nameko_services.common.validation import valid_idempotency_key
 
 ADDRESS = {"line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"}
 ORDER = {"items": [{"product_id": str(uuid.uuid4()), "quantity": 1}], "shipping_address": ADDRESS,
@@ -46,4 +46,6 @@ async def test_a_trailing_newline_never_satisfies_a_pattern(client, rpc, admin, 
 
 def test_header_tokens_with_a_trailing_newline_are_not_accepted():
     assert accept_request_id("req-1\n") != "req-1\n" and accept_request_id("req-1") == "req-1"
-    assert not matches(IDEMPOTENCY_KEY, "key-1\n") and matches(IDEMPOTENCY_KEY, "key-1")
+    assert valid_idempotency_key("key-1") == "key-1"
+    with pytest.raises(IdempotencyKeyMissing):
+        valid_idempotency_key("key-1\n")

@@ -3,7 +3,14 @@ from datetime import timedelta
 
 import pytest
 
-from nameko_services.common.errors import IdempotencyKeyInUse, IdempotencyKeyReused, InvalidInput
+from nameko_services.common.errors import (
+    BadRequest,
+    IdempotencyKeyInUse,
+    IdempotencyKeyMissing,
+    IdempotencyKeyReused,
+    InvalidInput,
+)
+from nameko_services.common.validation import valid_idempotency_key
 from nameko_services.orders import idempotency_keys as keys
 from nameko_services.orders import schemas
 from nameko_services.orders.idempotency_keys import DONE, IN_PROGRESS, KeyRecord
@@ -85,10 +92,11 @@ def test_a_modification_must_change_something():
     assert schemas.load(schemas.ModifyOrderSchema(), {"shipping_address": ADDRESS}).items is None
 
 
-@pytest.mark.parametrize("key", ["", "x" * 256, "has space", None, 5])
-def test_a_malformed_idempotency_key_is_invalid(key):
-    with pytest.raises(InvalidInput):
-        schemas.load_key(key)
+@pytest.mark.parametrize("key", ["", "x" * 256, "has space", "k\n", None, 5])
+def test_a_malformed_idempotency_key_is_a_bad_request_as_at_the_gateway(key):
+    with pytest.raises(IdempotencyKeyMissing) as refused:
+        valid_idempotency_key(key)
+    assert isinstance(refused.value, BadRequest) and refused.value.code == "idempotency_key_missing"
 
 
 def test_a_reply_keeps_the_fields_orders_reads_and_ignores_the_rest():
