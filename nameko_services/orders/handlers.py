@@ -132,23 +132,23 @@ def modify_order(uow: UnitOfWork, catalog: Catalog, settings: Settings, actor: A
     """
     order_id = parse_order_id(order_id)
     bind(order_id=order_id)
-    items = changes.items
-    price = None if items is None else (lambda: catalog.price_items(list(items)))
-
-    def attempt() -> Order:
-        with uow:
-            order = _visible(uow, actor, order_id)
-            order.modify(actor, price, changes.shipping_address)
-            uow.orders.save(order)
-            uow.commit()
-            log.info("order modification recorded", extra={"order_id": order_id,
-                                                           "order_version": order.version})
-            return order
-
-    order = retrying(attempt)
+    order = retrying(lambda: _record_modification(uow, catalog, actor, order_id, changes))
     if order.pending_modification is None:
         return projection.document(order)
     return _await_adjustment(uow, order.id, order.version, settings.modification_wait, sleep)
+
+
+def _record_modification(uow: UnitOfWork, catalog: Catalog, actor: Actor, order_id: str,
+                         changes: ModifyOrder) -> Order:
+    items = changes.items
+    with uow:
+        order = _visible(uow, actor, order_id)
+        order.modify(actor, None if items is None else (lambda: catalog.price_items(list(items))),
+                     changes.shipping_address)
+        uow.orders.save(order)
+        uow.commit()
+    log.info("order modification recorded", extra={"order_id": order_id, "order_version": order.version})
+    return order
 
 
 def _await_adjustment(uow: UnitOfWork, order_id: str, requested_version: int, patience: timedelta,
