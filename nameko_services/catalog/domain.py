@@ -245,13 +245,15 @@ class Reservation:
     items: tuple[ReservedItem, ...] = ()
     order_version: int = 1
 
-    def release(self) -> bool:
-        """Move to released; False if it already was (idempotent)."""
-        return self._move(RELEASED, (COMMITTED, RESTOCKED))
-
     def commit(self) -> bool:
-        """Move to committed; False if it already was (idempotent)."""
-        return self._move(COMMITTED, (RELEASED, RESTOCKED))
+        """Move to committed; False if it already was (idempotent). One that is over is a Conflict."""
+        if self.status == COMMITTED:
+            return False
+        if self.status in (RELEASED, RESTOCKED):
+            raise Conflict(f"The reservation of order {self.order_id} is already {self.status}.",
+                           {"order_id": self.order_id, "status": self.status})
+        self.status = COMMITTED
+        return True
 
     def cancel(self) -> Callable[[StockLevel, int], None] | None:
         """The order is cancelled: the stock move that undoes this reservation, or None if none is due.
@@ -269,15 +271,6 @@ class Reservation:
     def is_newer_than(self, order_version: int) -> bool:
         """Does it hold a later version of the order (so a request for ``order_version`` is stale)?"""
         return self.order_version > order_version
-
-    def _move(self, target: str, forbidden: tuple[str, ...]) -> bool:
-        if self.status == target:
-            return False
-        if self.status in forbidden:
-            raise Conflict(f"The reservation of order {self.order_id} is already {self.status}.",
-                           {"order_id": self.order_id, "status": self.status})
-        self.status = target
-        return True
 
 
 def move_reservation(levels: dict[str, StockLevel], old: Iterable[ReservedItem],

@@ -48,7 +48,6 @@ from nameko_services.common.errors import (
     DuplicateSlug,
     OutOfStock,
     ProductNotFound,
-    ReservationNotFound,
     ServiceError,
 )
 
@@ -211,16 +210,6 @@ def price_items(uow: UnitOfWork, items: tuple[ReservedItem, ...]) -> pricing.Quo
     return pricing.quote(items, products)
 
 
-def reserve_stock(uow: UnitOfWork, cmd: ReserveStock) -> Reservation:
-    """Reserve every item or none; the same order again returns what it holds."""
-    with uow:
-        reservation, created = reserve(uow, cmd)
-        uow.commit()
-    if created:
-        log.info("stock reserved", extra={"order_id": cmd.order_id, "lines": len(reservation.items)})
-    return reservation
-
-
 def reserve(uow: UnitOfWork, cmd: ReserveStock) -> tuple[Reservation, bool]:
     """Claim the order and hold its items, without committing; True if this call reserved.
 
@@ -290,32 +279,6 @@ def _hold(uow: UnitOfWork, current: Reservation, items: tuple[ReservedItem, ...]
     uow.stock.save(levels.values())
     version = current.order_version if order_version is None else order_version
     return Reservation(current.order_id, RESERVED, items, version)
-
-
-def release_stock(uow: UnitOfWork, order_id: str) -> Reservation:
-    """Give reserved stock back; a release that comes first makes a later reserve hold nothing."""
-    with uow:
-        order_id = parse_id(order_id, ReservationNotFound)
-        reservation = uow.reservations.claim(order_id, RELEASED)
-        if reservation is None:
-            uow.commit()
-            return Reservation(order_id, RELEASED)
-        if reservation.release():
-            apply_move(uow, reservation, StockLevel.release)
-            uow.commit()
-    return reservation
-
-
-def commit_stock(uow: UnitOfWork, order_id: str) -> Reservation:
-    """The order is paid: reserved units leave on-hand stock for good."""
-    with uow:
-        reservation = uow.reservations.lock(parse_id(order_id, ReservationNotFound))
-        if reservation is None:
-            raise ReservationNotFound(details={"order_id": order_id})
-        if reservation.commit():
-            apply_move(uow, reservation, StockLevel.commit)
-            uow.commit()
-    return reservation
 
 
 def apply_move(uow: UnitOfWork, reservation: Reservation, move: Callable[[StockLevel, int], None]) -> None:

@@ -115,24 +115,20 @@ def _order_version(**kwargs: Any) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(min=1, max=2**31 - 1), **kwargs)
 
 
-class ReserveStockSchema(InputSchema):
+class OrderPlacedSchema(InputSchema):
+    """``orders.order_placed``: the catalog reads the order, its version and its items."""
+
+    class Meta:
+        unknown = EXCLUDE
+
     order_id = fields.UUID(required=True)
-    order_version = _order_version(load_default=1)
+    order_version = _order_version(required=True)
     items = fields.List(fields.Nested(ReservedItemSchema), required=True,
                         validate=validate.Length(min=1, max=100))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ReserveStock:
         return ReserveStock(str(data["order_id"]), domain.merge_items(data["items"]), data["order_version"])
-
-
-class OrderPlacedSchema(ReserveStockSchema):
-    """``orders.order_placed``: the catalog reads the order, its version and its items."""
-
-    class Meta:
-        unknown = EXCLUDE
-
-    order_version = _order_version(required=True)
 
 
 class OrderChangedSchema(InputSchema):
@@ -226,11 +222,6 @@ def dump_product(view: ProductView) -> dict[str, Any]:
 def dump_stock(level: domain.StockLevel) -> dict[str, Any]:
     return {"product_id": level.product_id, "on_hand": level.on_hand, "reserved": level.reserved,
             "available": level.available}
-
-
-def dump_reservation(reservation: domain.Reservation) -> dict[str, Any]:
-    return {"order_id": reservation.order_id, "status": reservation.status,
-            "items": [{"product_id": i.product_id, "quantity": i.quantity} for i in reservation.items]}
 
 
 def dump_quote(quote: pricing.Quote) -> dict[str, Any]:

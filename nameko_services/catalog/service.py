@@ -127,31 +127,6 @@ class CatalogService:
         return schemas.dump_stock(handlers.set_stock(self.uow, product_id, on_hand))
 
     @rpc
-    def reserve_stock(self, order_id: str, items: list[Json], order_version: int = 1) -> Json:
-        """Hold stock for an order: every item or none; idempotent per order (older versions are stale)."""
-        require_stock_operator(self.caller)
-        bind(order_id=order_id)
-        command = schemas.load(schemas.ReserveStockSchema(), {
-            "order_id": order_id, "items": items, "order_version": order_version})
-        return schemas.dump_reservation(handlers.reserve_stock(self.uow, command))
-
-    @rpc
-    def release_stock(self, order_id: str) -> Json:
-        """Give an order's reserved stock back; idempotent."""
-        require_stock_operator(self.caller)
-        bind(order_id=order_id)
-        reservation = handlers.release_stock(self.uow, order_id)
-        return {"order_id": reservation.order_id, "status": reservation.status}
-
-    @rpc
-    def commit_stock(self, order_id: str) -> Json:
-        """The order is paid: its reserved units leave the warehouse; idempotent."""
-        require_stock_operator(self.caller)
-        bind(order_id=order_id)
-        reservation = handlers.commit_stock(self.uow, order_id)
-        return {"order_id": reservation.order_id, "status": reservation.status}
-
-    @rpc
     def price_items(self, items: list[Json]) -> Json:
         """Price an order's items at the catalog's current prices (orders, shopctl or admin)."""
         require_stock_operator(self.caller)

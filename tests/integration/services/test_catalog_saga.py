@@ -8,6 +8,7 @@ from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import text
 
 from nameko_services.catalog.service import CatalogService
+from nameko_services.common.errors import StockBelowReserved
 from nameko_services.common.events import event_handler
 from nameko_services.common.outbox import OutboxMessage
 from nameko_services.common.relay import event_publisher
@@ -130,6 +131,10 @@ def new_order():
     return str(uuid.uuid4())
 
 
+def new_product(admin, sku, stock=10):
+    return admin("create_product", {"sku": sku, "name": sku, "price": 100, "currency": "EUR", "stock": stock})
+
+
 def outbox_rows(core_db, event_type, order_id):
     with core_db.connect() as conn:
         return conn.execute(text("SELECT count(*) FROM outbox WHERE event_type = :t "
@@ -161,6 +166,31 @@ def test_order_placed_for_an_unknown_product_answers_product_unavailable(dispatc
     dispatch("order_placed", placed(order, (product, 1), (ghost, 1)))
     [failed] = answered("stock_reservation_failed", order)
     assert (failed["reason"], failed["details"]) == ("product_unavailable", {"product_ids": [ghost["id"]]})
+
+
+def test_a_failed_order_placed_holds_nothing_of_any_line_and_the_same_order_may_reserve_later(admin, dispatch,
+                                                                                             product):
+    scarce = admin("create_product", {"sku": "RARE", "name": "Rare", "price": 1, "currency": "EUR",
+                                      "stock": 1})
+    order = new_order()
+    dispatch("order_placed", placed(order, (product, 2), (scarce, 2)))
+    [failed] = answered("stock_reservation_failed", order)
+    assert failed["details"]["items"] == [{"product_id": scarce["id"], "requested": 2, "available": 1}]
+    assert stock(admin, product)["reserved"] == stock(admin, scarce)["reserved"] == 0
+    admin("set_stock", scarce["id"], 2)  # stock arrives; the order is placed again
+    dispatch("order_placed", placed(order, (product, 2), (scarce, 2)))
+    answered("stock_reserved", order)
+    assert stock(admin, product)["reserved"] == stock(admin, scarce)["reserved"] == 2
+
+
+def test_stock_cannot_be_set_below_what_orders_hold(admin, dispatch, product):
+    order = new_order()
+    dispatch("order_placed", placed(order, (product, 4)))
+    answered("stock_reserved", order)
+    with pytest.raises(StockBelowReserved):
+        admin("set_stock", product["id"], 3)
+    assert admin("set_stock", product["id"], 4) == {"product_id": product["id"], "on_hand": 4,
+                                                   "reserved": 4, "available": 0}
 
 
 def test_the_same_order_placed_delivered_twice_reserves_once_and_answers_once(admin, catalog, dispatch,
@@ -267,8 +297,7 @@ def counted_admin(call, two_catalogs):
 def test_sixty_orders_for_ten_units_on_two_instances_reserve_exactly_ten(two_catalogs, counted_admin,
                                                                          dispatch):
     admin = counted_admin
-    product = admin("create_product", {"sku": "MUG-1", "name": "Mug", "price": 999, "currency": "EUR",
-                                       "stock": 10})
+    product = new_product(admin, "MUG-1")
     orders = [new_order() for _ in range(60)]
     for order in orders:
         dispatch("order_placed", placed(order, (product, 1)))
@@ -282,6 +311,48 @@ def test_sixty_orders_for_ten_units_on_two_instances_reserve_exactly_ten(two_cat
                                      "available": 0}
     handled = [next(d for d in c.dependencies if d.attr_name == "counter").handled for c in two_catalogs]
     assert sum(handled) == 60 and min(handled) > 0  # both instances did part of the work
+
+
+@pytest.mark.slow
+def test_one_order_placed_many_times_on_two_instances_reserves_once(two_catalogs, counted_admin, dispatch):
+    product = new_product(counted_admin, "MUG-1")
+    order = new_order()
+    for _ in range(12):  # published again and again, each time with a new event id
+        dispatch("order_placed", placed(order, (product, 3)))
+    reserved = answered("stock_reserved", order, count=12)
+    assert reserved == [{"order_id": order, "order_version": 1,
+                         "items": [{"product_id": product["id"], "quantity": 3}]}] * 12
+    assert stock(counted_admin, product)["reserved"] == 3
+
+
+@pytest.mark.slow
+def test_cancels_and_confirms_of_one_order_racing_on_two_instances_move_its_stock_once(
+        two_catalogs, counted_admin, dispatch):
+    product = new_product(counted_admin, "MUG-1")
+    released, committed = new_order(), new_order()
+    for order in (released, committed):
+        dispatch("order_placed", placed(order, (product, 2)))
+        answered("stock_reserved", order)
+    for _ in range(8):
+        dispatch("order_cancelled", {"order_id": released, "order_version": 2, "reason": "timed_out"})
+        dispatch("order_confirmed", {"order_id": committed, "order_version": 4,
+                                     "payment_id": str(uuid.uuid4())})
+    answered("stock_released", released, count=8)
+    answered("stock_committed", committed, count=8)
+    assert stock(counted_admin, product) == {"product_id": product["id"], "on_hand": 8, "reserved": 0,
+                                             "available": 8}
+
+
+@pytest.mark.slow
+def test_orders_for_several_products_in_any_order_on_two_instances_neither_deadlock_nor_oversell(
+        two_catalogs, counted_admin, dispatch):
+    mug, bowl = new_product(counted_admin, "MUG-1"), new_product(counted_admin, "BOWL-1")
+    for n in range(30):
+        dispatch("order_placed", placed(new_order(), *[(mug, 1), (bowl, 1)][::1 if n % 2 else -1]))
+    wait_for(lambda: len(CatalogEvents.received) >= 30, timeout=60)
+    kinds = [t for t, _ in CatalogEvents.received]
+    assert (kinds.count("stock_reserved"), kinds.count("stock_reservation_failed")) == (10, 20)
+    assert stock(counted_admin, mug)["available"] == stock(counted_admin, bowl)["available"] == 0
 
 
 # --- a modified order (stock_adjustment_requested) ---------------------------------------------
@@ -330,8 +401,7 @@ def test_an_adjustment_redelivered_or_outdated_moves_the_stock_once(admin, dispa
 def test_adjustments_racing_new_reservations_on_two_instances_neither_deadlock_nor_lose_count(
         two_catalogs, counted_admin, dispatch, core_db):
     admin = counted_admin
-    mug, bowl = (admin("create_product", {"sku": sku, "name": sku, "price": 100, "currency": "EUR",
-                                          "stock": 10}) for sku in ("MUG-9", "BOWL-9"))
+    mug, bowl = new_product(admin, "MUG-9"), new_product(admin, "BOWL-9")
     held = [new_order() for _ in range(10)]
     for order in held:
         dispatch("order_placed", placed(order, (mug, 1)))

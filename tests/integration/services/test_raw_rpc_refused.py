@@ -1,6 +1,6 @@
 """RPC requests published with kombu alone, past any nameko client, still need a valid service token.
 
-Someone who reaches RabbitMQ publishes to ``nameko-rpc`` with routing key ``catalog.release_stock``
+Someone who reaches RabbitMQ publishes to ``nameko-rpc`` with routing key ``catalog.set_stock``
 or ``payments.refund_payment`` and no, a garbled, a forged or a misdirected
 ``nameko.authorization`` header: the reply is ``NotAuthenticated`` and nothing changes.
 """
@@ -53,34 +53,32 @@ def wait_for(predicate, timeout=15):
             eventlet.sleep(0.05)
 
 
-# --- catalog.release_stock ---------------------------------------------------------------------
+# --- catalog.set_stock -------------------------------------------------------------------------
 
 @pytest.fixture
-def catalog_reservation(container_factory, core_config, call):
-    """A running catalog and an order holding 3 of 10 mugs; returns (order_id, stock getter)."""
+def catalog_product(container_factory, core_config, call):
+    """A running catalog and a product with 10 on hand; returns (product_id, on-hand getter)."""
     container_factory(CatalogService, core_config).start()
     product = call("catalog", "create_product", {"sku": "MUG-1", "name": "Mug", "price": 999,
                                                  "currency": "EUR", "stock": 10}, as_user=ADMIN)
-    order_id = str(uuid.uuid4())
-    call("catalog", "reserve_stock", order_id, [{"product_id": product["id"], "quantity": 3}], as_user=ADMIN)
-    return order_id, lambda: call("catalog", "get_stock", product["id"], as_user=ADMIN)["reserved"]
+    return product["id"], lambda: call("catalog", "get_stock", product["id"], as_user=ADMIN)["on_hand"]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_a_raw_release_stock_without_a_valid_token_is_refused_and_releases_nothing(
-        variant, catalog_reservation, core_config):
-    order_id, reserved = catalog_reservation
-    reply = raw_rpc(core_config, "catalog", "release_stock", [order_id],
+def test_a_raw_set_stock_without_a_valid_token_is_refused_and_changes_nothing(
+        variant, catalog_product, core_config):
+    product_id, on_hand = catalog_product
+    reply = raw_rpc(core_config, "catalog", "set_stock", [product_id, 0],
                     token=forged_tokens("catalog")[variant])
     assert refused_as_unauthenticated(reply), reply
-    assert reserved() == 3
+    assert on_hand() == 10
 
 
-def test_a_raw_release_stock_with_a_genuine_token_releases(catalog_reservation, core_config):
-    order_id, reserved = catalog_reservation
-    reply = raw_rpc(core_config, "catalog", "release_stock", [order_id], token=admin_token("catalog"))
+def test_a_raw_set_stock_with_a_genuine_token_sets_it(catalog_product, core_config):
+    product_id, on_hand = catalog_product
+    reply = raw_rpc(core_config, "catalog", "set_stock", [product_id, 0], token=admin_token("catalog"))
     assert reply["error"] is None
-    assert reserved() == 0
+    assert on_hand() == 0
 
 
 # --- payments.refund_payment -------------------------------------------------------------------

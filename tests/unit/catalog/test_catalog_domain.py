@@ -69,23 +69,10 @@ def test_on_hand_must_be_a_sane_whole_number(on_hand):
     assert list(raised.value.details) == ["on_hand"]
 
 
-def test_a_reservation_is_released_once_and_then_releasing_again_changes_nothing():
-    reservation = Reservation("o")
-    assert reservation.release() is True
-    assert reservation.release() is False
-    assert reservation.status == domain.RELEASED
-
-
 def test_a_reservation_is_committed_once_and_then_committing_again_changes_nothing():
     reservation = Reservation("o")
     assert reservation.commit() is True
     assert reservation.commit() is False
-
-
-def test_a_committed_reservation_cannot_be_released():
-    reservation = Reservation("o", domain.COMMITTED)
-    with pytest.raises(Conflict):
-        reservation.release()
 
 
 def test_a_released_reservation_cannot_be_committed():

@@ -1,24 +1,22 @@
 """Catalog use cases against an in-memory unit of work."""
+import uuid
+
 import pytest
 
-from nameko_services.catalog import handlers
+from nameko_services.catalog import handlers, saga
 from nameko_services.catalog.commands import CreateCategory, CreateProduct, ProductQuery, ReserveStock
 from nameko_services.catalog.domain import ReservedItem
 from nameko_services.common.errors import (
     CategoryInUse,
     CategoryNotFound,
-    Conflict,
     DuplicateSku,
     DuplicateSlug,
     InvalidInput,
-    OutOfStock,
     ProductNotFound,
-    ReservationNotFound,
     StockBelowReserved,
 )
 
 ORDER = "00000000-0000-4000-8000-000000000001"
-OTHER_ORDER = "00000000-0000-4000-8000-000000000002"
 
 
 def make_product(uow, sku="MUG-1", name="Mug", stock=0, **kwargs):
@@ -27,8 +25,9 @@ def make_product(uow, sku="MUG-1", name="Mug", stock=0, **kwargs):
 
 
 def reserve(uow, order_id, *lines):
+    """Hold stock for an order as the catalog does when ``orders.order_placed`` arrives."""
     items = tuple(ReservedItem(product.id, qty) for product, qty in lines)
-    return handlers.reserve_stock(uow, ReserveStock(order_id, items))
+    saga.on_order_placed(uow, str(uuid.uuid4()), ReserveStock(order_id, items))
 
 
 def stock_of(uow, product):
@@ -183,84 +182,3 @@ def test_stock_cannot_be_set_below_what_is_reserved(uow):
     assert (level.on_hand, level.reserved, level.available) == (10, 3, 7)
 
 
-def test_a_reservation_takes_every_item_or_nothing(uow):
-    plenty, scarce = make_product(uow, sku="A", stock=10), make_product(uow, sku="B", stock=1)
-    with pytest.raises(OutOfStock) as raised:
-        reserve(uow, ORDER, (plenty, 2), (scarce, 3))
-    assert raised.value.details == {"items": [{"product_id": scarce.id, "requested": 3, "available": 1}]}
-    assert stock_of(uow, plenty).reserved == 0
-    assert uow.reservations.lock(ORDER) is None  # a later retry of the order starts afresh
-
-
-def test_an_out_of_stock_error_names_every_short_product(uow):
-    a, b = make_product(uow, sku="A", stock=0), make_product(uow, sku="B", stock=1)
-    with pytest.raises(OutOfStock) as raised:
-        reserve(uow, ORDER, (a, 1), (b, 2))
-    assert {item["product_id"] for item in raised.value.details["items"]} == {a.id, b.id}
-
-
-def test_reserving_the_same_order_again_returns_the_reservation_without_reserving_twice(uow):
-    product = make_product(uow, stock=5)
-    first = reserve(uow, ORDER, (product, 2))
-    again = reserve(uow, ORDER, (product, 2))
-    assert again == first and again.status == "reserved"
-    assert stock_of(uow, product).reserved == 2
-
-
-def test_reserving_the_same_order_for_other_items_is_a_conflict(uow):
-    product = make_product(uow, stock=5)
-    reserve(uow, ORDER, (product, 2))
-    with pytest.raises(Conflict):
-        reserve(uow, ORDER, (product, 3))
-
-
-def test_unknown_or_inactive_products_cannot_be_reserved(uow, new_uuid):
-    product = make_product(uow, stock=5)
-    handlers.deactivate_product(uow, product.id)
-    with pytest.raises(ProductNotFound):
-        reserve(uow, ORDER, (product, 1))
-    ghost = type(product)(new_uuid(), "GHOST", "Ghost", 1, "EUR")
-    with pytest.raises(ProductNotFound):
-        reserve(uow, OTHER_ORDER, (ghost, 1))
-
-
-def test_releasing_gives_the_stock_back_once(uow):
-    product = make_product(uow, stock=5)
-    reserve(uow, ORDER, (product, 2))
-    assert handlers.release_stock(uow, ORDER).status == "released"
-    assert handlers.release_stock(uow, ORDER).status == "released"
-    assert stock_of(uow, product).available == 5
-
-
-def test_committing_takes_the_stock_out_once(uow):
-    product = make_product(uow, stock=5)
-    reserve(uow, ORDER, (product, 2))
-    assert handlers.commit_stock(uow, ORDER).status == "committed"
-    assert handlers.commit_stock(uow, ORDER).status == "committed"
-    level = stock_of(uow, product)
-    assert (level.on_hand, level.reserved, level.available) == (3, 0, 3)
-
-
-def test_a_committed_reservation_cannot_be_released_nor_a_released_one_committed(uow):
-    product = make_product(uow, stock=5)
-    reserve(uow, ORDER, (product, 1))
-    reserve(uow, OTHER_ORDER, (product, 1))
-    handlers.commit_stock(uow, ORDER)
-    handlers.release_stock(uow, OTHER_ORDER)
-    with pytest.raises(Conflict):
-        handlers.release_stock(uow, ORDER)
-    with pytest.raises(Conflict):
-        handlers.commit_stock(uow, OTHER_ORDER)
-
-
-def test_a_release_that_arrives_before_the_reservation_stops_it_from_holding_stock(uow):
-    product = make_product(uow, stock=5)
-    assert handlers.release_stock(uow, ORDER).status == "released"
-    assert reserve(uow, ORDER, (product, 1)).status == "released"
-    assert stock_of(uow, product).reserved == 0
-
-
-@pytest.mark.parametrize("order_id", [ORDER, "not-a-uuid"])
-def test_committing_an_order_that_reserved_nothing_is_not_found(uow, order_id):
-    with pytest.raises(ReservationNotFound):
-        handlers.commit_stock(uow, order_id)

@@ -56,11 +56,9 @@ def test_cancelling_a_committed_reservation_restocks_it_once():
     assert reservation.cancel() is None
 
 
-def test_a_restocked_reservation_can_be_neither_committed_nor_released():
+def test_a_restocked_reservation_cannot_be_committed():
     with pytest.raises(Conflict):
         Reservation("o", domain.RESTOCKED).commit()
-    with pytest.raises(Conflict):
-        Reservation("o", domain.RESTOCKED).release()
 
 
 @pytest.mark.parametrize("status", [domain.RESTOCKED, domain.RELEASED])
@@ -118,6 +116,31 @@ def test_order_placed_for_an_inactive_product_fails_as_product_unavailable(uow):
     assert (failed["reason"], failed["details"]) == ("product_unavailable", {"product_ids": [mug.id]})
 
 
+def test_a_failure_names_every_short_product(uow):
+    a, b = make_product(uow, "A", stock=0), make_product(uow, "B", stock=1)
+    placed(uow, (a, 1), (b, 2))
+    [failed] = uow.outbox.of_type("stock_reservation_failed")
+    assert {item["product_id"] for item in failed["details"]["items"]} == {a.id, b.id}
+
+
+def test_another_order_placed_of_the_same_order_reserves_nothing_more_and_answers_again(uow):
+    mug = make_product(uow, stock=5)
+    placed(uow, (mug, 2))
+    placed(uow, (mug, 2))  # published again (a new event id), the same items
+    assert level(uow, mug).reserved == 2
+    assert uow.outbox.of_type("stock_reserved") == [
+        {"order_id": ORDER, "order_version": 1, "items": wire((mug, 2))}] * 2
+
+
+def test_an_order_placed_with_other_items_for_the_same_version_is_refused_and_left_unrecorded(uow):
+    mug = make_product(uow, stock=5)
+    placed(uow, (mug, 2))
+    with pytest.raises(Conflict):
+        placed(uow, (mug, 3))
+    assert level(uow, mug).reserved == 2
+    assert len(uow.processed) == 1 and len(uow.outbox.rows) == 1
+
+
 def test_the_same_order_placed_event_twice_reserves_once_and_answers_once(uow):
     mug, event = make_product(uow), event_id()
     placed(uow, (mug, 2), event=event)
@@ -168,6 +191,25 @@ def test_order_cancelled_releases_a_reservation(uow):
     saga.on_order_cancelled(uow, event_id(), ORDER, 3)
     assert level(uow, mug).available == 10
     assert uow.outbox.of_type("stock_released") == [{"order_id": ORDER}]
+
+
+def test_order_cancelled_twice_gives_the_stock_back_once(uow):
+    mug = make_product(uow)
+    placed(uow, (mug, 3))
+    saga.on_order_cancelled(uow, event_id(), ORDER, 3)
+    saga.on_order_cancelled(uow, event_id(), ORDER, 3)  # retried compensation: a new event id
+    assert (level(uow, mug).on_hand, level(uow, mug).available) == (10, 10)
+    assert uow.outbox.of_type("stock_released") == [{"order_id": ORDER}] * 2
+
+
+def test_order_confirmed_after_the_order_was_cancelled_is_refused_and_moves_no_stock(uow):
+    mug = make_product(uow)
+    placed(uow, (mug, 3))
+    saga.on_order_cancelled(uow, event_id(), ORDER, 3)
+    with pytest.raises(Conflict):
+        saga.on_order_confirmed(uow, event_id(), ORDER)
+    assert (level(uow, mug).on_hand, level(uow, mug).reserved) == (10, 0)
+    assert uow.outbox.of_type("stock_committed") == []
 
 
 def test_order_cancelled_after_commit_puts_the_stock_back(uow):
@@ -274,9 +316,3 @@ def test_a_committed_or_released_reservation_is_not_adjusted(uow, finish):
     assert adjust(uow, 3, (mug, 2), current=[(mug, 1)]) is None
     assert level(uow, mug).reserved == 0
 
-
-def test_reserve_stock_for_an_older_version_returns_the_newer_reservation_unchanged(uow):
-    mug = make_product(uow)
-    adjust(uow, 2, (mug, 2), current=[(mug, 1)])
-    stale = handlers.reserve_stock(uow, ReserveStock(ORDER, (ReservedItem(mug.id, 5),), 1))
-    assert (stale.order_version, stale.items) == (2, (ReservedItem(mug.id, 2),))

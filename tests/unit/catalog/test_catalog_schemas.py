@@ -43,27 +43,29 @@ def test_a_category_parent_must_be_a_uuid():
     assert "parent_id" in problems(schemas.CreateCategorySchema(), {"name": "x", "parent_id": "7"})
 
 
+def order_placed(*items):
+    return {"order_id": ORDER, "order_version": 1, "items": list(items)}
+
+
 def test_a_reservation_payload_merges_lines_of_the_same_product():
-    command = schemas.load(schemas.ReserveStockSchema(), {"order_id": ORDER, "items": [
-        {"product_id": PRODUCT.upper(), "quantity": 1}, {"product_id": PRODUCT, "quantity": 2}]})
+    command = schemas.load(schemas.OrderPlacedSchema(), order_placed(
+        {"product_id": PRODUCT.upper(), "quantity": 1}, {"product_id": PRODUCT, "quantity": 2}))
     assert command.items == (ReservedItem(PRODUCT, 3),)
 
 
 def test_reservation_errors_for_nested_items_are_keyed_by_string_positions():
-    details = problems(schemas.ReserveStockSchema(), {"order_id": ORDER, "items": [
-        {"product_id": PRODUCT, "quantity": 0}]})
+    details = problems(schemas.OrderPlacedSchema(), order_placed({"product_id": PRODUCT, "quantity": 0}))
     assert list(details["items"]) == ["0"]
     json.dumps(details)
 
 
 def test_an_empty_reservation_is_invalid():
-    assert "items" in problems(schemas.ReserveStockSchema(), {"order_id": ORDER, "items": []})
+    assert "items" in problems(schemas.OrderPlacedSchema(), order_placed())
 
 
 def test_a_reservation_of_a_malformed_product_id_is_not_found():
     with pytest.raises(ProductNotFound):
-        schemas.load(schemas.ReserveStockSchema(), {"order_id": ORDER, "items": [
-            {"product_id": "mug", "quantity": 1}]})
+        schemas.load(schemas.OrderPlacedSchema(), order_placed({"product_id": "mug", "quantity": 1}))
 
 
 def test_a_product_answer_is_plain_json_with_its_available_stock():
