@@ -45,10 +45,9 @@ class TransientGatewayError(GatewayError):
 
 @dataclass(frozen=True)
 class Authorisation:
-    """A successful authorisation: the provider's reference and the resulting status."""
+    """A successful authorisation: the provider's reference, for capturing or voiding it."""
 
     reference: str
-    status: str = "authorised"
 
 
 class PaymentGateway(Protocol):
