@@ -1,4 +1,9 @@
-"""Operations: liveness, readiness, metrics and the OpenAPI document."""
+"""Operations: liveness, readiness, the services' health, metrics and the OpenAPI document.
+
+``/ready`` is about this gateway process only (a Kubernetes readiness probe must not pull
+every gateway out because one backend service died); how each service answers is
+``/health/services``, for people and monitors.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -9,8 +14,8 @@ from starlette.responses import JSONResponse, Response
 from gateway.routing import PUBLIC, Context, Endpoint
 from nameko_services.common.errors import ServiceError
 
-# One cheap call per service that must answer for the gateway to be useful.
-READINESS_PROBES = {"users": "get_jwks", "catalog": "list_categories", "orders": "ping", "payments": "ping"}
+# One cheap call per service: does it answer?
+SERVICE_PROBES = {"users": "get_jwks", "catalog": "list_categories", "orders": "ping", "payments": "ping"}
 
 
 async def health(ctx: Context) -> Response:
@@ -29,15 +34,23 @@ async def _probe(ctx: Context, service: str, method: str, timeout: float) -> str
 
 
 async def ready(ctx: Context) -> Response:
+    """This gateway can serve: its broker connection is up (its signing key loaded at start-up)."""
     if not ctx.rpc.connected:
         return JSONResponse({"status": "unavailable", "checks": {"broker": "unreachable"}}, status_code=503)
+    return JSONResponse({"status": "ready", "checks": {"broker": "ok"}})
+
+
+async def services_health(ctx: Context) -> Response:
+    """How each service answers right now: ``ok``, or why not (``timeout``, ``service_unavailable``)."""
+    if not ctx.rpc.connected:
+        return JSONResponse({"status": "degraded", "services": {name: "broker_unreachable"
+                                                                for name in SERVICE_PROBES}})
     timeout = ctx.request.app.state.settings.ready_timeout
     results = await asyncio.gather(*(_probe(ctx, service, method, timeout)
-                                     for service, method in READINESS_PROBES.items()))
-    checks = {"broker": "ok", **dict(zip(READINESS_PROBES, results, strict=True))}
-    ok = all(result == "ok" for result in checks.values())
-    return JSONResponse({"status": "ready" if ok else "unavailable", "checks": checks},
-                        status_code=200 if ok else 503)
+                                     for service, method in SERVICE_PROBES.items()))
+    services = dict(zip(SERVICE_PROBES, results, strict=True))
+    status = "ok" if all(result == "ok" for result in services.values()) else "degraded"
+    return JSONResponse({"status": status, "services": services})
 
 
 async def metrics(ctx: Context) -> Response:
@@ -51,8 +64,10 @@ async def openapi(ctx: Context) -> Response:
 
 ENDPOINTS = [
     Endpoint("GET", "/health", health, "The gateway is alive", "operations", PUBLIC),
-    Endpoint("GET", "/ready", ready, "The broker and every service answer", "operations", PUBLIC,
+    Endpoint("GET", "/ready", ready, "This gateway can serve (broker connected)", "operations", PUBLIC,
              errors=(503,)),
+    Endpoint("GET", "/health/services", services_health, "How each service answers (ok or degraded)",
+             "operations", PUBLIC),
     Endpoint("GET", "/metrics", metrics, "Prometheus metrics", "operations", PUBLIC),
     Endpoint("GET", "/api/v1/openapi.json", openapi, "This API's OpenAPI 3.1 document", "operations", PUBLIC),
 ]

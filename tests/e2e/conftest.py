@@ -97,14 +97,17 @@ class Platform:
             if self.exited():
                 pytest.fail(f"processes exited early: {self.exited()}\n{self.report()}")
             try:
-                response = httpx.get(f"{self.base_url}/ready", timeout=5)
-                if response.status_code == 200:
+                # The gateway can serve (/ready) and every service answers (/health/services).
+                response = httpx.get(f"{self.base_url}/health/services", timeout=5)
+                if httpx.get(f"{self.base_url}/ready", timeout=5).status_code == 200 and \
+                        response.json().get("status") == "ok":
                     return
                 last = f"{response.status_code} {response.text[:300]}"
             except httpx.HTTPError as exc:
                 last = repr(exc)
             time.sleep(0.5)
-        pytest.fail(f"GET /ready did not answer 200 within {timeout:.0f} s (last: {last})\n{self.report()}")
+        pytest.fail(f"the platform was not ready within {timeout:.0f} s (last /health/services: {last})\n"
+                    f"{self.report()}")
 
     def stop(self) -> None:
         """SIGTERM everything (after SIGCONT, in case a test paused it), SIGKILL what lingers."""

@@ -153,6 +153,10 @@ def test_orders_placed_while_payments_is_down_are_all_confirmed_once_it_is_back(
         assert direct.status_code == 503, direct.text
         assert direct.json()["error"]["code"] == "service_unavailable"
         assert direct.json()["error"]["details"] == {"service": "payments"}
+        # This gateway still serves everything else: ready for its orchestrator, payments degraded.
+        assert client.get("/ready").status_code == 200
+        services = client.get("/health/services").json()
+        assert (services["status"], services["services"]["payments"]) == ("degraded", "service_unavailable")
     finally:
         platform.restart("payments")
     platform.wait_ready()

@@ -10,8 +10,10 @@ def test_the_gateway_is_alive(client):
     assert client.get("/health").status_code == 200
 
 
-def test_the_gateway_is_ready_once_every_service_answers(client):
+def test_the_gateway_is_ready_and_every_service_answers(client):
     assert client.get("/ready").status_code == 200
+    assert client.get("/health/services").json() == {"status": "ok", "services": {
+        "users": "ok", "catalog": "ok", "orders": "ok", "payments": "ok"}}
 
 
 def test_a_new_customer_signs_in_and_reads_their_profile(client, register_customer):

@@ -10,7 +10,7 @@ from starlette.routing import Route
 from gateway.app import create_app
 from gateway.settings import Settings
 
-OPERATIONS = {"/health", "/ready", "/metrics"}
+OPERATIONS = {"/health", "/ready", "/health/services", "/metrics"}
 WELL_KNOWN = "/.well-known/"
 VERSION = "/api/v1/"
 

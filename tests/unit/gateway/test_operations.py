@@ -25,36 +25,50 @@ def _all_answer(rpc):
     rpc.answer("payments", "ping", "pong")
 
 
-async def test_ready_when_the_broker_and_every_service_answer(client, rpc):
-    _all_answer(rpc)
-    response = await client.get("/ready")
-    assert response.status_code == 200
-    assert response.json()["checks"] == {"broker": "ok", "users": "ok", "catalog": "ok", "orders": "ok",
-                                         "payments": "ok"}
-
-
-async def test_not_ready_names_the_service_that_failed(client, rpc):
-    _all_answer(rpc)
+async def test_ready_means_this_gateway_can_serve_even_when_a_service_is_down(client, rpc):
     rpc.fail("payments", "ping", ServiceUnavailable())
     response = await client.get("/ready")
-    assert response.status_code == 503
-    assert response.json()["checks"]["payments"] == "service_unavailable"
-    assert response.json()["checks"]["catalog"] == "ok"
-
-
-async def test_not_ready_when_a_service_is_slow(client, rpc):
-    async def slow(**_):
-        await asyncio.sleep(5)
-    _all_answer(rpc)
-    rpc.handlers[("users", "get_jwks")] = slow
-    response = await client.get("/ready")
-    assert response.status_code == 503 and response.json()["checks"]["users"] == "timeout"
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"broker": "ok"}}
+    assert rpc.calls == []  # no backend is asked: a probe every few seconds costs nothing
 
 
 async def test_not_ready_without_a_broker(client, rpc):
     rpc.connected = False
     response = await client.get("/ready")
     assert response.status_code == 503 and response.json()["checks"]["broker"] == "unreachable"
+
+
+async def test_the_services_health_is_ok_when_every_service_answers(client, rpc):
+    _all_answer(rpc)
+    response = await client.get("/health/services")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "services": {"users": "ok", "catalog": "ok", "orders": "ok",
+                                                            "payments": "ok"}}
+
+
+async def test_the_services_health_names_the_service_that_failed(client, rpc):
+    _all_answer(rpc)
+    rpc.fail("payments", "ping", ServiceUnavailable())
+    body = (await client.get("/health/services")).json()
+    assert body["status"] == "degraded"
+    assert (body["services"]["payments"], body["services"]["catalog"]) == ("service_unavailable", "ok")
+
+
+async def test_the_services_health_names_a_slow_service(client, rpc):
+    async def slow(**_):
+        await asyncio.sleep(5)
+    _all_answer(rpc)
+    rpc.handlers[("users", "get_jwks")] = slow
+    body = (await client.get("/health/services")).json()
+    assert body["status"] == "degraded" and body["services"]["users"] == "timeout"
+
+
+async def test_the_services_health_without_a_broker_says_so_for_each(client, rpc):
+    rpc.connected = False
+    body = (await client.get("/health/services")).json()
+    assert body == {"status": "degraded", "services": {name: "broker_unreachable" for name in
+                                                       ("users", "catalog", "orders", "payments")}}
 
 
 async def test_metrics_count_requests_by_route_template_and_status(client, rpc):
@@ -125,7 +139,8 @@ def test_the_api_contract_routes_are_all_mounted(settings, rpc):
         ("GET", "/api/v1/products"), ("GET", "/api/v1/products/{product_id}"), ("POST", "/api/v1/products"),
         ("PATCH", "/api/v1/products/{product_id}"), ("DELETE", "/api/v1/products/{product_id}"),
         ("GET", "/api/v1/products/{product_id}/stock"), ("PUT", "/api/v1/products/{product_id}/stock"),
-        ("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics"), ("GET", "/api/v1/openapi.json"),
+        ("GET", "/health"), ("GET", "/ready"), ("GET", "/health/services"), ("GET", "/metrics"),
+        ("GET", "/api/v1/openapi.json"),
     }
     assert contract <= mounted
 
