@@ -17,6 +17,9 @@
     shopctl rebuild-projections [--service orders|payments|all] [--check]
                                     recompute projection tables from the event stores
                                     (--check: change nothing, exit 1 if rows differ)
+    shopctl trace ORDER [--no-broker]
+                                    one order's timeline across the services: its events, stock,
+                                    payments, outbox rows (published or not), handlers, dead letters
     shopctl attention list          orders needing attention: id, status, since, reason
     shopctl attention retry ORDER   ask again for an order's failed void/refund
     shopctl rotate-key --name access|service-<svc> [--stage] [--retire [--older-than S]] [--no-new-key]
@@ -132,6 +135,21 @@ def cmd_rebuild_projections(args: argparse.Namespace) -> int:
         if len(report.differences) > args.show:
             print(f"  ... and {len(report.differences) - args.show} more")
     return 1 if args.check and any(report.differences for report in reports) else 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from requests import RequestException
+    from sqlalchemy.exc import OperationalError
+
+    from nameko_services.ops import trace
+
+    try:
+        found = trace.from_environment(args.order_id, with_broker=not args.no_broker)
+    except (OperationalError, RequestException) as exc:
+        _say(f"cannot read the platform's state: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+        return 2
+    print(trace.render(found))
+    return 0 if found.entries else 1
 
 
 def cmd_attention(args: argparse.Namespace) -> int:
@@ -283,6 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="change nothing; list rows that differ, exit 1 if any")
     rebuild.add_argument("--show", type=_positive, default=20, help="differing rows to print (default 20)")
     rebuild.set_defaults(handler=cmd_rebuild_projections)
+    traced = commands.add_parser("trace", help="one order's timeline across the services")
+    traced.add_argument("order_id")
+    traced.add_argument("--no-broker", action="store_true", help="skip the dead-letter queues")
+    traced.set_defaults(handler=cmd_trace)
     attention = commands.add_parser("attention", help="orders whose compensation keeps failing")
     actions = attention.add_subparsers(dest="action", required=True, metavar="{list,retry}")
     waiting = argparse.ArgumentParser(add_help=False)

@@ -74,3 +74,25 @@ def test_a_token_from_shopctl_token_works_for_its_service_only(platform, registe
     ]), SHOP_TOKEN=minted.stdout.strip())
     assert f"ME {user['id']}" in out
     assert "REFUSED" in out and "NotAuthenticated" in out, out
+
+
+def test_shopctl_trace_shows_a_confirmed_orders_way_through_every_service(platform, client, register_customer,
+                                                                           product):
+    from tests.e2e.saga_support import FINAL, place, wait_for
+
+    _, token = register_customer(name="Traced")
+    order = wait_for(client, token, place(client, token, product()["id"]).json()["id"], FINAL)
+    assert order["status"] == "confirmed"
+    traced = subprocess.run([str(BIN / "shopctl"), "trace", order["id"]], capture_output=True, text=True,
+                            cwd=ROOT, env=platform.env, timeout=SHELL_TIMEOUT)
+    assert traced.returncode == 0, traced.stdout + traced.stderr
+    out = traced.stdout
+    print(out)  # the README's example comes from here (pytest -s)
+    assert out.startswith(f"order {order['id']}: confirmed, payment paid")
+    for step in ("v1 OrderPlaced", "<- orders.order_placed handled by catalog.on_order_placed",
+                 "<- catalog.stock_reserved handled by orders.on_stock_reserved",
+                 "<- orders.payment_requested handled by payments.on_payment_requested",
+                 "PaymentCaptured", "<- payments.payment_captured handled by orders.on_payment_captured",
+                 "<- orders.order_confirmed handled by catalog.on_order_confirmed", "reservation committed"):
+        assert step in out
+    assert "unpublished outbox rows: none" in out and "dead letters: none" in out
