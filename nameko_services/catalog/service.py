@@ -11,43 +11,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from nameko.extensions import DependencyProvider
-
 from nameko_services.catalog import handlers, saga, schemas
 from nameko_services.catalog.domain import require_admin, require_stock_operator
 from nameko_services.catalog.models import outbox
 from nameko_services.catalog.repository import SqlUnitOfWork
 from nameko_services.common.db import Database
 from nameko_services.common.events import event_handler
-from nameko_services.common.logging import LoggingContext, bind
 from nameko_services.common.relay import OutboxRelayRunner
-from nameko_services.common.rpc import Caller, rpc
-from nameko_services.common.sentry import SentryReporter
+from nameko_services.common.rpc import rpc
+from nameko_services.common.service import ShopService
 
 Json = dict[str, Any]
 
 
-class EventId(DependencyProvider):
-    """The id of the event being handled (header ``nameko.event_id``); None in an RPC worker.
-
-    An event handler always has one: ``common.events`` refuses an event without an id (its
-    token names the id) before any handler runs.
-    """
-
-    def get_dependency(self, worker_ctx: Any) -> str | None:
-        return worker_ctx.context_data.get("event_id")
-
-
-class CatalogService:
+class CatalogService(ShopService):
     """Categories, products and the stock that orders reserve."""
 
     name = "catalog"
 
     db = Database("core")
-    caller = Caller()
-    logging = LoggingContext()
-    sentry = SentryReporter()
-    event_id = EventId()
     relay = OutboxRelayRunner(outbox)
 
     @property
@@ -136,26 +118,26 @@ class CatalogService:
     @event_handler("orders", "order_placed")
     def on_order_placed(self, payload: Json) -> None:
         """Reserve a new order's stock; answer stock_reserved or stock_reservation_failed."""
-        bind(order_id=payload.get("order_id"), event_id=self.event_id)
-        saga.on_order_placed(self.uow, self.event_id, schemas.load(schemas.OrderPlacedSchema(), payload))
+        event_id = self.handling(payload, "order_id")
+        saga.on_order_placed(self.uow, event_id, schemas.load(schemas.OrderPlacedSchema(), payload))
 
     @event_handler("orders", "stock_adjustment_requested")
     def on_stock_adjustment_requested(self, payload: Json) -> None:
         """Hold a modified order's items; answer stock_adjusted or stock_adjustment_failed."""
-        bind(order_id=payload.get("order_id"), event_id=self.event_id)
+        event_id = self.handling(payload, "order_id")
         saga.on_stock_adjustment_requested(
-            self.uow, self.event_id, schemas.load(schemas.StockAdjustmentRequestedSchema(), payload))
+            self.uow, event_id, schemas.load(schemas.StockAdjustmentRequestedSchema(), payload))
 
     @event_handler("orders", "order_confirmed")
     def on_order_confirmed(self, payload: Json) -> None:
         """A paid order's reserved stock leaves the warehouse; answer stock_committed."""
-        bind(order_id=payload.get("order_id"), event_id=self.event_id)
+        event_id = self.handling(payload, "order_id")
         order_id, _ = schemas.load(schemas.OrderChangedSchema(), payload)
-        saga.on_order_confirmed(self.uow, self.event_id, order_id)
+        saga.on_order_confirmed(self.uow, event_id, order_id)
 
     @event_handler("orders", "order_cancelled")
     def on_order_cancelled(self, payload: Json) -> None:
         """A cancelled order's stock is released or restocked; answer stock_released."""
-        bind(order_id=payload.get("order_id"), event_id=self.event_id)
+        event_id = self.handling(payload, "order_id")
         order_id, order_version = schemas.load(schemas.OrderChangedSchema(), payload)
-        saga.on_order_cancelled(self.uow, self.event_id, order_id, order_version)
+        saga.on_order_cancelled(self.uow, event_id, order_id, order_version)

@@ -10,17 +10,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from nameko.dependency_providers import Config
 from nameko.timer import Timer
 
 from nameko_services.common.auth import Principal
-from nameko_services.common.call_context import CallContext
 from nameko_services.common.db import Database
 from nameko_services.common.events import event_handler
-from nameko_services.common.logging import LoggingContext, bind
 from nameko_services.common.relay import OutboxRelayRunner
-from nameko_services.common.rpc import Caller, rpc
-from nameko_services.common.sentry import SentryReporter
+from nameko_services.common.rpc import rpc
+from nameko_services.common.service import ShopService
 from nameko_services.common.service_rpc import ServiceRpc
 from nameko_services.common.validation import valid_idempotency_key
 from nameko_services.orders import handlers, queries, saga, schemas
@@ -54,17 +51,12 @@ def actor_of(principal: Principal) -> Actor:
     return Actor(principal.user_id, principal.is_admin or operator)
 
 
-class OrdersService:
+class OrdersService(ShopService):
     """Orders: placed and changed by customers, moved along by the saga and by admins."""
 
     name = "orders"
 
     db = Database("orders")
-    caller = Caller()
-    logging = LoggingContext()
-    sentry = SentryReporter()
-    context = CallContext()
-    config = Config()
     catalog_rpc = ServiceRpc("catalog")
     relay = OutboxRelayRunner(outbox)
 
@@ -87,10 +79,8 @@ class OrdersService:
                                                     float(seconds("RPC_TIMEOUT", 10)) / 2)))
 
     def _react(self, handler: str, payload: Json) -> None:
-        """One catalog or payments event, applied to its order once (the event token check has
-        already refused any event without an id)."""
-        event_id = str(self.context.event_id)
-        bind(order_id=(payload or {}).get("order_id"), event_id=event_id)
+        """One catalog or payments event, applied to its order once."""
+        event_id = self.handling(payload, "order_id")
         saga.react(self.uow, handler, event_id, schemas.load(schemas.ReplySchema(), payload))
 
     @rpc

@@ -11,13 +11,12 @@ from typing import Any
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
-from nameko_services.common.call_context import CallContext
 from nameko_services.common.db import Database
 from nameko_services.common.events import event_handler
-from nameko_services.common.logging import LoggingContext, bind
+from nameko_services.common.logging import bind
 from nameko_services.common.relay import OutboxRelayRunner
-from nameko_services.common.rpc import Caller, rpc
-from nameko_services.common.sentry import SentryReporter
+from nameko_services.common.rpc import rpc
+from nameko_services.common.service import ShopService
 from nameko_services.payments import handlers, saga, schemas
 from nameko_services.payments.gateways import adapters_from_config
 from nameko_services.payments.models import outbox
@@ -50,16 +49,12 @@ class PaymentProcessor(DependencyProvider):
         return self.processor
 
 
-class PaymentsService:
+class PaymentsService(ShopService):
     """Authorises, captures, voids and refunds order payments; event-sourced."""
 
     name = "payments"
 
     db = Database("payments")
-    caller = Caller()
-    logging = LoggingContext()
-    sentry = SentryReporter()
-    context = CallContext()
     processor = PaymentProcessor()
     relay = OutboxRelayRunner(outbox)
 
@@ -67,38 +62,31 @@ class PaymentsService:
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.db)
 
-    def _handling(self, payload: Json) -> str:
-        """Bind the event's ids to the log lines; return its id (the event token check has
-        already refused any event without one)."""
-        event_id = str(self.context.event_id)
-        bind(order_id=payload.get("order_id"), payment_id=payload.get("payment_id"), event_id=event_id)
-        return event_id
-
     @event_handler("orders", "payment_requested")
     def on_payment_requested(self, payload: Json) -> None:
         """Authorise the payment of an order version (once) and answer authorised or failed."""
-        event_id = self._handling(payload)
+        event_id = self.handling(payload, "order_id", "payment_id")
         cmd = schemas.load(schemas.PaymentRequestedSchema(), payload)
         saga.on_payment_requested(self.uow, self.processor, event_id, cmd)
 
     @event_handler("orders", "capture_requested")
     def on_capture_requested(self, payload: Json) -> None:
         """Capture an authorised payment and answer captured or failed(capture_failed)."""
-        event_id = self._handling(payload)
+        event_id = self.handling(payload, "order_id", "payment_id")
         order_id, version, payment_id = schemas.load(schemas.CaptureRequestedSchema(), payload)
         saga.on_capture_requested(self.uow, self.processor, event_id, order_id, version, payment_id)
 
     @event_handler("orders", "void_requested")
     def on_void_requested(self, payload: Json) -> None:
         """Void a stale or unwanted authorisation and answer payment_voided."""
-        event_id = self._handling(payload)
+        event_id = self.handling(payload, "order_id", "payment_id")
         order_id, payment_id = schemas.load(schemas.VoidRequestedSchema(), payload)
         saga.on_void_requested(self.uow, self.processor, event_id, order_id, payment_id)
 
     @event_handler("orders", "order_cancelled")
     def on_order_cancelled(self, payload: Json) -> None:
         """Remember the cancellation; void or refund the order's payments."""
-        event_id = self._handling(payload)
+        event_id = self.handling(payload, "order_id", "payment_id")
         order_id = schemas.load(schemas.OrderCancelledSchema(), payload)
         saga.on_order_cancelled(self.uow, self.processor, event_id, order_id)
 

@@ -9,9 +9,8 @@ from nameko.extensions import DependencyProvider
 
 from nameko_services.common.db import Database
 from nameko_services.common.keys import load_public_keys, load_signing_key
-from nameko_services.common.logging import LoggingContext
-from nameko_services.common.rpc import Caller, rpc
-from nameko_services.common.sentry import SentryReporter
+from nameko_services.common.rpc import rpc
+from nameko_services.common.service import ShopService
 from nameko_services.users import handlers, oauth, schemas
 from nameko_services.users.domain import require_admin, require_user
 from nameko_services.users.repository import SqlUnitOfWork
@@ -53,7 +52,7 @@ class LoginThrottle(DependencyProvider):
         return self.policy
 
 
-class UsersService:
+class UsersService(ShopService):
     """Accounts, profiles, roles and OAuth 2.0 tokens."""
 
     name = "users"
@@ -61,9 +60,6 @@ class UsersService:
     db = Database("core")
     tokens = Tokens()
     login_throttle = LoginThrottle()
-    caller = Caller()
-    logging = LoggingContext()
-    sentry = SentryReporter()
 
     @property
     def uow(self) -> SqlUnitOfWork:

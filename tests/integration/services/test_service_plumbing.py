@@ -1,4 +1,5 @@
-"""Plumbing every service shares: the schema check at start-up and JSON logs with call ids."""
+"""Plumbing every service shares: the dependencies of ``ShopService``, the schema check at
+start-up and JSON logs with call ids."""
 import json
 import logging
 import os
@@ -6,12 +7,17 @@ import os
 import pytest
 from sqlalchemy import create_engine, text
 
+from nameko_services.catalog.service import CatalogService
 from nameko_services.common import migrate
 from nameko_services.common.db import Database
 from nameko_services.common.dbadmin import create_database, drop_database
 from nameko_services.common.logging import ContextFilter, LoggingContext, json_formatter
 from nameko_services.common.migrate import SchemaOutOfDate
 from nameko_services.common.rpc import rpc
+from nameko_services.common.service import ShopService
+from nameko_services.orders.service import OrdersService
+from nameko_services.payments.service import PaymentsService
+from nameko_services.users.service import UsersService
 
 log = logging.getLogger("tests.plumbing")
 # What a failed statement must never put into a log line or an error reply.
@@ -40,6 +46,31 @@ class FailsWithSecrets:
     def store_secrets(self):
         self.db.execute(text("INSERT INTO no_such_table (hash, token, line1) VALUES (:h, :t, :a)"),
                         {"h": ARGON2_HASH, "t": PAYMENT_TOKEN, "a": ADDRESS_LINE})
+
+
+SHARED = {"caller", "logging", "sentry", "config", "context"}
+
+
+class Plumbed(ShopService):
+    name = "users"
+
+    @rpc
+    def whoami(self):
+        return {"service": self.caller.service, "correlation_id": self.context.correlation_id,
+                "amqp": bool(self.config.get("AMQP_URI"))}
+
+
+@pytest.mark.parametrize("service_cls", [UsersService, CatalogService, OrdersService, PaymentsService])
+def test_every_service_gets_the_shared_dependencies_from_its_base(container_factory, rabbit_config,
+                                                                   service_cls):
+    container = container_factory(service_cls, rabbit_config)
+    assert {dependency.attr_name for dependency in container.dependencies} >= SHARED
+
+
+def test_a_subclass_of_the_base_has_working_shared_dependencies(container_factory, rabbit_config, call):
+    container_factory(Plumbed, rabbit_config).start()
+    answer = call("users", "whoami")
+    assert answer["service"] == "gateway" and answer["correlation_id"] and answer["amqp"]
 
 
 @pytest.fixture
