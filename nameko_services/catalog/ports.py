@@ -6,7 +6,7 @@ from typing import Protocol
 
 from nameko_services.catalog.commands import ProductQuery, ProductView
 from nameko_services.catalog.domain import Category, Product, Reservation, StockLevel
-from nameko_services.common.outbox import Outbox
+from nameko_services.common.unit_of_work import EventUnitOfWork
 
 
 class CategoryRepository(Protocol):
@@ -53,7 +53,7 @@ class ReservationRepository(Protocol):
         """Drop a claim that reserved nothing (a failed reservation keeps no row)."""
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(EventUnitOfWork, Protocol):
     @property
     def categories(self) -> CategoryRepository: ...
     @property
@@ -62,13 +62,3 @@ class UnitOfWork(Protocol):
     def stock(self) -> StockRepository: ...
     @property
     def reservations(self) -> ReservationRepository: ...
-    @property
-    def outbox(self) -> Outbox: ...
-
-    def first_delivery(self, event_id: str, handler: str) -> bool:
-        """Record that ``handler`` applies event ``event_id``; False if it already did."""
-
-    def __enter__(self) -> UnitOfWork: ...
-    def __exit__(self, exc_type: object, error: object, traceback: object) -> None:
-        """Roll back whatever was not committed."""
-    def commit(self) -> None: ...

@@ -30,8 +30,7 @@ from nameko_services.catalog.models import (
     processed_events,
 )
 from nameko_services.common.errors import CategoryInUse, Conflict, DuplicateSku, DuplicateSlug
-from nameko_services.common.idempotency import first_delivery
-from nameko_services.common.outbox import SessionOutbox
+from nameko_services.common.unit_of_work import SqlEventUnitOfWork
 
 CATEGORY_TREE_LOCK = 0x636174616C6F67  # "catalog": one advisory lock for moves in the tree
 
@@ -250,31 +249,18 @@ def translate(error: IntegrityError) -> Exception:
     return factory(deleting) if factory else Conflict(details={"constraint": constraint})
 
 
-class SqlUnitOfWork:
-    """Repositories over one session; leaving the block rolls back what was not committed."""
+class SqlUnitOfWork(SqlEventUnitOfWork):
+    """The catalog's repositories over one session; a constraint violation is a typed error."""
+
+    outbox_table = outbox
+    processed_events = processed_events
 
     def __init__(self, session: Session) -> None:
-        self.session = session
+        super().__init__(session)
         self.categories = SqlCategories(session)
         self.products = SqlProducts(session)
         self.stock = SqlStock(session)
         self.reservations = SqlReservations(session)
-        self.outbox = SessionOutbox(session, outbox)
 
-    def first_delivery(self, event_id: str, handler: str) -> bool:
-        return first_delivery(self.session, processed_events, event_id, handler)
-
-    def __enter__(self) -> SqlUnitOfWork:
-        return self
-
-    def __exit__(self, exc_type: object, error: object, traceback: object) -> None:
-        self.session.rollback()
-        if isinstance(error, IntegrityError):
-            raise translate(error) from None
-
-    def commit(self) -> None:
-        try:
-            self.session.commit()
-        except IntegrityError as error:
-            self.session.rollback()
-            raise translate(error) from None
+    def translate(self, error: IntegrityError) -> Exception:
+        return translate(error)

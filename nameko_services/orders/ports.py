@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from nameko_services.common.event_store import StoredEvent
-from nameko_services.common.outbox import Outbox
+from nameko_services.common.unit_of_work import EventUnitOfWork
 from nameko_services.orders.domain import Priced
 from nameko_services.orders.idempotency_keys import KeyRecord
 from nameko_services.orders.order import Order
@@ -39,20 +39,11 @@ class IdempotencyKeys(Protocol):
         """Forget an ``in_progress`` key whose request failed."""
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(EventUnitOfWork, Protocol):
     @property
     def orders(self) -> OrderRepository: ...
     @property
     def keys(self) -> IdempotencyKeys: ...
-    @property
-    def outbox(self) -> Outbox: ...
-
-    def first_delivery(self, event_id: str, handler: str) -> bool:
-        """Record that ``handler`` applies event ``event_id``; False if it already did."""
-    def __enter__(self) -> UnitOfWork: ...
-    def __exit__(self, exc_type: object, error: object, traceback: object) -> None:
-        """Roll back whatever was not committed."""
-    def commit(self) -> None: ...
 
 
 class Catalog(Protocol):

@@ -9,8 +9,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from nameko_services.common.event_sourced import AggregateRepository
-from nameko_services.common.idempotency import first_delivery
 from nameko_services.common.outbox import SessionOutbox
+from nameko_services.common.unit_of_work import SqlEventUnitOfWork
 from nameko_services.orders import projection
 from nameko_services.orders.domain import OPEN_STATUSES
 from nameko_services.orders.idempotency_keys import DONE, IN_PROGRESS, KeyRecord
@@ -96,23 +96,13 @@ class SqlIdempotencyKeys:
             self._where(user_id, key), IdempotencyKeyRow.state == IN_PROGRESS))
 
 
-class SqlUnitOfWork:
-    """Repositories over one session; leaving the block rolls back what was not committed."""
+class SqlUnitOfWork(SqlEventUnitOfWork):
+    """The orders repositories over one session; their events carry the request's correlation id."""
+
+    outbox_table = outbox
+    processed_events = processed_events
 
     def __init__(self, session: Session, correlation_id: str | None = None) -> None:
-        self.session = session
-        self.outbox = SessionOutbox(session, outbox, correlation_id)
+        super().__init__(session, correlation_id)
         self.orders = SqlOrders(session, self.outbox, correlation_id)
         self.keys = SqlIdempotencyKeys(session)
-
-    def first_delivery(self, event_id: str, handler: str) -> bool:
-        return first_delivery(self.session, processed_events, event_id, handler)
-
-    def __enter__(self) -> SqlUnitOfWork:
-        return self
-
-    def __exit__(self, exc_type: object, error: object, traceback: object) -> None:
-        self.session.rollback()
-
-    def commit(self) -> None:
-        self.session.commit()

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Protocol
 
 from nameko_services.common.event_store import StoredEvent
-from nameko_services.common.outbox import Outbox
+from nameko_services.common.unit_of_work import EventUnitOfWork
 from nameko_services.payments.domain import Payment
 
 
@@ -31,20 +31,11 @@ class CancelledOrders(Protocol):
     def contains(self, order_id: str) -> bool: ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(EventUnitOfWork, Protocol):
     @property
     def payments(self) -> PaymentRepository: ...
     @property
     def cancelled_orders(self) -> CancelledOrders: ...
-    @property
-    def outbox(self) -> Outbox: ...
 
-    def first_delivery(self, event_id: str, handler: str) -> bool:
-        """Record that ``handler`` applies event ``event_id``; False if it already did."""
     def lock_order(self, order_id: str) -> None:
         """Serialise the changes to one order's payments until the unit of work ends."""
-
-    def __enter__(self) -> UnitOfWork: ...
-    def __exit__(self, exc_type: object, error: object, traceback: object) -> None:
-        """Roll back whatever was not committed."""
-    def commit(self) -> None: ...

@@ -10,8 +10,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from nameko_services.common.event_sourced import AggregateRepository
-from nameko_services.common.idempotency import first_delivery
 from nameko_services.common.outbox import SessionOutbox
+from nameko_services.common.unit_of_work import SqlEventUnitOfWork
 from nameko_services.payments import projection
 from nameko_services.payments.domain import Payment
 from nameko_services.payments.models import CancelledOrderRow, outbox, payment_events, processed_events
@@ -70,26 +70,16 @@ class SqlCancelledOrders:
         return self.session.get(CancelledOrderRow, uuid.UUID(order_id)) is not None
 
 
-class SqlUnitOfWork:
-    """One transaction on the worker's session; leaving without ``commit`` rolls back."""
+class SqlUnitOfWork(SqlEventUnitOfWork):
+    """The payments repositories over one session, and the per-order lock."""
+
+    outbox_table = outbox
+    processed_events = processed_events
 
     def __init__(self, session: Session) -> None:
-        self.session = session
-        self.outbox = SessionOutbox(session, outbox)
+        super().__init__(session)
         self.payments = SqlPayments(session, self.outbox)
         self.cancelled_orders = SqlCancelledOrders(session)
-
-    def __enter__(self) -> SqlUnitOfWork:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.session.rollback()
-
-    def commit(self) -> None:
-        self.session.commit()
-
-    def first_delivery(self, event_id: str, handler: str) -> bool:
-        return first_delivery(self.session, processed_events, event_id, handler)
 
     def lock_order(self, order_id: str) -> None:
         # Payments take turns per order, not per payment: the rules span an order's payments

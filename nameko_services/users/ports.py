@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from nameko_services.common import unit_of_work
 from nameko_services.users.authorization import AuthorizationCode
 from nameko_services.users.clients import Client
 from nameko_services.users.domain import RefreshToken, User
@@ -55,8 +56,8 @@ class AuthorizationCodeRepository(Protocol):
     def purge_expired(self, now: datetime, keep_redeemed: timedelta) -> None: ...
 
 
-class UnitOfWork(Protocol):
-    """One transaction over both repositories."""
+class UnitOfWork(unit_of_work.UnitOfWork, Protocol):
+    """One transaction over the users service's repositories."""
 
     @property
     def users(self) -> UserRepository: ...
@@ -68,8 +69,3 @@ class UnitOfWork(Protocol):
     def clients(self) -> ClientRepository: ...
     @property
     def codes(self) -> AuthorizationCodeRepository: ...
-
-    def __enter__(self) -> UnitOfWork: ...
-    def __exit__(self, exc_type: object, error: object, traceback: object) -> None:
-        """Roll back whatever was not committed."""
-    def commit(self) -> None: ...

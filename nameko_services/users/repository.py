@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from nameko_services.common import unit_of_work
 from nameko_services.common.errors import EmailTaken
 from nameko_services.users.authorization import AuthorizationCode
 from nameko_services.users.clients import Client
@@ -243,29 +244,18 @@ def _constraint(error: IntegrityError) -> str | None:
     return getattr(diag, "constraint_name", None)
 
 
-class SqlUnitOfWork:
-    """Repositories over one session; leaving the block rolls back what was not committed."""
+class SqlUnitOfWork(unit_of_work.SqlUnitOfWork):
+    """The users service's repositories over one session; a taken email is ``EmailTaken``."""
 
     def __init__(self, session: Session) -> None:
-        self.session = session
+        super().__init__(session)
         self.users = SqlUsers(session)
         self.refresh_tokens = SqlRefreshTokens(session)
         self.clients = SqlClients(session)
         self.codes = SqlAuthorizationCodes(session)
         self.login_attempts = SqlLoginAttempts(session)
 
-    def __enter__(self) -> SqlUnitOfWork:
-        return self
-
-    def __exit__(self, exc_type: object, error: object, traceback: object) -> None:
-        self.session.rollback()
-
-    def commit(self) -> None:
-        try:
-            self.session.commit()
-        except IntegrityError as error:
-            self.session.rollback()
-            if _constraint(error) == EMAIL_UNIQUE_INDEX:
-                raise EmailTaken(details={"email": ["An account with this email already exists."]}) \
-                    from None
-            raise
+    def translate(self, error: IntegrityError) -> Exception | None:
+        if _constraint(error) == EMAIL_UNIQUE_INDEX:
+            return EmailTaken(details={"email": ["An account with this email already exists."]})
+        return None

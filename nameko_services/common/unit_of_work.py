@@ -1,0 +1,80 @@
+"""The unit of work every service's use cases run in: one transaction, committed or rolled back.
+
+- ``UnitOfWork``: what a use case may do with it (enter, commit, leave: what was not committed
+  is rolled back); a service's ``ports.UnitOfWork`` adds its repositories.
+- ``EventUnitOfWork``: a saga participant's, which also records the events it handles
+  (``first_delivery``) and queues what it announces (``outbox``).
+- ``SqlUnitOfWork`` / ``SqlEventUnitOfWork``: the same over one SQLAlchemy session; a service's
+  ``repository.SqlUnitOfWork`` extends one with its repositories and, if it has any, the
+  translation of its constraint violations into errors (``translate``).
+"""
+from __future__ import annotations
+
+from typing import ClassVar, Protocol, Self
+
+from sqlalchemy import Table
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from nameko_services.common.idempotency import first_delivery
+from nameko_services.common.outbox import Outbox, SessionOutbox
+
+
+class UnitOfWork(Protocol):
+    def __enter__(self) -> Self: ...
+    def __exit__(self, exc_type: object, error: object, traceback: object) -> None:
+        """Roll back whatever was not committed."""
+    def commit(self) -> None: ...
+
+
+class EventUnitOfWork(UnitOfWork, Protocol):
+    @property
+    def outbox(self) -> Outbox: ...
+
+    def first_delivery(self, event_id: str, handler: str) -> bool:
+        """Record that ``handler`` applies event ``event_id``; False if it already did."""
+
+
+class SqlUnitOfWork:
+    """Repositories over one session; leaving the block rolls back what was not committed."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: object, error: object, traceback: object) -> None:
+        self.session.rollback()
+        translated = self.translate(error) if isinstance(error, IntegrityError) else None
+        if translated is not None:
+            raise translated from None
+
+    def commit(self) -> None:
+        try:
+            self.session.commit()
+        except IntegrityError as error:
+            self.session.rollback()
+            translated = self.translate(error)
+            if translated is None:
+                raise
+            raise translated from None
+
+    def translate(self, error: IntegrityError) -> Exception | None:
+        """The error a caller should see when the database, not the code, caught a violation;
+        None: the ``IntegrityError`` itself (a bug)."""
+        return None
+
+
+class SqlEventUnitOfWork(SqlUnitOfWork):
+    """A saga participant's: its ``outbox`` and ``processed_events`` tables in the same session."""
+
+    outbox_table: ClassVar[Table]
+    processed_events: ClassVar[Table]
+
+    def __init__(self, session: Session, correlation_id: str | None = None) -> None:
+        super().__init__(session)
+        self.outbox = SessionOutbox(session, self.outbox_table, correlation_id)
+
+    def first_delivery(self, event_id: str, handler: str) -> bool:
+        return first_delivery(self.session, self.processed_events, event_id, handler)
