@@ -8,6 +8,7 @@ from sqlalchemy import Engine, MetaData
 from sqlalchemy.orm import Session, sessionmaker
 
 from nameko_services.common.engine import create_engine
+from nameko_services.common.metrics import DB_POOL_IN_USE
 
 _green_patched = False
 
@@ -67,13 +68,16 @@ class Database(DependencyProvider):
                                   max_overflow=workers)
         ensure_at_head(self.database, self.engine)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        labels, pool = [self.container.service_name, self.database], self.engine.pool
+        DB_POOL_IN_USE.readers[self] = lambda: [(labels, pool.checkedout())]  # type: ignore[attr-defined]
 
     def stop(self) -> None:
-        self.engine.dispose()
+        self.kill()
 
     def kill(self) -> None:
         """Close the connections of a killed container too (nameko's test fixtures kill every
         container): left to garbage collection they pile up until PostgreSQL refuses clients."""
+        DB_POOL_IN_USE.readers.pop(self, None)
         if hasattr(self, "engine"):  # a container whose setup failed is killed too
             self.engine.dispose()
 

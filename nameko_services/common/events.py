@@ -22,6 +22,7 @@ at-least-once delivery both deliver an event more than once.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from kombu import Connection, Exchange, Queue
@@ -37,6 +38,7 @@ from nameko_services.common.event_auth import (
     verify_event,
 )
 from nameko_services.common.event_keys import Resign, emitter_keys
+from nameko_services.common.metrics import observe_entrypoint
 from nameko_services.common.outbox import EVENT_ID_HEADER
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,7 @@ class ReliableEventHandler(EventHandler):
         # Only the emitting service's own keys: a token of any other service is refused.
         self.event_keys = emitter_keys(self.source_service)
         self.max_age = int(config.get("EVENT_TOKEN_MAX_AGE", DEFAULT_EVENT_TOKEN_MAX_AGE))
+        self._started: dict[int, float] = {}  # message -> when its handling began (for the metrics)
         self._declare(config[AMQP_URI_CONFIG_KEY])
 
     def _declare(self, amqp_uri: str) -> None:
@@ -101,9 +104,16 @@ class ReliableEventHandler(EventHandler):
                          event_type=self.event_type, event_id=headers.get(EVENT_ID_HEADER),
                          payload=body, max_age=self.max_age)
         except NotAuthenticated as exc:
+            self._observe(message, "refused")
             self._refuse(message, str(exc))
         else:
+            self._started[id(message)] = time.perf_counter()
             super().handle_message(body, message)
+
+    def _observe(self, message: Any, outcome: str) -> None:
+        started = self._started.pop(id(message), None)
+        seconds = 0.0 if started is None else time.perf_counter() - started
+        observe_entrypoint(self.container.service_name, self.method_name, "event", outcome, seconds)
 
     def _refuse(self, message: Any, reason: str) -> None:
         """Park an unauthenticated event in the dead-letter queue, unhandled, for an operator."""
@@ -139,10 +149,11 @@ class ReliableEventHandler(EventHandler):
     def handle_result(self, message: Any, worker_ctx: Any, result: Any = None,
                       exc_info: Any = None) -> tuple[Any, Any]:
         if exc_info is None:
+            self._observe(message, "ok")
             self._settle(self.queue_consumer.ack_message, message)
             return result, exc_info
         try:
-            self._send_to_retry_or_dead_letter(message, exc_info)
+            self._observe(message, self._send_to_retry_or_dead_letter(message, exc_info))
         except Exception:
             log.exception("could not park failed event; requeueing it")
             self._settle(self.queue_consumer.requeue_message, message)
@@ -150,7 +161,8 @@ class ReliableEventHandler(EventHandler):
             self._settle(self.queue_consumer.ack_message, message)
         return result, exc_info
 
-    def _send_to_retry_or_dead_letter(self, message: Any, exc_info: Any) -> None:
+    def _send_to_retry_or_dead_letter(self, message: Any, exc_info: Any) -> str:
+        """Park a failed event for its next try, or for good; say which (``retried``, ``dead_lettered``)."""
         headers = dict(message.headers or {})
         attempt = int(headers.get(ATTEMPT_HEADER, 0)) + 1
         headers[ATTEMPT_HEADER] = attempt
@@ -163,6 +175,7 @@ class ReliableEventHandler(EventHandler):
             log.error("event handler %s failed %s times; dead-lettered", self.queue.name, attempt)
         self.publisher.publish(message.payload, exchange=DEFAULT_EXCHANGE, routing_key=target,
                                headers=headers, use_confirms=True, mandatory=True)
+        return "retried" if attempt <= len(self.delays) else "dead_lettered"
 
 
 event_handler = ReliableEventHandler.decorator

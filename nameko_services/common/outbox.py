@@ -152,6 +152,15 @@ class OutboxRelay:
             total += sent
         return total
 
+    def lag(self) -> tuple[int, float]:
+        """How many rows wait to be published, and the oldest one's age in seconds (0 if none)."""
+        t = self.table
+        with self.engine.connect() as conn:
+            count, oldest = conn.execute(
+                select(func.count(), func.extract("epoch", func.now() - func.min(t.c.created_at)))
+                .where(t.c.published_at.is_(None))).one()
+        return int(count), float(oldest or 0.0)
+
     def pending(self) -> int:
         """How many rows wait to be published."""
         t = self.table

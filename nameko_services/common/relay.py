@@ -18,6 +18,7 @@ from nameko_services.common.event_auth import (
 )
 from nameko_services.common.keys import load_signing_key
 from nameko_services.common.listen import ChannelListener, psycopg2_connector
+from nameko_services.common.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING, RELAY_PUBLISHED
 from nameko_services.common.outbox import EVENT_ID_HEADER, OutboxMessage, OutboxRelay, outbox_channel
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,9 @@ def event_publisher(config: dict[str, Any], service_name: str) -> Any:
         publisher.publish(message.payload, exchange=exchange, routing_key=message.event_type,
                           extra_headers=headers, use_confirms=True,
                           retry=True, retry_policy={"max_retries": 3})
+        published.inc()
 
+    published = RELAY_PUBLISHED.labels(service_name)
     return publish
 
 
@@ -105,13 +108,18 @@ class OutboxRelayRunner(DependencyProvider):
             psycopg2_connector(engine, f"{self.container.service_name}-outbox-relay"),
             outbox_channel(self.table))
         interval = float(self.container.config.get(FALLBACK_INTERVAL_KEY, self.fallback_interval))
-        self.loop = RelayLoop(OutboxRelay(engine, self.table, publish), listener, interval)
+        relay = OutboxRelay(engine, self.table, publish)
+        self.loop = RelayLoop(relay, listener, interval)
+        service = self.container.service_name
+        OUTBOX_PENDING.readers[self] = lambda: [([service], relay.lag()[0])]
+        OUTBOX_OLDEST_AGE.readers[self] = lambda: [([service], relay.lag()[1])]
         self._running = True
         self.container.spawn_managed_thread(lambda: self.loop.run(lambda: self._running),
                                             identifier="outbox-relay")
 
     def stop(self) -> None:
         self._running = False
+        OUTBOX_PENDING.readers.pop(self, None)
+        OUTBOX_OLDEST_AGE.readers.pop(self, None)
 
-    def kill(self) -> None:
-        self._running = False
+    kill = stop

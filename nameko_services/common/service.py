@@ -12,6 +12,7 @@ from nameko.dependency_providers import Config
 
 from nameko_services.common.call_context import CallContext
 from nameko_services.common.logging import LoggingContext, bind
+from nameko_services.common.metrics import Metrics
 from nameko_services.common.rpc import Caller
 from nameko_services.common.sentry import SentryReporter
 
@@ -24,6 +25,7 @@ class ShopService:
     sentry = SentryReporter()  # failed workers reported when SENTRY_DSN is set
     config = Config()  # the service's config (nameko run --config)
     context = CallContext()  # event id and correlation id of the current worker
+    metrics = Metrics()  # entrypoint timings; /metrics and /health on METRICS_PORT (0: off)
 
     def handling(self, payload: Any, *fields: str) -> str:
         """Bind the event's id and the payload's ``fields`` to the log lines; return the id

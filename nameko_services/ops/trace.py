@@ -138,7 +138,7 @@ def dead_letters_about(order_id: str, api: str, vhost: str, auth: tuple[str, str
         if not queue["name"].endswith(".dead-letter"):
             continue  # the listing's message counts lag by seconds: peek every dead-letter queue
         name = requests.utils.quote(queue["name"], safe="")
-        peek = {"count": PEEK_PER_QUEUE, "ackmode": "ack_requeue_true", "encoding": "auto"}
+        peek: dict[str, Any] = {"count": PEEK_PER_QUEUE, "ackmode": "ack_requeue_true", "encoding": "auto"}
         peeked = requests.post(f"{api}/api/queues/{quoted}/{name}/get", auth=auth, timeout=10, json=peek)
         peeked.raise_for_status()
         for message in peeked.json():

@@ -124,6 +124,9 @@ class Platform:
                 proc.wait()
 
 
+METRICS_SERVICES = ("USERS", "CATALOG", "ORDERS", "PAYMENTS")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -193,6 +196,8 @@ def running_platform(amqp_uri: str, database_urls: dict[str, str], keys_dir: Pat
         "SHOP_GATEWAY_PORT": str(port), "SHOP_TOKEN_ISSUER": base_url, "SHOP_LOG_LEVEL": "INFO",
         # Short, so a test that pauses a service (SIGSTOP) gets its 504 quickly.
         "SHOP_RPC_TIMEOUT": "3",
+        # Each service's metrics on a free port: a developer's `make run` may hold the defaults.
+        **{f"SHOP_METRICS_PORT_{name}": str(_free_port()) for name in METRICS_SERVICES},
     } | (overrides or {})
     running = Platform(base_url, env, log_dir)
     try:
