@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -21,7 +21,8 @@ from gateway.errors import BadRequest
 from gateway.ratelimit import enforce
 from gateway.rpc import RpcClient
 from nameko_services.common.auth import Principal
-from nameko_services.common.errors import InvalidInput, NotFound
+from nameko_services.common.errors import NotFound
+from nameko_services.common.validation import load
 
 PUBLIC = "public"  # no token is even looked at (operations, OAuth, JWKS)
 
@@ -49,12 +50,12 @@ class Context:
         except ValueError:
             raise BadRequest("The request body is not valid JSON.") from None
         assert self.endpoint.body is not None
-        return validated(self.endpoint.body(), data)
+        return dict(load(self.endpoint.body(), data, none_is_empty=False))
 
     def query(self) -> dict[str, Any]:
         """The query string, validated by the endpoint's query schema."""
         assert self.endpoint.query is not None
-        return validated(self.endpoint.query(), dict(self.request.query_params))
+        return dict(load(self.endpoint.query(), dict(self.request.query_params)))
 
     def path_id(self, name: str, not_found: type[NotFound] = NotFound) -> str:
         """A UUID path parameter in canonical form; anything else is simply not found."""
@@ -85,16 +86,6 @@ class Endpoint:
     errors: tuple[int, ...] = field(default=())
     rate: str | None = None  # gateway.ratelimit.AUTH or EXPENSIVE: limited per address and client
     scope: str | None = None  # a machine client (client credentials) with this scope may call it too
-
-
-def validated(schema: Schema, data: Any) -> dict[str, Any]:
-    """Load ``data``; every problem is reported at once, naming its field."""
-    try:
-        loaded = schema.load(data)
-    except ValidationError as error:
-        messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
-        raise InvalidInput(details=messages) from None
-    return dict(loaded)
 
 
 def mount(endpoint: Endpoint) -> Route:

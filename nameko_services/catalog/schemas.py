@@ -187,21 +187,6 @@ class StockAdjustmentRequestedSchema(Schema):
                                  tuple(data["current_items"]))
 
 
-def _plain(messages: Any) -> Any:
-    """marshmallow keys nested list errors by int; JSON wants strings."""
-    if isinstance(messages, dict):
-        return {str(key): _plain(value) for key, value in messages.items()}
-    return messages
-
-
-def load(schema: Schema, payload: Any) -> Any:
-    """Validate ``payload``; every problem is reported at once as ``InvalidInput``."""
-    try:
-        return schema.load(payload if payload is not None else {})
-    except ValidationError as error:
-        raise InvalidInput(details=_plain(error.messages)) from None
-
-
 # --- answers -------------------------------------------------------------------------
 
 

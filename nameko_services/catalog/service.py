@@ -20,6 +20,7 @@ from nameko_services.common.events import event_handler
 from nameko_services.common.relay import OutboxRelayRunner
 from nameko_services.common.rpc import rpc
 from nameko_services.common.service import ShopService
+from nameko_services.common.validation import load
 
 Json = dict[str, Any]
 
@@ -45,14 +46,14 @@ class CatalogService(ShopService):
     def create_category(self, payload: Json) -> Json:
         """Add a category (admin); the slug is made from the name when absent."""
         require_admin(self.caller)
-        command = schemas.load(schemas.CreateCategorySchema(), payload)
+        command = load(schemas.CreateCategorySchema(), payload)
         return schemas.dump_category(handlers.create_category(self.uow, command))
 
     @rpc
     def update_category(self, category_id: str, changes: Json) -> Json:
         """Rename, re-slug or move a category (admin)."""
         require_admin(self.caller)
-        changes = schemas.load(schemas.UpdateCategorySchema(), changes)
+        changes = load(schemas.UpdateCategorySchema(), changes)
         return schemas.dump_category(handlers.update_category(self.uow, category_id, changes))
 
     @rpc
@@ -65,7 +66,7 @@ class CatalogService(ShopService):
     def list_products(self, category_id: str | None = None, q: str | None = None, page: int = 1,
                       per_page: int = 20, include_inactive: bool = False) -> Json:
         """A page of products, searched and filtered; inactive ones only for admins."""
-        query = schemas.load(schemas.ProductQuerySchema(), {
+        query = load(schemas.ProductQuerySchema(), {
             "category_id": category_id, "q": q, "page": page, "per_page": per_page,
             "include_inactive": include_inactive})
         result = handlers.list_products(self.uow, query, self.caller.is_admin)
@@ -80,14 +81,14 @@ class CatalogService(ShopService):
     def create_product(self, payload: Json) -> Json:
         """Add a product with its initial stock (admin)."""
         require_admin(self.caller)
-        command = schemas.load(schemas.CreateProductSchema(), payload)
+        command = load(schemas.CreateProductSchema(), payload)
         return schemas.dump_product(handlers.create_product(self.uow, command))
 
     @rpc
     def update_product(self, product_id: str, changes: Json) -> Json:
         """Change a product's fields (admin)."""
         require_admin(self.caller)
-        changes = schemas.load(schemas.UpdateProductSchema(), changes)
+        changes = load(schemas.UpdateProductSchema(), changes)
         return schemas.dump_product(handlers.update_product(self.uow, product_id, changes))
 
     @rpc
@@ -112,32 +113,32 @@ class CatalogService(ShopService):
     def price_items(self, items: list[Json]) -> Json:
         """Price an order's items at the catalog's current prices (orders, shopctl or admin)."""
         require_stock_operator(self.caller)
-        lines = schemas.load(schemas.PriceItemsSchema(), {"items": items})
+        lines = load(schemas.PriceItemsSchema(), {"items": items})
         return schemas.dump_quote(handlers.price_items(self.uow, lines))
 
     @event_handler("orders", "order_placed")
     def on_order_placed(self, payload: Json) -> None:
         """Reserve a new order's stock; answer stock_reserved or stock_reservation_failed."""
         event_id = self.handling(payload, "order_id")
-        saga.on_order_placed(self.uow, event_id, schemas.load(schemas.OrderPlacedSchema(), payload))
+        saga.on_order_placed(self.uow, event_id, load(schemas.OrderPlacedSchema(), payload))
 
     @event_handler("orders", "stock_adjustment_requested")
     def on_stock_adjustment_requested(self, payload: Json) -> None:
         """Hold a modified order's items; answer stock_adjusted or stock_adjustment_failed."""
         event_id = self.handling(payload, "order_id")
         saga.on_stock_adjustment_requested(
-            self.uow, event_id, schemas.load(schemas.StockAdjustmentRequestedSchema(), payload))
+            self.uow, event_id, load(schemas.StockAdjustmentRequestedSchema(), payload))
 
     @event_handler("orders", "order_confirmed")
     def on_order_confirmed(self, payload: Json) -> None:
         """A paid order's reserved stock leaves the warehouse; answer stock_committed."""
         event_id = self.handling(payload, "order_id")
-        order_id, _ = schemas.load(schemas.OrderChangedSchema(), payload)
+        order_id, _ = load(schemas.OrderChangedSchema(), payload)
         saga.on_order_confirmed(self.uow, event_id, order_id)
 
     @event_handler("orders", "order_cancelled")
     def on_order_cancelled(self, payload: Json) -> None:
         """A cancelled order's stock is released or restocked; answer stock_released."""
         event_id = self.handling(payload, "order_id")
-        order_id, order_version = schemas.load(schemas.OrderChangedSchema(), payload)
+        order_id, order_version = load(schemas.OrderChangedSchema(), payload)
         saga.on_order_cancelled(self.uow, event_id, order_id, order_version)

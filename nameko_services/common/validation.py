@@ -4,9 +4,10 @@
   lone surrogate) in any field, named by its path.
 - ``Pattern``: a regular expression the whole value must match (no trailing newline).
 - ``AddressSchema``: the one postal address rule (a country is an assigned ISO 3166-1 code).
+- ``load``: the one way to apply a schema, turning marshmallow's ``ValidationError`` into
+  ``InvalidInput`` naming every bad field.
 
-No nameko, eventlet or SQLAlchemy here, so the gateway imports it too. Problems are marshmallow
-``ValidationError``s; each ``load`` turns them into ``InvalidInput`` naming the fields.
+No nameko, eventlet or SQLAlchemy here, so the gateway imports it too.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from nameko_services.common.countries import COUNTRY_CODES
-from nameko_services.common.errors import IdempotencyKeyMissing
+from nameko_services.common.errors import IdempotencyKeyMissing, InvalidInput
 from nameko_services.common.text import UNSTORABLE_MESSAGE, escaped, is_storable, matches
 
 
@@ -52,6 +53,29 @@ class InputSchema(Schema):
         if problems:
             raise ValidationError(problems)
         return data
+
+
+def field_messages(messages: Any) -> Any:
+    """marshmallow's messages as JSON keys them: nested list positions (ints) become strings."""
+    if isinstance(messages, dict):
+        return {str(key): field_messages(value) for key, value in messages.items()}
+    return messages
+
+
+def load(schema: Schema, payload: Any, *, none_is_empty: bool = True) -> Any:
+    """Validate ``payload`` with ``schema``; every problem is reported at once as ``InvalidInput``.
+
+    Its details name each bad field, nested ones by path (``{"items": {"0": {"quantity": [...]}}}``);
+    a payload that is not an object is ``{"_schema": ["Invalid input type."]}``. None is an empty
+    payload (an RPC argument left out) unless ``none_is_empty`` is false: at the gateway an empty
+    body is already ``{}``, so a JSON ``null`` there is a body that is not an object.
+    The gateway and every service load their input through this one function.
+    """
+    try:
+        return schema.load({} if payload is None and none_is_empty else payload)
+    except ValidationError as error:
+        messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        raise InvalidInput(details=field_messages(messages)) from None
 
 
 class Pattern(validate.Regexp):

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import EXCLUDE, ValidationError, fields, post_load, validate, validates_schema
 
-from nameko_services.common.errors import InvalidInput
 from nameko_services.common.limits import (
     MAX_LINE_QUANTITY,
     MAX_ORDER_LINES,
@@ -113,19 +112,3 @@ class ReplySchema(InputSchema):
                      data.get("reason") or "", data["action"], data["refunded_total"], data["details"],
                      data["items"])
 
-
-def _plain(messages: Any) -> Any:
-    """marshmallow keys nested list errors by int; JSON wants strings."""
-    if isinstance(messages, dict):
-        return {str(key): _plain(value) for key, value in messages.items()}
-    return messages
-
-
-def load(schema: Schema, payload: Any) -> Any:
-    """Validate ``payload``; every problem is reported at once as ``InvalidInput``."""
-    if payload is not None and not isinstance(payload, dict):
-        raise InvalidInput("The payload must be a JSON object.", {"_schema": ["Not an object."]})
-    try:
-        return schema.load(payload if payload is not None else {})
-    except ValidationError as error:
-        raise InvalidInput(details=_plain(error.messages)) from None

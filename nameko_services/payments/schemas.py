@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import EXCLUDE, ValidationError, fields, post_load, validate
 
 from nameko_services.common import limits
-from nameko_services.common.errors import InvalidInput, PaymentNotFound
+from nameko_services.common.errors import PaymentNotFound
 from nameko_services.common.times import iso_utc
 from nameko_services.common.validation import InputSchema, Pattern
 from nameko_services.payments.commands import PaymentQuery, RequestPayment
@@ -17,15 +17,6 @@ MAX_AMOUNT = limits.MAX_PAYMENT_AMOUNT
 
 def _order_version() -> fields.Integer:
     return fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-
-
-def load(schema: Schema, payload: Any) -> Any:
-    """Validate ``payload``; field errors become ``InvalidInput`` with ``details``."""
-    try:
-        return schema.load(payload)
-    except ValidationError as error:
-        details = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
-        raise InvalidInput(details=details) from None
 
 
 class OrderEvent(InputSchema):

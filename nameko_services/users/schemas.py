@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
+from marshmallow import fields, post_load, pre_load, validate
 
-from nameko_services.common.errors import InvalidInput
 from nameko_services.common.times import iso_utc
 from nameko_services.common.validation import AddressSchema, InputSchema, text
 from nameko_services.users.domain import ROLES, User
@@ -54,17 +53,6 @@ class PageSchema(InputSchema):
 class RolesSchema(InputSchema):
     roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True,
                         validate=validate.Length(min=1, max=10))
-
-
-def load(schema: Schema, data: Any) -> dict[str, Any]:
-    """Validate ``data``; raise ``InvalidInput`` whose details name every bad field."""
-    if not isinstance(data, dict):
-        raise InvalidInput("The payload must be an object.", {"_schema": ["Must be an object."]})
-    try:
-        return schema.load(data)
-    except ValidationError as error:
-        messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
-        raise InvalidInput(details=messages) from None
 
 
 def dump_user(user: User) -> dict[str, Any]:

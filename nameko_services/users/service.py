@@ -11,6 +11,7 @@ from nameko_services.common.db import Database
 from nameko_services.common.keys import load_public_keys, load_signing_key
 from nameko_services.common.rpc import rpc
 from nameko_services.common.service import ShopService
+from nameko_services.common.validation import load
 from nameko_services.users import handlers, oauth, schemas
 from nameko_services.users.domain import require_admin, require_user
 from nameko_services.users.repository import SqlUnitOfWork
@@ -69,7 +70,7 @@ class UsersService(ShopService):
     @rpc
     def register(self, payload: Json) -> Json:
         """Open a customer account."""
-        data = schemas.load(schemas.RegisterSchema(), payload)
+        data = load(schemas.RegisterSchema(), payload)
         return schemas.dump_user(handlers.register(self.uow, data["email"], data["password"], data["name"]))
 
     @rpc
@@ -115,14 +116,14 @@ class UsersService(ShopService):
     def update_me(self, changes: Json) -> Json:
         """Change the caller's name or shipping address."""
         user_id = require_user(self.caller)
-        data = schemas.load(schemas.UpdateProfileSchema(), changes)
+        data = load(schemas.UpdateProfileSchema(), changes)
         return schemas.dump_user(handlers.update_profile(self.uow, user_id, data))
 
     @rpc
     def change_password(self, current_password: str, new_password: str) -> None:
         """Change the caller's password; every refresh token is revoked."""
         user_id = require_user(self.caller)
-        data = schemas.load(schemas.ChangePasswordSchema(), {
+        data = load(schemas.ChangePasswordSchema(), {
             "current_password": current_password, "new_password": new_password})
         handlers.change_password(self.uow, user_id, data["current_password"], data["new_password"])
 
@@ -130,7 +131,7 @@ class UsersService(ShopService):
     def list_users(self, page: int = 1, per_page: int = 20) -> Json:
         """A page of accounts (admin)."""
         require_admin(self.caller)
-        query = schemas.load(schemas.PageSchema(), {"page": page, "per_page": per_page})
+        query = load(schemas.PageSchema(), {"page": page, "per_page": per_page})
         users, total = handlers.list_users(self.uow, query["page"], query["per_page"])
         return schemas.dump_page(users, total, query["page"], query["per_page"])
 
@@ -144,5 +145,5 @@ class UsersService(ShopService):
     def set_roles(self, user_id: str, roles: list[str]) -> Json:
         """Replace an account's roles (admin); ``customer`` is always kept."""
         require_admin(self.caller)
-        data = schemas.load(schemas.RolesSchema(), {"roles": roles})
+        data = load(schemas.RolesSchema(), {"roles": roles})
         return schemas.dump_user(handlers.set_roles(self.uow, user_id, data["roles"]))

@@ -5,8 +5,9 @@ from nameko_services.catalog import handlers
 from nameko_services.catalog.commands import CreateProduct
 from nameko_services.catalog.domain import Product, ReservedItem
 from nameko_services.catalog.pricing import MAX_LINE_QUANTITY, MAX_ORDER_LINES, order_items, quote
-from nameko_services.catalog.schemas import PriceItemsSchema, load
+from nameko_services.catalog.schemas import PriceItemsSchema
 from nameko_services.common.errors import InvalidInput, ProductNotFound
+from nameko_services.common.validation import load
 
 A = "00000000-0000-4000-8000-00000000000a"
 B = "00000000-0000-4000-8000-00000000000b"

@@ -7,6 +7,7 @@ from nameko_services.catalog import schemas
 from nameko_services.catalog.commands import CreateProduct, ProductView
 from nameko_services.catalog.domain import Product, ReservedItem, StockLevel
 from nameko_services.common.errors import InvalidInput, ProductNotFound
+from nameko_services.common.validation import load
 
 ORDER = "6c0f4b3e-8d2c-4b9a-9a55-1f0b6f1e1a11"
 PRODUCT = "0b1d5d5e-0000-4000-8000-000000000001"
@@ -14,12 +15,12 @@ PRODUCT = "0b1d5d5e-0000-4000-8000-000000000001"
 
 def problems(schema, payload):
     with pytest.raises(InvalidInput) as raised:
-        schemas.load(schema, payload)
+        load(schema, payload)
     return raised.value.details
 
 
 def test_a_product_payload_becomes_a_create_product_command():
-    command = schemas.load(schemas.CreateProductSchema(),
+    command = load(schemas.CreateProductSchema(),
                            {"sku": " MUG-1 ", "name": "Mug", "price": 999, "currency": "EUR"})
     assert command == CreateProduct(sku="MUG-1", name="Mug", price=999, currency="EUR")
 
@@ -48,7 +49,7 @@ def order_placed(*items):
 
 
 def test_a_reservation_payload_merges_lines_of_the_same_product():
-    command = schemas.load(schemas.OrderPlacedSchema(), order_placed(
+    command = load(schemas.OrderPlacedSchema(), order_placed(
         {"product_id": PRODUCT.upper(), "quantity": 1}, {"product_id": PRODUCT, "quantity": 2}))
     assert command.items == (ReservedItem(PRODUCT, 3),)
 
@@ -65,7 +66,7 @@ def test_an_empty_reservation_is_invalid():
 
 def test_a_reservation_of_a_malformed_product_id_is_not_found():
     with pytest.raises(ProductNotFound):
-        schemas.load(schemas.OrderPlacedSchema(), order_placed({"product_id": "mug", "quantity": 1}))
+        load(schemas.OrderPlacedSchema(), order_placed({"product_id": "mug", "quantity": 1}))
 
 
 def test_a_product_answer_is_plain_json_with_its_available_stock():

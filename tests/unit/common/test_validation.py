@@ -5,8 +5,9 @@ import sys
 import pytest
 from marshmallow import ValidationError, fields
 
+from nameko_services.common.errors import InvalidInput
 from nameko_services.common.text import UNSTORABLE_MESSAGE, escaped, is_storable
-from nameko_services.common.validation import AddressSchema, InputSchema, Pattern
+from nameko_services.common.validation import AddressSchema, InputSchema, Pattern, load
 
 ADDRESS = {"line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"}
 
@@ -53,6 +54,29 @@ def test_a_pattern_must_match_the_whole_value(value):
 def test_an_address_country_is_an_assigned_upper_case_alpha_2_code(country):
     assert list(problems(AddressSchema(), dict(ADDRESS, country=country))) == ["country"]
     assert AddressSchema().load(ADDRESS) == ADDRESS
+
+
+def refused(payload, **options):
+    with pytest.raises(InvalidInput) as raised:
+        load(Sample(), payload, **options)
+    return raised.value.details
+
+
+def test_load_names_every_bad_field_nested_ones_by_path_with_list_positions_as_strings():
+    details = refused({"tags": ["a", 1], "address": {"country": "XX"}, "colour": "red"})
+    assert details["tags"] == {"1": ["Not a valid string."]}
+    assert set(details["address"]) == {"line1", "city", "postal_code", "country"}
+    assert details["colour"] == ["Unknown field."]
+
+
+@pytest.mark.parametrize("payload", [[1, 2], "text", 3])
+def test_load_refuses_a_payload_that_is_not_an_object_under_schema(payload):
+    assert refused(payload) == {"_schema": ["Invalid input type."]}
+
+
+def test_load_takes_none_for_an_empty_payload_unless_told_otherwise():
+    assert load(Sample(), None) == {}
+    assert refused(None, none_is_empty=False) == {"_schema": ["Invalid input type."]}
 
 
 def test_the_shared_rules_import_neither_nameko_nor_eventlet_nor_sqlalchemy():

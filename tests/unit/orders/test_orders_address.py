@@ -2,6 +2,7 @@
 import pytest
 
 from nameko_services.common.errors import InvalidInput
+from nameko_services.common.validation import load
 from nameko_services.orders import schemas
 from tests.unit.orders.builders import ADDRESS, PRODUCT
 
@@ -14,22 +15,22 @@ def body(**address):
 @pytest.mark.parametrize("country", ["ZZ", "XX", "US\n", "us", "DEU"])
 def test_an_order_to_a_country_that_does_not_exist_is_invalid_input_naming_the_country(country):
     with pytest.raises(InvalidInput) as raised:
-        schemas.load(schemas.PlaceOrderSchema(), body(country=country))
+        load(schemas.PlaceOrderSchema(), body(country=country))
     assert list(raised.value.details["shipping_address"]) == ["country"]
 
 
 def test_a_modified_address_obeys_the_same_rule():
     with pytest.raises(InvalidInput) as raised:
-        schemas.load(schemas.ModifyOrderSchema(), {"shipping_address": dict(ADDRESS, country="XX")})
+        load(schemas.ModifyOrderSchema(), {"shipping_address": dict(ADDRESS, country="XX")})
     assert "country" in raised.value.details["shipping_address"]
 
 
 @pytest.mark.parametrize("field", ["line1", "line2", "city", "postal_code"])
 def test_a_lone_surrogate_in_an_address_line_is_invalid_input_naming_it(field):
     with pytest.raises(InvalidInput) as raised:
-        schemas.load(schemas.PlaceOrderSchema(), body(**{field: "x\ud800"}))
+        load(schemas.PlaceOrderSchema(), body(**{field: "x\ud800"}))
     assert list(raised.value.details["shipping_address"]) == [field]
 
 
 def test_an_address_is_passed_on_as_given():
-    assert schemas.load(schemas.PlaceOrderSchema(), body()).shipping_address == ADDRESS
+    assert load(schemas.PlaceOrderSchema(), body()).shipping_address == ADDRESS

@@ -10,7 +10,7 @@ from nameko_services.common.errors import (
     IdempotencyKeyReused,
     InvalidInput,
 )
-from nameko_services.common.validation import valid_idempotency_key
+from nameko_services.common.validation import load, valid_idempotency_key
 from nameko_services.orders import idempotency_keys as keys
 from nameko_services.orders import schemas
 from nameko_services.orders.idempotency_keys import DONE, IN_PROGRESS, KeyRecord
@@ -50,14 +50,14 @@ def body(**changes):
 
 
 def test_a_valid_order_body_loads_into_a_command():
-    cmd = schemas.load(schemas.PlaceOrderSchema(), body())
+    cmd = load(schemas.PlaceOrderSchema(), body())
     assert cmd.items == ({"product_id": PRODUCT, "quantity": 2},)
     assert cmd.payment_token == "tok_visa" and cmd.shipping_address == ADDRESS
 
 
 def test_unknown_fields_are_refused_by_name():
     with pytest.raises(InvalidInput) as raised:
-        schemas.load(schemas.PlaceOrderSchema(), body(coupon="FREE", payment={"token": "t", "cvc": "1"}))
+        load(schemas.PlaceOrderSchema(), body(coupon="FREE", payment={"token": "t", "cvc": "1"}))
     assert raised.value.details["coupon"] == ["Unknown field."]
     assert raised.value.details["payment"] == {"cvc": ["Unknown field."]}
 
@@ -65,7 +65,7 @@ def test_unknown_fields_are_refused_by_name():
 @pytest.mark.parametrize("quantity", [0, 101, "2", 1.5])
 def test_quantities_are_whole_numbers_from_1_to_100(quantity):
     with pytest.raises(InvalidInput) as raised:
-        schemas.load(schemas.PlaceOrderSchema(), body(items=[{"product_id": PRODUCT, "quantity": quantity}]))
+        load(schemas.PlaceOrderSchema(), body(items=[{"product_id": PRODUCT, "quantity": quantity}]))
     assert "items" in raised.value.details
 
 
@@ -73,23 +73,23 @@ def test_at_most_fifty_lines_and_at_least_one():
     many = [{"product_id": f"00000000-0000-4000-8000-{i:012d}", "quantity": 1} for i in range(51)]
     for items in ([], many):
         with pytest.raises(InvalidInput):
-            schemas.load(schemas.PlaceOrderSchema(), body(items=items))
+            load(schemas.PlaceOrderSchema(), body(items=items))
 
 
 def test_duplicate_product_lines_are_merged_within_the_line_limit():
-    cmd = schemas.load(schemas.PlaceOrderSchema(), body(items=[{"product_id": PRODUCT, "quantity": 60},
+    cmd = load(schemas.PlaceOrderSchema(), body(items=[{"product_id": PRODUCT, "quantity": 60},
                                                                {"product_id": PRODUCT, "quantity": 40}]))
     assert cmd.items == ({"product_id": PRODUCT, "quantity": 100},)
     with pytest.raises(InvalidInput) as raised:
-        schemas.load(schemas.PlaceOrderSchema(), body(items=[{"product_id": PRODUCT, "quantity": 60},
+        load(schemas.PlaceOrderSchema(), body(items=[{"product_id": PRODUCT, "quantity": 60},
                                                              {"product_id": PRODUCT, "quantity": 41}]))
     assert "items" in raised.value.details
 
 
 def test_a_modification_must_change_something():
     with pytest.raises(InvalidInput):
-        schemas.load(schemas.ModifyOrderSchema(), {})
-    assert schemas.load(schemas.ModifyOrderSchema(), {"shipping_address": ADDRESS}).items is None
+        load(schemas.ModifyOrderSchema(), {})
+    assert load(schemas.ModifyOrderSchema(), {"shipping_address": ADDRESS}).items is None
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "has space", "k\n", None, 5])
@@ -100,6 +100,6 @@ def test_a_malformed_idempotency_key_is_a_bad_request_as_at_the_gateway(key):
 
 
 def test_a_reply_keeps_the_fields_orders_reads_and_ignores_the_rest():
-    reply = schemas.load(schemas.ReplySchema(), {"order_id": PRODUCT, "order_version": 3, "items": [],
+    reply = load(schemas.ReplySchema(), {"order_id": PRODUCT, "order_version": 3, "items": [],
                                                  "reason": "out_of_stock", "details": {}})
     assert (reply.order_id, reply.order_version, reply.reason) == (PRODUCT, 3, "out_of_stock")

@@ -3,6 +3,7 @@ import pytest
 
 from nameko_services.common.errors import InvalidInput
 from nameko_services.common.text import UNSTORABLE_MESSAGE
+from nameko_services.common.validation import load
 from nameko_services.users import schemas
 
 ADDRESS = {"line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"}
@@ -11,7 +12,7 @@ REGISTRATION = {"email": "ada@example.com", "password": "correct horse battery",
 
 def problems(schema, payload):
     with pytest.raises(InvalidInput) as raised:
-        schemas.load(schema, payload)
+        load(schema, payload)
     return raised.value.details
 
 
@@ -38,5 +39,5 @@ def test_a_profile_address_in_a_country_that_does_not_exist_is_refused(country):
 
 
 def test_a_profile_address_always_carries_line2():
-    loaded = schemas.load(schemas.UpdateProfileSchema(), {"shipping_address": ADDRESS})
+    loaded = load(schemas.UpdateProfileSchema(), {"shipping_address": ADDRESS})
     assert loaded["shipping_address"] == {**ADDRESS, "line2": None}
