@@ -14,15 +14,15 @@ from nameko_services.common.limits import (
     MAX_LINE_QUANTITY,
     MAX_ORDER_LINES,
     MAX_ORDER_NOTE_LENGTH,
+    MAX_PAGE,
     MAX_PAYMENT_AMOUNT,
     MAX_PAYMENT_TOKEN_LENGTH,
+    MAX_PER_PAGE,
     MAX_PRICE,
     MAX_STOCK,
 )
 from nameko_services.common.validation import AddressSchema, InputSchema, Pattern, not_blank, text
 
-MAX_PER_PAGE = 100
-MAX_PAGE = 10**9  # keeps (page - 1) * per_page far inside SQL's bigint OFFSET
 MAX_QUANTITY = MAX_STOCK
 ROLES = ("customer", "admin")
 SLUG = Pattern(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", error="Use lower-case letters, digits and single dashes.")

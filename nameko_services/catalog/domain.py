@@ -40,7 +40,7 @@ STOCK_SERVICES = frozenset({"orders", "shopctl"})
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 MAX_SLUG = 120
-MAX_PER_PAGE = 100
+MAX_PER_PAGE = limits.MAX_PER_PAGE
 MAX_PRICE = limits.MAX_PRICE
 MAX_QUANTITY = limits.MAX_STOCK
 

@@ -11,7 +11,6 @@ from nameko_services.catalog.commands import (
     AdjustReservation,
     CreateCategory,
     CreateProduct,
-    Page,
     ProductQuery,
     ProductView,
     ReserveStock,
@@ -214,7 +213,3 @@ def dump_quote(quote: pricing.Quote) -> dict[str, Any]:
             "items": [{"product_id": line.product_id, "name": line.name, "unit_price": line.unit_price,
                        "quantity": line.quantity, "line_total": line.line_total} for line in quote.lines]}
 
-
-def dump_page(page: Page, dump_item: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-    return {"items": [dump_item(item) for item in page.items], "total": page.total,
-            "page": page.page, "per_page": page.per_page}

@@ -17,6 +17,7 @@ from nameko_services.catalog.models import outbox
 from nameko_services.catalog.repository import SqlUnitOfWork
 from nameko_services.common.db import Database
 from nameko_services.common.events import event_handler
+from nameko_services.common.pagination import page_document
 from nameko_services.common.relay import OutboxRelayRunner
 from nameko_services.common.rpc import rpc
 from nameko_services.common.service import ShopService
@@ -69,8 +70,8 @@ class CatalogService(ShopService):
         query = load(schemas.ProductQuerySchema(), {
             "category_id": category_id, "q": q, "page": page, "per_page": per_page,
             "include_inactive": include_inactive})
-        result = handlers.list_products(self.uow, query, self.caller.is_admin)
-        return schemas.dump_page(result, schemas.dump_product)
+        found = handlers.list_products(self.uow, query, self.caller.is_admin)
+        return page_document(map(schemas.dump_product, found.items), found.total, found.page, found.per_page)
 
     @rpc
     def get_product(self, product_id: str) -> Json:

@@ -15,3 +15,5 @@ MAX_STOCK = 10**9  # units on hand: fits the INTEGER stock columns with room to 
 MAX_PAYMENT_AMOUNT = 10**12
 MAX_PAYMENT_TOKEN_LENGTH = 255
 MAX_ORDER_NOTE_LENGTH = 500  # characters of a customer's note on an order
+MAX_PER_PAGE = 100  # items of one page of any list
+MAX_PAGE = 10**9  # the highest page number: keeps (page - 1) * per_page far inside SQL's bigint OFFSET

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from nameko_services.common.errors import OrderNotFound, PermissionDenied
+from nameko_services.common.pagination import page_document
 from nameko_services.orders.commands import OrderQuery
 from nameko_services.orders.domain import Actor, parse_order_id, public_data, visible
 from nameko_services.orders.ports import Document, UnitOfWork
@@ -26,11 +27,11 @@ def list_orders(uow: UnitOfWork, actor: Actor, query: OrderQuery) -> dict[str, A
     """A page of orders, newest first: customers see their own, admins filter by user and status."""
     user_id = query.user_id if actor.is_admin else actor.user_id
     if user_id is None and not actor.is_admin:
-        return _page([], 0, query.page, query.per_page)
+        return page_document([], 0, query.page, query.per_page)
     with uow:
         items, total = uow.orders.page(status=query.status, user_id=user_id, needs_attention=None,
                                        page=query.page, per_page=query.per_page)
-    return _page(items, total, query.page, query.per_page)
+    return page_document(items, total, query.page, query.per_page)
 
 
 def list_needing_attention(uow: UnitOfWork, actor: Actor, page: int, per_page: int) -> dict[str, Any]:
@@ -40,7 +41,7 @@ def list_needing_attention(uow: UnitOfWork, actor: Actor, page: int, per_page: i
     with uow:
         items, total = uow.orders.page(status=None, user_id=None, needs_attention=True,
                                        page=page, per_page=per_page)
-    return _page(items, total, page, per_page)
+    return page_document(items, total, page, per_page)
 
 
 def get_order_events(uow: UnitOfWork, actor: Actor, order_id: str) -> list[dict[str, Any]]:
@@ -52,6 +53,3 @@ def get_order_events(uow: UnitOfWork, actor: Actor, order_id: str) -> list[dict[
             raise OrderNotFound(details={"order_id": order_id})
         return [dict(event.to_dict(), data=public_data(event.data)) for event in uow.orders.history(order_id)]
 
-
-def _page(items: list[Document], total: int, page: int, per_page: int) -> dict[str, Any]:
-    return {"items": items, "total": total, "page": page, "per_page": per_page}

@@ -10,12 +10,11 @@ from nameko_services.common.limits import (
     MAX_ORDER_LINES,
     MAX_ORDER_NOTE_LENGTH,
     MAX_PAYMENT_TOKEN_LENGTH,
+    MAX_PER_PAGE,
 )
 from nameko_services.common.validation import AddressSchema, InputSchema, not_blank
 from nameko_services.orders.commands import ModifyOrder, OrderQuery, PlaceOrder, Reply
 from nameko_services.orders.domain import STATUSES
-
-MAX_PER_PAGE = 100
 
 
 class ItemSchema(InputSchema):

@@ -66,7 +66,8 @@ class OrderCancelledSchema(OrderEvent):
 class PaymentQuerySchema(InputSchema):
     order_id = fields.UUID(load_default=None, allow_none=True)
     page = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=20, strict=True, validate=validate.Range(min=1, max=100))
+    per_page = fields.Integer(load_default=20, strict=True,
+                              validate=validate.Range(min=1, max=limits.MAX_PER_PAGE))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> PaymentQuery:
@@ -101,8 +102,3 @@ def dump_payment(payment: Payment) -> dict[str, Any]:
             "created_at": iso_utc(payment.created_at) if payment.created_at else None,
             "updated_at": iso_utc(payment.updated_at) if payment.updated_at else None}
 
-
-def dump_page(result: tuple[list[Payment], int], query: PaymentQuery) -> dict[str, Any]:
-    items, total = result
-    return {"items": [dump_payment(p) for p in items], "total": total, "page": query.page,
-            "per_page": query.per_page}

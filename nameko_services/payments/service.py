@@ -14,6 +14,7 @@ from nameko.timer import timer
 from nameko_services.common.db import Database
 from nameko_services.common.events import event_handler
 from nameko_services.common.logging import bind
+from nameko_services.common.pagination import page_document
 from nameko_services.common.relay import OutboxRelayRunner
 from nameko_services.common.rpc import rpc
 from nameko_services.common.service import ShopService
@@ -107,7 +108,8 @@ class PaymentsService(ShopService):
         """A page of payments, newest first: a customer's own, or all for admins."""
         query = load(schemas.PaymentQuerySchema(),
                              {"order_id": order_id, "page": page, "per_page": per_page})
-        return schemas.dump_page(handlers.list_payments(self.uow, self.caller, query), query)
+        payments, total = handlers.list_payments(self.uow, self.caller, query)
+        return page_document(map(schemas.dump_payment, payments), total, query.page, query.per_page)
 
     @rpc
     def get_payment(self, payment_id: str) -> Json:

@@ -5,11 +5,11 @@ from typing import Any
 
 from marshmallow import fields, post_load, pre_load, validate
 
+from nameko_services.common.limits import MAX_PER_PAGE
 from nameko_services.common.times import iso_utc
 from nameko_services.common.validation import AddressSchema, InputSchema, text
 from nameko_services.users.domain import ROLES, User
 
-MAX_PER_PAGE = 100
 # Only bounds the size of what we read; the password policy (domain) says what is acceptable.
 MAX_PASSWORD_INPUT = 1024
 
@@ -61,7 +61,3 @@ def dump_user(user: User) -> dict[str, Any]:
             "shipping_address": user.shipping_address,
             "created_at": iso_utc(user.created_at) if user.created_at else None}
 
-
-def dump_page(users: list[User], total: int, page: int, per_page: int) -> dict[str, Any]:
-    """One page of users in the shape every list of the platform has."""
-    return {"items": [dump_user(u) for u in users], "total": total, "page": page, "per_page": per_page}

@@ -9,6 +9,7 @@ from nameko.extensions import DependencyProvider
 
 from nameko_services.common.db import Database
 from nameko_services.common.keys import load_public_keys, load_signing_key
+from nameko_services.common.pagination import page_document
 from nameko_services.common.rpc import rpc
 from nameko_services.common.service import ShopService
 from nameko_services.common.validation import load
@@ -133,7 +134,7 @@ class UsersService(ShopService):
         require_admin(self.caller)
         query = load(schemas.PageSchema(), {"page": page, "per_page": per_page})
         users, total = handlers.list_users(self.uow, query["page"], query["per_page"])
-        return schemas.dump_page(users, total, query["page"], query["per_page"])
+        return page_document(map(schemas.dump_user, users), total, query["page"], query["per_page"])
 
     @rpc
     def get_user(self, user_id: str) -> Json:

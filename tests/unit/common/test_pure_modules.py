@@ -11,6 +11,7 @@ import pytest
 PURE_MODULES = [
     "nameko_services.common.errors",
     "nameko_services.common.limits",
+    "nameko_services.common.pagination",
     "nameko_services.common.validation",
     "nameko_services.common.text",
     "nameko_services.users.domain",
