@@ -73,8 +73,28 @@ class ScrapeTimeGauge(Collector):
 OUTBOX_PENDING = ScrapeTimeGauge("shop_outbox_pending", "Outbox rows not published yet.", ["service"])
 OUTBOX_OLDEST_AGE = ScrapeTimeGauge("shop_outbox_oldest_age_seconds",
                                     "Age of the oldest unpublished outbox row (0 when none).", ["service"])
+ORDERS_NEEDING_ATTENTION = ScrapeTimeGauge("shop_orders_needing_attention",
+                                           "Orders whose compensation keeps failing (shopctl attention).", [])
 DB_POOL_IN_USE = ScrapeTimeGauge("shop_db_pool_in_use", "Database connections checked out of the pool.",
                                  ["service", "database"])
+
+
+class ScrapeTimeCount(DependencyProvider):
+    """Feeds ``gauge`` (no labels) with ``count(engine)`` of the service's database at each scrape."""
+
+    def __init__(self, gauge: ScrapeTimeGauge, count: Callable[[Any], int],
+                 database_attr: str = "db") -> None:
+        self.gauge, self.count, self.database_attr = gauge, count, database_attr
+
+    def start(self) -> None:
+        database = next(dep for dep in self.container.dependencies
+                        if getattr(dep, "attr_name", None) == self.database_attr)
+        self.gauge.readers[self] = lambda: [([], float(self.count(database.engine)))]
+
+    def stop(self) -> None:
+        self.gauge.readers.pop(self, None)
+
+    kill = stop
 
 
 def _kind(entrypoint: Any) -> str | None:

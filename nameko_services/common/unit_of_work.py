@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar, Protocol, Self
 
 from sqlalchemy import Table
@@ -18,6 +19,14 @@ from sqlalchemy.orm import Session
 
 from nameko_services.common.idempotency import first_delivery
 from nameko_services.common.outbox import Outbox, SessionOutbox
+
+AFTER_COMMIT = "shop_after_commit"
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the unit of work commits this session's transaction (never if it
+    rolls back): for what must only count what happened, such as metrics."""
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
 
 
 class UnitOfWork(Protocol):
@@ -46,6 +55,7 @@ class SqlUnitOfWork:
 
     def __exit__(self, exc_type: object, error: object, traceback: object) -> None:
         self.session.rollback()
+        self.session.info.pop(AFTER_COMMIT, None)
         translated = self.translate(error) if isinstance(error, IntegrityError) else None
         if translated is not None:
             raise translated from None
@@ -55,10 +65,13 @@ class SqlUnitOfWork:
             self.session.commit()
         except IntegrityError as error:
             self.session.rollback()
+            self.session.info.pop(AFTER_COMMIT, None)
             translated = self.translate(error)
             if translated is None:
                 raise
             raise translated from None
+        for callback in self.session.info.pop(AFTER_COMMIT, []):
+            callback()
 
     def translate(self, error: IntegrityError) -> Exception | None:
         """The error a caller should see when the database, not the code, caught a violation;

@@ -1,17 +1,18 @@
 """SQL repositories and the unit of work of the orders service (one transaction per use case)."""
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from nameko_services.common.event_sourced import AggregateRepository
 from nameko_services.common.outbox import SessionOutbox
-from nameko_services.common.unit_of_work import SqlEventUnitOfWork
-from nameko_services.orders import projection
+from nameko_services.common.unit_of_work import SqlEventUnitOfWork, after_commit
+from nameko_services.orders import metrics, projection
 from nameko_services.orders.domain import OPEN_STATUSES
 from nameko_services.orders.idempotency_keys import DONE, IN_PROGRESS, KeyRecord
 from nameko_services.orders.models import IdempotencyKeyRow, OrderRow, order_events, outbox, processed_events
@@ -23,6 +24,20 @@ class SqlOrders(AggregateRepository[Order]):
 
     def __init__(self, session: Session, outbox: SessionOutbox, correlation_id: str | None = None) -> None:
         super().__init__(session, order_events, projection.PROJECTION, outbox, correlation_id)
+
+    def save(self, order: Order, *, causation_id: str | None = None, now: datetime | None = None) -> None:
+        saved = [change.type for change in order.pending_events]
+        super().save(order, causation_id=causation_id, now=now)
+        if saved:  # counted once the transaction commits, as the order stood when it was saved
+            after = copy.copy(order)
+            after_commit(self.session,
+                         lambda: metrics.observe(after, saved, lambda: self._first_times(after.id)))
+
+    def _first_times(self, order_id: str) -> dict[str, datetime]:
+        first: dict[str, datetime] = {}
+        for event in self.history(order_id):
+            first.setdefault(event.type, event.occurred_at)
+        return first
 
     def lock_next_due(self, now: datetime) -> Order | None:
         found = self.session.scalar(
@@ -94,6 +109,13 @@ class SqlIdempotencyKeys:
     def release(self, user_id: str, key: str) -> None:
         self.session.execute(delete(IdempotencyKeyRow).where(
             self._where(user_id, key), IdempotencyKeyRow.state == IN_PROGRESS))
+
+
+def needing_attention(engine: Engine) -> int:
+    """How many orders wait for an operator (the ``shop_orders_needing_attention`` gauge)."""
+    with engine.connect() as conn:
+        flagged = select(func.count()).select_from(OrderRow).where(OrderRow.needs_attention)
+        return int(conn.scalar(flagged) or 0)
 
 
 class SqlUnitOfWork(SqlEventUnitOfWork):

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from nameko_services.common.event_sourced import AggregateRepository
 from nameko_services.common.outbox import SessionOutbox
-from nameko_services.common.unit_of_work import SqlEventUnitOfWork
-from nameko_services.payments import projection
+from nameko_services.common.unit_of_work import SqlEventUnitOfWork, after_commit
+from nameko_services.payments import metrics, projection
 from nameko_services.payments.domain import Payment
 from nameko_services.payments.models import CancelledOrderRow, outbox, payment_events, processed_events
 
@@ -24,6 +24,12 @@ class SqlPayments(AggregateRepository[Payment]):
 
     def __init__(self, session: Session, outbox: SessionOutbox) -> None:
         super().__init__(session, payment_events, projection.PROJECTION, outbox)
+
+    def save(self, payment: Payment, *, causation_id: str | None = None, now: datetime | None = None) -> None:
+        saved = list(payment.pending_events)
+        super().save(payment, causation_id=causation_id, now=now)
+        if saved:  # counted once the transaction commits
+            after_commit(self.session, lambda: metrics.observe(payment.currency, saved))
 
     def _id_where(self, *conditions: Any) -> list[str]:
         ids = self.session.scalars(select(payments.c.id).where(*conditions)
