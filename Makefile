@@ -30,10 +30,12 @@ install: $(INSTALLED)
 infra: $(INSTALLED)
 	$(BIN)/shopctl ensure-infra
 
-# Runs all suites even when one fails; any failure (exit code 5, "no tests collected",
-# included) fails the target.
+# Lint, type checks, then every suite, even when one fails; any failure (exit code 5, "no tests
+# collected", included) fails the target.
 test: infra
 	@failed=""; \
+	echo "==> ruff check ."; $(BIN)/ruff check . || failed="$$failed lint"; \
+	echo "==> mypy nameko_services gateway"; $(BIN)/mypy nameko_services gateway || failed="$$failed typecheck"; \
 	for suite in $(SUITES); do \
 		echo "==> pytest $$suite"; \
 		$(BIN)/pytest $$suite $(PYTEST_ARGS) || failed="$$failed $$suite"; \
