@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nameko_services.common import limits
-from nameko_services.common.auth import CATALOG_WRITE
+from nameko_services.common.auth import CATALOG_WRITE, PRICE_ITEMS
 from nameko_services.common.errors import (
     Conflict,
     InvalidInput,
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 # ISO 4217 codes the shop sells in; extend the set, never accept free text.
 CURRENCIES = frozenset({"EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "JPY",
                         "CAD", "AUD", "NZD"})
-STOCK_SERVICES = frozenset({"orders", "shopctl"})
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 MAX_SLUG = 120
@@ -77,8 +76,8 @@ def require_admin(principal: Principal) -> None:
 
 
 def require_stock_operator(principal: Principal) -> None:
-    """Reservations are made by the orders service, shopctl or an admin."""
-    if not (principal.is_admin or principal.service in STOCK_SERVICES):
+    """Orders are priced for the orders service, shopctl (``PRICE_ITEMS``) or an admin."""
+    if not (principal.is_admin or principal.service_may(PRICE_ITEMS)):
         raise PermissionDenied("Only the orders service or an admin may move reserved stock.")
 
 

@@ -94,7 +94,8 @@ class OrdersClient:
         from nameko_services.common.shell import ShellRpcProxy
         from nameko_services.ops.tokens import mint
 
-        # No user in the token: the orders service lets shopctl act as an admin (OPERATOR_SERVICES).
+        # No user in the token: the orders service lets shopctl act as an admin (ACT_AS_ADMIN in
+        # common.auth.SERVICE_CAPABILITIES).
         self._proxy = ShellRpcProxy({"AMQP_URI": amqp_uri(self.env)}, lambda service: mint(service),
                                     timeout=self.timeout)
         try:

@@ -12,9 +12,10 @@ from typing import Any
 
 from nameko.timer import Timer
 
-from nameko_services.common.auth import Principal
+from nameko_services.common.auth import ACT_AS_ADMIN, Principal
 from nameko_services.common.db import Database
 from nameko_services.common.events import event_handler
+from nameko_services.common.metrics import ORDERS_NEEDING_ATTENTION, ScrapeTimeCount
 from nameko_services.common.relay import OutboxRelayRunner
 from nameko_services.common.rpc import rpc
 from nameko_services.common.service import ShopService
@@ -24,10 +25,9 @@ from nameko_services.orders import handlers, queries, saga, schemas
 from nameko_services.orders.catalog_client import RemoteCatalog
 from nameko_services.orders.domain import Actor
 from nameko_services.orders.models import outbox
-from nameko_services.orders.repository import SqlUnitOfWork
+from nameko_services.orders.repository import SqlUnitOfWork, needing_attention
 
 Json = dict[str, Any]
-OPERATOR_SERVICES = frozenset({"shopctl"})  # may act as an admin without an end user
 
 
 class ConfiguredTimer(Timer):
@@ -47,7 +47,7 @@ configured_timer = ConfiguredTimer.decorator
 
 def actor_of(principal: Principal) -> Actor:
     """The end user of the call; ``shopctl`` without a user acts as an admin."""
-    operator = principal.user_id is None and principal.service in OPERATOR_SERVICES
+    operator = principal.user_id is None and principal.service_may(ACT_AS_ADMIN)
     return Actor(principal.user_id, principal.is_admin or operator)
 
 
@@ -59,6 +59,7 @@ class OrdersService(ShopService):
     db = Database("orders")
     catalog_rpc = ServiceRpc("catalog")
     relay = OutboxRelayRunner(outbox)
+    attention = ScrapeTimeCount(ORDERS_NEEDING_ATTENTION, needing_attention)
 
     @property
     def uow(self) -> SqlUnitOfWork:

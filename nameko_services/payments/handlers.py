@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nameko_services.common.auth import Principal
+from nameko_services.common.auth import READ_ALL_PAYMENTS, Principal
 from nameko_services.common.errors import PaymentNotFound, PaymentProviderError, PermissionDenied
 from nameko_services.payments import domain
 from nameko_services.payments.commands import PaymentQuery
@@ -11,11 +11,10 @@ from nameko_services.payments.domain import Payment
 from nameko_services.payments.ports import UnitOfWork
 from nameko_services.payments.processor import Processor, carry_out, require_provider
 
-READER_SERVICES = frozenset({"orders", "shopctl"})  # see every payment, like an admin
-
 
 def sees_all(principal: Principal) -> bool:
-    return principal.is_admin or (principal.user_id is None and principal.service in READER_SERVICES)
+    """Admins, and services that may read every payment calling without an end user."""
+    return principal.is_admin or (principal.user_id is None and principal.service_may(READ_ALL_PAYMENTS))
 
 
 def list_payments(uow: UnitOfWork, principal: Principal, query: PaymentQuery) -> tuple[list[Payment], int]:
