@@ -17,51 +17,19 @@ operator: user id ``OPERATOR_USER_ID`` (the nil UUID, which is no account) with 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from nameko.rpc import MethodProxy, ServiceProxy
 from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
 
 from nameko_services.common.config import load_config
 from nameko_services.common.remote_errors import register_remote_errors
+from nameko_services.common.service_rpc import SignedServiceProxy, TokenFor
 
 DEFAULT_TIMEOUT = 30.0
-AUTHORIZATION_HEADER = "nameko.authorization"
 OPERATOR_USER_ID = "00000000-0000-0000-0000-000000000000"
 # Errors come back as our classes (OutOfStock, not RemoteError), with their details.
 register_remote_errors()
-
-TokenFor = Callable[[str], str]
-
-
-class SignedMethodProxy(MethodProxy):
-    """A method proxy that puts a token for its service on each message it publishes."""
-
-    def __init__(self, worker_ctx: Any, service_name: str, method_name: str, reply_listener: Any,
-                 token_for: TokenFor, **options: Any) -> None:
-        self._token_for = token_for
-        super().__init__(worker_ctx, service_name, method_name, reply_listener, **options)
-
-    def get_message_headers(self, worker_ctx: Any) -> dict[str, Any]:
-        headers: dict[str, Any] = super().get_message_headers(worker_ctx)
-        headers[AUTHORIZATION_HEADER] = self._token_for(self.service_name)
-        return headers
-
-
-class SignedServiceProxy(ServiceProxy):
-    """``rpc.<service>``: its methods are :class:`SignedMethodProxy`."""
-
-    def __init__(self, worker_ctx: Any, service_name: str, reply_listener: Any,
-                 token_for: TokenFor, **options: Any) -> None:
-        super().__init__(worker_ctx, service_name, reply_listener, **options)
-        self._token_for = token_for
-
-    def __getattr__(self, name: str) -> SignedMethodProxy:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return SignedMethodProxy(self.worker_ctx, self.service_name, name, self.reply_listener,
-                                 self._token_for, **self.options)
 
 
 class SignedClusterProxy(ClusterProxy):
@@ -76,7 +44,7 @@ class SignedClusterProxy(ClusterProxy):
             raise AttributeError(name)
         if name not in self._proxies:
             self._proxies[name] = SignedServiceProxy(self._worker_ctx, name, self._reply_listener,
-                                                     self._token_for)
+                                                     token_for=self._token_for)
         proxy: SignedServiceProxy = self._proxies[name]
         return proxy
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from nameko_services.common.errors import ServiceUnavailable
 from nameko_services.ops.endpoints import amqp_uri
 
 COMPENSATION_FAILED = "CompensationFailed"
@@ -105,11 +106,11 @@ class OrdersClient:
         return self.call
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        from nameko.exceptions import RpcTimeout, UnknownService
+        from nameko.exceptions import RpcTimeout
 
         try:
             return getattr(self._cluster.orders, method)(*args, **kwargs)
-        except UnknownService as exc:
+        except ServiceUnavailable as exc:
             raise OrdersUnreachable("the orders service is not running (no one consumes its "
                                     "RPC queue)") from exc
         except RpcTimeout as exc:

@@ -2,6 +2,7 @@
 import jwt
 import pytest
 
+from nameko_services.common import service_rpc
 from nameko_services.common.shell import OPERATOR_USER_ID, SignedClusterProxy, token_source
 
 
@@ -43,6 +44,10 @@ def test_a_kept_service_proxy_still_signs_for_its_own_service_with_a_fresh_token
     proxy.catalog.ping  # noqa: B018 - touching another service must not change what users gets
     again = users.ping.get_message_headers(users.worker_ctx)["nameko.authorization"]
     assert again.endswith("-for-users") and again != first
+
+
+def test_the_shell_calls_through_the_same_signed_method_proxy_as_the_services(proxy):
+    assert type(proxy.users.ping) is service_rpc.SignedMethodProxy
 
 
 def test_the_other_context_headers_still_travel(proxy):
