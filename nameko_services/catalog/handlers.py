@@ -1,7 +1,9 @@
 """One function per catalog use case; each runs in one unit of work.
 
-Authorisation happens in the service before a payload is even parsed, so handlers
-only get ``is_admin`` where visibility depends on it.
+Each use case is given the caller (``principal``) and decides first who may: admins and
+``catalog:write`` clients change the catalog, stock operators price orders, everybody reads
+active products. A use case that refuses some callers reads its input only after that check:
+``read`` is the entrypoint's load of the payload, so a refused caller learns nothing of its rules.
 """
 from __future__ import annotations
 
@@ -35,11 +37,14 @@ from nameko_services.catalog.domain import (
     new_id,
     now,
     parse_id,
+    require_admin,
+    require_stock_operator,
     slugify,
     validate_page,
     validate_slug,
 )
 from nameko_services.catalog.ports import UnitOfWork
+from nameko_services.common.auth import Principal
 from nameko_services.common.errors import (
     CategoryInUse,
     CategoryNotFound,
@@ -61,7 +66,9 @@ def list_categories(uow: UnitOfWork) -> list[Category]:
         return uow.categories.list()
 
 
-def create_category(uow: UnitOfWork, cmd: CreateCategory) -> Category:
+def create_category(uow: UnitOfWork, principal: Principal, read: Callable[[], CreateCategory]) -> Category:
+    require_admin(principal)
+    cmd = read()
     with uow:
         slug = validate_slug(cmd.slug) if cmd.slug else slugify(cmd.name)
         _check_parent(uow, cmd.parent_id)
@@ -72,7 +79,10 @@ def create_category(uow: UnitOfWork, cmd: CreateCategory) -> Category:
     return category
 
 
-def update_category(uow: UnitOfWork, category_id: str, changes: dict[str, Any]) -> Category:
+def update_category(uow: UnitOfWork, principal: Principal, category_id: str,
+                    read: Callable[[], dict[str, Any]]) -> Category:
+    require_admin(principal)
+    changes = read()
     with uow:
         if changes.get("parent_id"):
             uow.categories.lock_tree()  # two concurrent moves could otherwise close a loop
@@ -89,7 +99,8 @@ def update_category(uow: UnitOfWork, category_id: str, changes: dict[str, Any]) 
     return category
 
 
-def delete_category(uow: UnitOfWork, category_id: str) -> None:
+def delete_category(uow: UnitOfWork, principal: Principal, category_id: str) -> None:
+    require_admin(principal)
     with uow:
         category = _category(uow, category_id)
         if uow.categories.in_use(category.id):
@@ -119,25 +130,29 @@ def _check_slug_free(uow: UnitOfWork, slug: str, own_id: str | None = None) -> N
 # --- products ------------------------------------------------------------------------
 
 
-def list_products(uow: UnitOfWork, query: ProductQuery, is_admin: bool) -> Page:
+def list_products(uow: UnitOfWork, principal: Principal, query: ProductQuery) -> Page:
+    """A page of products; inactive ones only for an admin who asks for them."""
     validate_page(query.page, query.per_page)
     with uow:
         if query.category_id is not None:
             query = replace(query, category_id=_category(uow, query.category_id).id)
-        query = replace(query, include_inactive=query.include_inactive and is_admin)
+        query = replace(query, include_inactive=query.include_inactive and principal.is_admin)
         items, total = uow.products.search(query)
         return Page(items, total, query.page, query.per_page)
 
 
-def get_product(uow: UnitOfWork, product_id: str, is_admin: bool) -> ProductView:
+def get_product(uow: UnitOfWork, principal: Principal, product_id: str) -> ProductView:
+    """One product; an inactive one does not exist but for admins."""
     with uow:
         view = _product(uow, product_id)
-    if not (view.product.active or is_admin):
+    if not (view.product.active or principal.is_admin):
         raise ProductNotFound(details={"product_id": product_id})
     return view
 
 
-def create_product(uow: UnitOfWork, cmd: CreateProduct) -> ProductView:
+def create_product(uow: UnitOfWork, principal: Principal, read: Callable[[], CreateProduct]) -> ProductView:
+    require_admin(principal)
+    cmd = read()
     with uow:
         _check_sku_free(uow, cmd.sku)
         _check_category(uow, cmd.category_id)
@@ -150,7 +165,10 @@ def create_product(uow: UnitOfWork, cmd: CreateProduct) -> ProductView:
     return view
 
 
-def update_product(uow: UnitOfWork, product_id: str, changes: dict[str, Any]) -> ProductView:
+def update_product(uow: UnitOfWork, principal: Principal, product_id: str,
+                   read: Callable[[], dict[str, Any]]) -> ProductView:
+    require_admin(principal)
+    changes = read()
     with uow:
         product, stock = _product(uow, product_id)
         if "sku" in changes:
@@ -162,8 +180,8 @@ def update_product(uow: UnitOfWork, product_id: str, changes: dict[str, Any]) ->
     return ProductView(product, stock)
 
 
-def deactivate_product(uow: UnitOfWork, product_id: str) -> ProductView:
-    return update_product(uow, product_id, {"active": False})
+def deactivate_product(uow: UnitOfWork, principal: Principal, product_id: str) -> ProductView:
+    return update_product(uow, principal, product_id, lambda: {"active": False})
 
 
 def _product(uow: UnitOfWork, product_id: str) -> ProductView:
@@ -187,12 +205,14 @@ def _check_category(uow: UnitOfWork, category_id: str | None) -> None:
 # --- stock ---------------------------------------------------------------------------
 
 
-def get_stock(uow: UnitOfWork, product_id: str) -> StockLevel:
+def get_stock(uow: UnitOfWork, principal: Principal, product_id: str) -> StockLevel:
+    require_admin(principal)
     with uow:
         return _product(uow, product_id).stock
 
 
-def set_stock(uow: UnitOfWork, product_id: str, on_hand: int) -> StockLevel:
+def set_stock(uow: UnitOfWork, principal: Principal, product_id: str, on_hand: int) -> StockLevel:
+    require_admin(principal)
     with uow:
         product_id = _product(uow, product_id).product.id
         level = uow.stock.lock([product_id])[product_id]
@@ -202,9 +222,11 @@ def set_stock(uow: UnitOfWork, product_id: str, on_hand: int) -> StockLevel:
     return level
 
 
-def price_items(uow: UnitOfWork, items: tuple[ReservedItem, ...]) -> pricing.Quote:
-    """Price an order's items at the current prices of active products."""
-    items = pricing.order_items(items)
+def price_items(uow: UnitOfWork, principal: Principal,
+                read: Callable[[], tuple[ReservedItem, ...]]) -> pricing.Quote:
+    """Price an order's items at the current prices of active products (stock operators, admins)."""
+    require_stock_operator(principal)
+    items = pricing.order_items(read())
     with uow:
         products = uow.products.get_many([item.product_id for item in items])
     return pricing.quote(items, products)

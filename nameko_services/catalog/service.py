@@ -1,4 +1,4 @@
-"""The catalog nameko service: thin entrypoints that check the caller, load, handle and dump.
+"""The catalog nameko service: thin entrypoints that load, hand the caller to the use case and dump.
 
 Besides the admin RPCs it takes part in the order saga (docs/SAGA.md): ``price_items`` for
 the orders service, and handlers of ``orders.order_placed``, ``stock_adjustment_requested``,
@@ -9,10 +9,10 @@ the orders service, and handlers of ``orders.order_placed``, ``stock_adjustment_
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from nameko_services.catalog import handlers, saga, schemas
-from nameko_services.catalog.domain import require_admin, require_stock_operator
 from nameko_services.catalog.models import outbox
 from nameko_services.catalog.repository import SqlUnitOfWork
 from nameko_services.common.db import Database
@@ -46,22 +46,19 @@ class CatalogService(ShopService):
     @rpc
     def create_category(self, payload: Json) -> Json:
         """Add a category (admin); the slug is made from the name when absent."""
-        require_admin(self.caller)
-        command = load(schemas.CreateCategorySchema(), payload)
-        return schemas.dump_category(handlers.create_category(self.uow, command))
+        read = partial(load, schemas.CreateCategorySchema(), payload)
+        return schemas.dump_category(handlers.create_category(self.uow, self.caller, read))
 
     @rpc
     def update_category(self, category_id: str, changes: Json) -> Json:
         """Rename, re-slug or move a category (admin)."""
-        require_admin(self.caller)
-        changes = load(schemas.UpdateCategorySchema(), changes)
-        return schemas.dump_category(handlers.update_category(self.uow, category_id, changes))
+        read = partial(load, schemas.UpdateCategorySchema(), changes)
+        return schemas.dump_category(handlers.update_category(self.uow, self.caller, category_id, read))
 
     @rpc
     def delete_category(self, category_id: str) -> None:
         """Delete a category nothing points at (admin)."""
-        require_admin(self.caller)
-        handlers.delete_category(self.uow, category_id)
+        handlers.delete_category(self.uow, self.caller, category_id)
 
     @rpc
     def list_products(self, category_id: str | None = None, q: str | None = None, page: int = 1,
@@ -70,52 +67,46 @@ class CatalogService(ShopService):
         query = load(schemas.ProductQuerySchema(), {
             "category_id": category_id, "q": q, "page": page, "per_page": per_page,
             "include_inactive": include_inactive})
-        found = handlers.list_products(self.uow, query, self.caller.is_admin)
+        found = handlers.list_products(self.uow, self.caller, query)
         return page_document(map(schemas.dump_product, found.items), found.total, found.page, found.per_page)
 
     @rpc
     def get_product(self, product_id: str) -> Json:
         """One product; an inactive one is not found unless the caller is an admin."""
-        return schemas.dump_product(handlers.get_product(self.uow, product_id, self.caller.is_admin))
+        return schemas.dump_product(handlers.get_product(self.uow, self.caller, product_id))
 
     @rpc
     def create_product(self, payload: Json) -> Json:
         """Add a product with its initial stock (admin)."""
-        require_admin(self.caller)
-        command = load(schemas.CreateProductSchema(), payload)
-        return schemas.dump_product(handlers.create_product(self.uow, command))
+        read = partial(load, schemas.CreateProductSchema(), payload)
+        return schemas.dump_product(handlers.create_product(self.uow, self.caller, read))
 
     @rpc
     def update_product(self, product_id: str, changes: Json) -> Json:
         """Change a product's fields (admin)."""
-        require_admin(self.caller)
-        changes = load(schemas.UpdateProductSchema(), changes)
-        return schemas.dump_product(handlers.update_product(self.uow, product_id, changes))
+        read = partial(load, schemas.UpdateProductSchema(), changes)
+        return schemas.dump_product(handlers.update_product(self.uow, self.caller, product_id, read))
 
     @rpc
     def deactivate_product(self, product_id: str) -> Json:
         """Hide a product from customers (admin); orders keep referring to it."""
-        require_admin(self.caller)
-        return schemas.dump_product(handlers.deactivate_product(self.uow, product_id))
+        return schemas.dump_product(handlers.deactivate_product(self.uow, self.caller, product_id))
 
     @rpc
     def get_stock(self, product_id: str) -> Json:
         """On hand, reserved and available units of a product (admin)."""
-        require_admin(self.caller)
-        return schemas.dump_stock(handlers.get_stock(self.uow, product_id))
+        return schemas.dump_stock(handlers.get_stock(self.uow, self.caller, product_id))
 
     @rpc
     def set_stock(self, product_id: str, on_hand: int) -> Json:
         """Set the units on hand (admin); never below what is reserved."""
-        require_admin(self.caller)
-        return schemas.dump_stock(handlers.set_stock(self.uow, product_id, on_hand))
+        return schemas.dump_stock(handlers.set_stock(self.uow, self.caller, product_id, on_hand))
 
     @rpc
     def price_items(self, items: list[Json]) -> Json:
         """Price an order's items at the catalog's current prices (orders, shopctl or admin)."""
-        require_stock_operator(self.caller)
-        lines = load(schemas.PriceItemsSchema(), {"items": items})
-        return schemas.dump_quote(handlers.price_items(self.uow, lines))
+        read = partial(load, schemas.PriceItemsSchema(), {"items": items})
+        return schemas.dump_quote(handlers.price_items(self.uow, self.caller, read))
 
     @event_handler("orders", "order_placed")
     def on_order_placed(self, payload: Json) -> None:

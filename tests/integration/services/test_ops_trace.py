@@ -17,6 +17,7 @@ from nameko_services.catalog.commands import CreateProduct, ReserveStock
 from nameko_services.catalog.domain import ReservedItem
 from nameko_services.catalog.repository import SqlUnitOfWork as CatalogUnitOfWork
 from nameko_services.cli import main
+from nameko_services.common.auth import Principal
 from nameko_services.ops import trace
 from nameko_services.ops.endpoints import amqp_credentials, management_url
 from nameko_services.payments import saga as payments_saga
@@ -25,6 +26,8 @@ from nameko_services.payments.gateways import Adapters, SandboxGateway
 from nameko_services.payments.processor import Processor
 from nameko_services.payments.repository import SqlUnitOfWork as PaymentsUnitOfWork
 from tests.integration.services.test_ops_commands import place_order
+
+ADMIN = Principal(user_id=str(uuid.uuid4()), roles=("customer", "admin"))
 
 
 def outbox_event_id(engine, event_type, order_id):
@@ -37,7 +40,7 @@ def outbox_event_id(engine, event_type, order_id):
 def reserve(core_db, order_id, placed_event_id):
     """What the catalog does on the order's ``order_placed`` (recording that event's id)."""
     with Session(core_db) as session:
-        product = catalog_handlers.create_product(CatalogUnitOfWork(session), CreateProduct(
+        product = catalog_handlers.create_product(CatalogUnitOfWork(session), ADMIN, lambda: CreateProduct(
             sku=f"MUG-{uuid.uuid4().hex[:6]}", name="Mug", price=999, currency="EUR", stock=5)).product
         catalog_saga.on_order_placed(CatalogUnitOfWork(session), placed_event_id,
                                      ReserveStock(order_id, (ReservedItem(product.id, 2),), 1))

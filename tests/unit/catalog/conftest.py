@@ -6,6 +6,10 @@ import pytest
 
 from nameko_services.catalog.commands import ProductView
 from nameko_services.catalog.domain import Reservation, merge_items
+from nameko_services.common.auth import Principal
+
+ADMIN = Principal(user_id="00000000-0000-4000-8000-00000000ad01", roles=("customer", "admin"))
+CUSTOMER = Principal(user_id="00000000-0000-4000-8000-00000000c001", roles=("customer",))
 
 
 class FakeCategories:

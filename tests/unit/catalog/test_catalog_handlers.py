@@ -12,16 +12,19 @@ from nameko_services.common.errors import (
     DuplicateSku,
     DuplicateSlug,
     InvalidInput,
+    PermissionDenied,
     ProductNotFound,
     StockBelowReserved,
 )
+from tests.unit.catalog.conftest import ADMIN, CUSTOMER
 
 ORDER = "00000000-0000-4000-8000-000000000001"
 
 
 def make_product(uow, sku="MUG-1", name="Mug", stock=0, **kwargs):
-    return handlers.create_product(uow, CreateProduct(sku=sku, name=name, price=999, currency="EUR",
-                                                      stock=stock, **kwargs)).product
+    return handlers.create_product(uow, ADMIN, lambda: CreateProduct(sku=sku, name=name, price=999,
+                                                                      currency="EUR", stock=stock,
+                                                                      **kwargs)).product
 
 
 def reserve(uow, order_id, *lines):
@@ -31,80 +34,80 @@ def reserve(uow, order_id, *lines):
 
 
 def stock_of(uow, product):
-    return handlers.get_stock(uow, product.id)
+    return handlers.get_stock(uow, ADMIN, product.id)
 
 
 # --- categories ----------------------------------------------------------------------
 
 def test_a_category_gets_a_slug_from_its_name_when_none_is_given(uow):
-    category = handlers.create_category(uow, CreateCategory("Running Shoes"))
+    category = handlers.create_category(uow, ADMIN, lambda: CreateCategory("Running Shoes"))
     assert category.slug == "running-shoes"
     assert handlers.list_categories(uow) == [category]
 
 
 def test_a_second_category_with_the_same_slug_is_refused(uow):
-    handlers.create_category(uow, CreateCategory("Shoes"))
+    handlers.create_category(uow, ADMIN, lambda: CreateCategory("Shoes"))
     with pytest.raises(DuplicateSlug):
-        handlers.create_category(uow, CreateCategory("Other", slug="shoes"))
+        handlers.create_category(uow, ADMIN, lambda: CreateCategory("Other", slug="shoes"))
 
 
 def test_a_category_under_an_unknown_parent_is_invalid(uow, new_uuid):
     with pytest.raises(InvalidInput) as raised:
-        handlers.create_category(uow, CreateCategory("Shoes", parent_id=new_uuid()))
+        handlers.create_category(uow, ADMIN, lambda: CreateCategory("Shoes", parent_id=new_uuid()))
     assert "parent_id" in raised.value.details
     assert handlers.list_categories(uow) == []
 
 
 def test_a_category_cannot_be_moved_under_its_own_child(uow):
-    root = handlers.create_category(uow, CreateCategory("Root"))
-    child = handlers.create_category(uow, CreateCategory("Child", parent_id=root.id))
+    root = handlers.create_category(uow, ADMIN, lambda: CreateCategory("Root"))
+    child = handlers.create_category(uow, ADMIN, lambda: CreateCategory("Child", parent_id=root.id))
     with pytest.raises(InvalidInput) as raised:
-        handlers.update_category(uow, root.id, {"parent_id": child.id})
+        handlers.update_category(uow, ADMIN, root.id, lambda: {"parent_id": child.id})
     assert "parent_id" in raised.value.details
     assert uow.categories.tree_locked
 
 
 def test_a_category_can_be_renamed_and_keeps_its_slug(uow):
-    category = handlers.create_category(uow, CreateCategory("Shoes"))
-    renamed = handlers.update_category(uow, category.id, {"name": "Footwear"})
+    category = handlers.create_category(uow, ADMIN, lambda: CreateCategory("Shoes"))
+    renamed = handlers.update_category(uow, ADMIN, category.id, lambda: {"name": "Footwear"})
     assert (renamed.name, renamed.slug) == ("Footwear", "shoes")
 
 
 def test_a_category_cannot_take_the_slug_of_another(uow):
-    handlers.create_category(uow, CreateCategory("Shoes"))
-    hats = handlers.create_category(uow, CreateCategory("Hats"))
+    handlers.create_category(uow, ADMIN, lambda: CreateCategory("Shoes"))
+    hats = handlers.create_category(uow, ADMIN, lambda: CreateCategory("Hats"))
     with pytest.raises(DuplicateSlug):
-        handlers.update_category(uow, hats.id, {"slug": "shoes"})
-    handlers.update_category(uow, hats.id, {"slug": "hats"})  # its own slug is fine
+        handlers.update_category(uow, ADMIN, hats.id, lambda: {"slug": "shoes"})
+    handlers.update_category(uow, ADMIN, hats.id, lambda: {"slug": "hats"})  # its own slug is fine
 
 
 def test_a_category_with_products_or_children_cannot_be_deleted(uow):
-    root = handlers.create_category(uow, CreateCategory("Root"))
-    child = handlers.create_category(uow, CreateCategory("Child", parent_id=root.id))
+    root = handlers.create_category(uow, ADMIN, lambda: CreateCategory("Root"))
+    child = handlers.create_category(uow, ADMIN, lambda: CreateCategory("Child", parent_id=root.id))
     make_product(uow, category_id=child.id)
     with pytest.raises(CategoryInUse):
-        handlers.delete_category(uow, root.id)
+        handlers.delete_category(uow, ADMIN, root.id)
     with pytest.raises(CategoryInUse):
-        handlers.delete_category(uow, child.id)
+        handlers.delete_category(uow, ADMIN, child.id)
 
 
 def test_an_unused_category_is_deleted(uow):
-    category = handlers.create_category(uow, CreateCategory("Shoes"))
-    handlers.delete_category(uow, category.id)
+    category = handlers.create_category(uow, ADMIN, lambda: CreateCategory("Shoes"))
+    handlers.delete_category(uow, ADMIN, category.id)
     assert handlers.list_categories(uow) == []
 
 
 @pytest.mark.parametrize("category_id", ["not-a-uuid", "00000000-0000-4000-8000-00000000dead"])
 def test_an_unknown_or_malformed_category_id_is_not_found(uow, category_id):
     with pytest.raises(CategoryNotFound):
-        handlers.delete_category(uow, category_id)
+        handlers.delete_category(uow, ADMIN, category_id)
 
 
 # --- products ------------------------------------------------------------------------
 
 def test_a_new_product_is_active_with_its_initial_stock_available(uow):
     product = make_product(uow, stock=7)
-    view = handlers.get_product(uow, product.id, is_admin=False)
+    view = handlers.get_product(uow, CUSTOMER, product.id)
     assert view.product.active and view.stock.available == 7
 
 
@@ -124,36 +127,36 @@ def test_a_product_cannot_take_the_sku_of_another(uow):
     make_product(uow, sku="A")
     b = make_product(uow, sku="B")
     with pytest.raises(DuplicateSku):
-        handlers.update_product(uow, b.id, {"sku": "a"})
+        handlers.update_product(uow, ADMIN, b.id, lambda: {"sku": "a"})
 
 
 def test_an_update_changes_only_the_given_fields(uow):
     product = make_product(uow, name="Mug")
-    updated = handlers.update_product(uow, product.id, {"price": 1299}).product
+    updated = handlers.update_product(uow, ADMIN, product.id, lambda: {"price": 1299}).product
     assert (updated.name, updated.price, updated.currency) == ("Mug", 1299, "EUR")
 
 
 def test_a_deactivated_product_is_hidden_from_customers_but_not_from_admins(uow):
     product = make_product(uow)
-    handlers.deactivate_product(uow, product.id)
+    handlers.deactivate_product(uow, ADMIN, product.id)
     with pytest.raises(ProductNotFound):
-        handlers.get_product(uow, product.id, is_admin=False)
-    assert handlers.get_product(uow, product.id, is_admin=True).product.active is False
+        handlers.get_product(uow, CUSTOMER, product.id)
+    assert handlers.get_product(uow, ADMIN, product.id).product.active is False
 
 
 def test_inactive_products_are_listed_only_when_an_admin_asks_for_them(uow):
     make_product(uow, sku="A", name="Alpha")
     beta = make_product(uow, sku="B", name="Beta")
-    handlers.deactivate_product(uow, beta.id)
+    handlers.deactivate_product(uow, ADMIN, beta.id)
     query = ProductQuery(include_inactive=True)
-    assert handlers.list_products(uow, query, is_admin=False).total == 1
-    assert handlers.list_products(uow, query, is_admin=True).total == 2
+    assert handlers.list_products(uow, CUSTOMER, query).total == 1
+    assert handlers.list_products(uow, ADMIN, query).total == 2
 
 
 def test_listing_pages_through_products_ordered_by_name(uow):
     for sku, name in [("C", "Cup"), ("A", "Apron"), ("B", "Bowl")]:
         make_product(uow, sku=sku, name=name)
-    page = handlers.list_products(uow, ProductQuery(page=2, per_page=2), is_admin=False)
+    page = handlers.list_products(uow, CUSTOMER, ProductQuery(page=2, per_page=2))
     assert [view.product.name for view in page.items] == ["Cup"]
     assert (page.total, page.page, page.per_page) == (3, 2, 2)
 
@@ -162,13 +165,13 @@ def test_listing_pages_through_products_ordered_by_name(uow):
                                                          (1, 0, "per_page")])
 def test_pages_outside_the_limits_are_invalid(uow, page, per_page, field):
     with pytest.raises(InvalidInput) as raised:
-        handlers.list_products(uow, ProductQuery(page=page, per_page=per_page), is_admin=False)
+        handlers.list_products(uow, CUSTOMER, ProductQuery(page=page, per_page=per_page))
     assert field in raised.value.details
 
 
 def test_filtering_by_an_unknown_category_is_not_found(uow):
     with pytest.raises(CategoryNotFound):
-        handlers.list_products(uow, ProductQuery(category_id="nope"), is_admin=False)
+        handlers.list_products(uow, CUSTOMER, ProductQuery(category_id="nope"))
 
 
 # --- stock ---------------------------------------------------------------------------
@@ -177,8 +180,33 @@ def test_stock_cannot_be_set_below_what_is_reserved(uow):
     product = make_product(uow, stock=5)
     reserve(uow, ORDER, (product, 3))
     with pytest.raises(StockBelowReserved):
-        handlers.set_stock(uow, product.id, 2)
-    level = handlers.set_stock(uow, product.id, 10)
+        handlers.set_stock(uow, ADMIN, product.id, 2)
+    level = handlers.set_stock(uow, ADMIN, product.id, 10)
     assert (level.on_hand, level.reserved, level.available) == (10, 3, 7)
 
 
+
+
+@pytest.mark.parametrize("use_case", [
+    lambda uow, read: handlers.create_category(uow, CUSTOMER, read),
+    lambda uow, read: handlers.update_category(uow, CUSTOMER, str(uuid.uuid4()), read),
+    lambda uow, read: handlers.create_product(uow, CUSTOMER, read),
+    lambda uow, read: handlers.update_product(uow, CUSTOMER, str(uuid.uuid4()), read),
+    lambda uow, read: handlers.price_items(uow, CUSTOMER, read),
+])
+def test_a_customer_is_refused_before_the_input_is_read(uow, use_case):
+    def read():
+        raise AssertionError("the input of a refused caller must not be read")
+    with pytest.raises(PermissionDenied):
+        use_case(uow, read)
+
+
+@pytest.mark.parametrize("use_case", [
+    lambda uow: handlers.delete_category(uow, CUSTOMER, str(uuid.uuid4())),
+    lambda uow: handlers.deactivate_product(uow, CUSTOMER, str(uuid.uuid4())),
+    lambda uow: handlers.get_stock(uow, CUSTOMER, str(uuid.uuid4())),
+    lambda uow: handlers.set_stock(uow, CUSTOMER, str(uuid.uuid4()), 5),
+])
+def test_only_admins_change_the_catalog_or_see_its_stock(uow, use_case):
+    with pytest.raises(PermissionDenied):
+        use_case(uow)

@@ -6,8 +6,12 @@ from nameko_services.catalog.commands import CreateProduct
 from nameko_services.catalog.domain import Product, ReservedItem
 from nameko_services.catalog.pricing import MAX_LINE_QUANTITY, MAX_ORDER_LINES, order_items, quote
 from nameko_services.catalog.schemas import PriceItemsSchema
+from nameko_services.common.auth import Principal
 from nameko_services.common.errors import InvalidInput, ProductNotFound
 from nameko_services.common.validation import load
+from tests.unit.catalog.conftest import ADMIN
+
+ORDERS = Principal(user_id="00000000-0000-4000-8000-00000000c001", roles=("customer",), service="orders")
 
 A = "00000000-0000-4000-8000-00000000000a"
 B = "00000000-0000-4000-8000-00000000000b"
@@ -64,8 +68,8 @@ def test_malformed_items_are_invalid(items, field):
 
 
 def test_price_items_reads_the_catalogs_current_price(uow):
-    mug = handlers.create_product(uow, CreateProduct("MUG", "Mug", 999, "EUR")).product
-    handlers.update_product(uow, mug.id, {"price": 1299})
-    priced = handlers.price_items(uow, (ReservedItem(mug.id, 2),))
+    mug = handlers.create_product(uow, ADMIN, lambda: CreateProduct("MUG", "Mug", 999, "EUR")).product
+    handlers.update_product(uow, ADMIN, mug.id, lambda: {"price": 1299})
+    priced = handlers.price_items(uow, ORDERS, lambda: (ReservedItem(mug.id, 2),))
     assert (priced.currency, priced.total) == ("EUR", 2598)
     assert (priced.lines[0].name, priced.lines[0].unit_price) == ("Mug", 1299)

@@ -7,13 +7,14 @@ from nameko_services.catalog import domain, handlers, saga
 from nameko_services.catalog.commands import AdjustReservation, CreateProduct, ReserveStock
 from nameko_services.catalog.domain import Reservation, ReservedItem, StockLevel
 from nameko_services.common.errors import Conflict, OutOfStock, ReservationNotFound
+from tests.unit.catalog.conftest import ADMIN
 
 ORDER = "00000000-0000-4000-8000-000000000001"
 
 
 def make_product(uow, sku="MUG-1", stock=10):
-    return handlers.create_product(uow, CreateProduct(sku=sku, name=sku, price=100, currency="EUR",
-                                                      stock=stock)).product
+    return handlers.create_product(uow, ADMIN, lambda: CreateProduct(sku=sku, name=sku, price=100,
+                                                                      currency="EUR", stock=stock)).product
 
 
 def event_id():
@@ -40,7 +41,7 @@ def wire(*lines):
 
 
 def level(uow, product):
-    return handlers.get_stock(uow, product.id)
+    return handlers.get_stock(uow, ADMIN, product.id)
 
 
 # --- domain ----------------------------------------------------------------------------
@@ -110,7 +111,7 @@ def test_order_placed_without_enough_stock_announces_the_failure_and_keeps_nothi
 
 def test_order_placed_for_an_inactive_product_fails_as_product_unavailable(uow):
     mug = make_product(uow)
-    handlers.deactivate_product(uow, mug.id)
+    handlers.deactivate_product(uow, ADMIN, mug.id)
     placed(uow, (mug, 1))
     [failed] = uow.outbox.of_type("stock_reservation_failed")
     assert (failed["reason"], failed["details"]) == ("product_unavailable", {"product_ids": [mug.id]})
@@ -160,7 +161,7 @@ def test_a_late_order_placed_after_an_adjustment_is_stale_and_silent(uow):
 def test_a_failure_leaves_the_event_recorded_so_a_redelivery_changes_nothing(uow):
     mug, event = make_product(uow, stock=1), event_id()
     placed(uow, (mug, 2), event=event)
-    handlers.set_stock(uow, mug.id, 5)
+    handlers.set_stock(uow, ADMIN, mug.id, 5)
     placed(uow, (mug, 2), event=event)
     assert level(uow, mug).reserved == 0
     assert [kind for kind, _ in uow.outbox.rows] == ["stock_reservation_failed"]
@@ -260,7 +261,7 @@ def test_an_adjustment_into_a_shortage_keeps_the_old_items_at_the_new_version(uo
 
 def test_an_adjustment_to_an_unavailable_product_is_refused_with_that_reason(uow):
     mug, gone = make_product(uow), make_product(uow, "GONE")
-    handlers.deactivate_product(uow, gone.id)
+    handlers.deactivate_product(uow, ADMIN, gone.id)
     placed(uow, (mug, 1))
     kind, answer = adjust(uow, 2, (gone, 1), current=[(mug, 1)])
     assert (kind, answer["reason"], answer["items"]) == ("stock_adjustment_failed", "product_unavailable",

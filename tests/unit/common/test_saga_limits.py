@@ -32,6 +32,7 @@ from nameko_services.payments import messages as payments_messages
 from nameko_services.payments import schemas as payments_schemas
 from nameko_services.payments.domain import Payment
 from nameko_services.payments.service import PaymentsService
+from tests.unit.catalog.conftest import ADMIN
 from tests.unit.catalog.conftest import FakeUnitOfWork as CatalogUnitOfWork
 from tests.unit.orders.builders import ADDRESS, CUSTOMER, DEADLINE, decide, placing, price
 
@@ -131,8 +132,9 @@ def test_a_free_order_never_asks_payments_for_an_amount_they_would_refuse():
 
 def test_the_catalogs_answers_at_the_largest_order_are_accepted_by_orders():
     uow = CatalogUnitOfWork()
-    products = [create_product(uow, CreateProduct(sku=f"SKU-{n}", name="N", price=MAX_PRICE, currency="EUR",
-                                                  stock=MAX_LINE_QUANTITY)).product
+    products = [create_product(uow, ADMIN, lambda n=n: CreateProduct(
+                    sku=f"SKU-{n}", name="N", price=MAX_PRICE, currency="EUR",
+                    stock=MAX_LINE_QUANTITY)).product
                 for n in range(MAX_ORDER_LINES)]
     items = tuple(ReservedItem(p.id, MAX_LINE_QUANTITY) for p in products)
     fits, short, other = (str(uuid.uuid4()) for _ in range(3))
