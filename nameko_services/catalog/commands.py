@@ -1,8 +1,8 @@
-"""What the catalog is asked to do: commands, queries and the page they answer with."""
+"""What the catalog is asked to do: commands and queries."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from nameko_services.catalog.domain import Product, ReservedItem, StockLevel
 
@@ -68,13 +68,3 @@ class ProductView(NamedTuple):
 
     product: Product
     stock: StockLevel
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a list: ``items`` plus the total count of the whole list."""
-
-    items: list[Any]
-    total: int
-    page: int
-    per_page: int

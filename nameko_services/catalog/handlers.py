@@ -17,7 +17,6 @@ from nameko_services.catalog.commands import (
     AdjustReservation,
     CreateCategory,
     CreateProduct,
-    Page,
     ProductQuery,
     ProductView,
     ReserveStock,
@@ -55,6 +54,7 @@ from nameko_services.common.errors import (
     ProductNotFound,
     ServiceError,
 )
+from nameko_services.common.pagination import Page
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def _check_slug_free(uow: UnitOfWork, slug: str, own_id: str | None = None) -> N
 # --- products ------------------------------------------------------------------------
 
 
-def list_products(uow: UnitOfWork, principal: Principal, query: ProductQuery) -> Page:
+def list_products(uow: UnitOfWork, principal: Principal, query: ProductQuery) -> Page[ProductView]:
     """A page of products; inactive ones only for an admin who asks for them."""
     validate_page(query.page, query.per_page)
     with uow:

@@ -17,7 +17,6 @@ from nameko_services.catalog.models import outbox
 from nameko_services.catalog.repository import SqlUnitOfWork
 from nameko_services.common.db import Database
 from nameko_services.common.events import event_handler
-from nameko_services.common.pagination import page_document
 from nameko_services.common.relay import OutboxRelayRunner
 from nameko_services.common.rpc import rpc
 from nameko_services.common.service import ShopService
@@ -67,8 +66,7 @@ class CatalogService(ShopService):
         query = load(schemas.ProductQuerySchema(), {
             "category_id": category_id, "q": q, "page": page, "per_page": per_page,
             "include_inactive": include_inactive})
-        found = handlers.list_products(self.uow, self.caller, query)
-        return page_document(map(schemas.dump_product, found.items), found.total, found.page, found.per_page)
+        return handlers.list_products(self.uow, self.caller, query).document(schemas.dump_product)
 
     @rpc
     def get_product(self, product_id: str) -> Json:

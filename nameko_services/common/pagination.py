@@ -5,10 +5,27 @@
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 
 def page_document(items: Iterable[Any], total: int, page: int, per_page: int) -> dict[str, Any]:
     """One page of a list: its ``items`` (already in their public shape) and where it stands."""
     return {"items": list(items), "total": total, "page": page, "per_page": per_page}
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """What a list use case returns: one page of ``items`` and the count of the whole list."""
+
+    items: list[T]
+    total: int
+    page: int
+    per_page: int
+
+    def document(self, dump: Callable[[T], Any]) -> dict[str, Any]:
+        """The page in its public shape, each item dumped by ``dump``."""
+        return page_document(map(dump, self.items), self.total, self.page, self.per_page)

@@ -1,4 +1,4 @@
-"""The orders nameko service: thin entrypoints that check the caller, load, handle and dump.
+"""The orders nameko service: thin entrypoints that load, hand the caller to the use case and dump.
 
 Orders are event-sourced (``order_events``; ``orders`` is the projection). The service takes
 part in the order saga of docs/SAGA.md: its announcements leave through the outbox to

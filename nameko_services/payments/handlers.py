@@ -5,6 +5,7 @@ from typing import Any
 
 from nameko_services.common.auth import READ_ALL_PAYMENTS, Principal
 from nameko_services.common.errors import PaymentNotFound, PaymentProviderError, PermissionDenied
+from nameko_services.common.pagination import Page
 from nameko_services.payments import domain
 from nameko_services.payments.commands import PaymentQuery
 from nameko_services.payments.domain import Payment
@@ -17,13 +18,14 @@ def sees_all(principal: Principal) -> bool:
     return principal.is_admin or (principal.user_id is None and principal.service_may(READ_ALL_PAYMENTS))
 
 
-def list_payments(uow: UnitOfWork, principal: Principal, query: PaymentQuery) -> tuple[list[Payment], int]:
+def list_payments(uow: UnitOfWork, principal: Principal, query: PaymentQuery) -> Page[Payment]:
     """Admins see every payment; a customer only theirs."""
     if not sees_all(principal) and principal.user_id is None:
         raise PermissionDenied("Only a signed-in customer or an admin may list payments.")
     owner = None if sees_all(principal) else principal.user_id
     with uow:
-        return uow.payments.page(owner, query.order_id, query.page, query.per_page)
+        payments, total = uow.payments.page(owner, query.order_id, query.page, query.per_page)
+    return Page(payments, total, query.page, query.per_page)
 
 
 def get_payment(uow: UnitOfWork, principal: Principal, payment_id: str) -> Payment:

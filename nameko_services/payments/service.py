@@ -1,6 +1,6 @@
 """The payments nameko service: saga participant (orders events in, payments events out) and RPC.
 
-Entrypoints only wire dependencies, check the caller, load, handle and dump; the rules live in
+Entrypoints only wire dependencies, load, hand the caller to the use case and dump; the rules live in
 ``domain.py``, the processor protocol (intent, call, result) in ``processor.py``.
 """
 from __future__ import annotations
@@ -14,7 +14,6 @@ from nameko.timer import timer
 from nameko_services.common.db import Database
 from nameko_services.common.events import event_handler
 from nameko_services.common.logging import bind
-from nameko_services.common.pagination import page_document
 from nameko_services.common.relay import OutboxRelayRunner
 from nameko_services.common.rpc import rpc
 from nameko_services.common.service import ShopService
@@ -108,8 +107,7 @@ class PaymentsService(ShopService):
         """A page of payments, newest first: a customer's own, or all for admins."""
         query = load(schemas.PaymentQuerySchema(),
                              {"order_id": order_id, "page": page, "per_page": per_page})
-        payments, total = handlers.list_payments(self.uow, self.caller, query)
-        return page_document(map(schemas.dump_payment, payments), total, query.page, query.per_page)
+        return handlers.list_payments(self.uow, self.caller, query).document(schemas.dump_payment)
 
     @rpc
     def get_payment(self, payment_id: str) -> Json:

@@ -1,12 +1,19 @@
-"""One function per use case of the users service."""
+"""One function per use case of the users service.
+
+A use case for a signed-in user or an admin is given the caller (``principal``) and checks it
+first (``domain.require_user``, ``require_admin``); one with input then reads it through ``read``,
+the entrypoint's load of the payload, so a refused caller learns nothing of its rules.
+"""
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from nameko_services.common.auth import Principal
 from nameko_services.common.errors import (
     EmailTaken,
     InvalidCredentials,
@@ -16,6 +23,7 @@ from nameko_services.common.errors import (
     UnsupportedGrantType,
     UserNotFound,
 )
+from nameko_services.common.pagination import Page
 from nameko_services.users import domain, oauth, throttle
 from nameko_services.users.clients import delegated_roles
 from nameko_services.users.domain import Rotation, User
@@ -162,8 +170,16 @@ def revoke_token(uow: UnitOfWork, token: str, client_params: dict[str, Any] | No
             uow.commit()
 
 
-def get_user(uow: UnitOfWork, user_id: str) -> User:
-    """One account; ``UserNotFound`` for unknown or malformed ids."""
+def get_me(uow: UnitOfWork, principal: Principal) -> User:
+    """The caller's own account."""
+    user_id = domain.require_user(principal)
+    with uow:
+        return _existing(uow, user_id)
+
+
+def get_user(uow: UnitOfWork, principal: Principal, user_id: str) -> User:
+    """One account (admins); ``UserNotFound`` for unknown or malformed ids."""
+    domain.require_admin(principal)
     with uow:
         return _existing(uow, user_id)
 
@@ -175,8 +191,10 @@ def _existing(uow: UnitOfWork, user_id: str) -> User:
     return user
 
 
-def update_profile(uow: UnitOfWork, user_id: str, changes: dict[str, Any]) -> User:
-    """Change the caller's name and/or shipping address (already validated)."""
+def update_profile(uow: UnitOfWork, principal: Principal, read: Callable[[], dict[str, Any]]) -> User:
+    """Change the caller's name and/or shipping address."""
+    user_id = domain.require_user(principal)
+    changes = read()
     if "name" in changes:
         changes = {**changes, "name": changes["name"].strip()}
     with uow:
@@ -186,8 +204,14 @@ def update_profile(uow: UnitOfWork, user_id: str, changes: dict[str, Any]) -> Us
         return user
 
 
-def change_password(uow: UnitOfWork, user_id: str, current: str, new: str) -> None:
-    """Set a new password after checking the current one; ends every refresh-token family."""
+def change_password(uow: UnitOfWork, principal: Principal, read: Callable[[], dict[str, Any]]) -> None:
+    """Set a new password after checking the current one; ends every refresh-token family.
+
+    ``read`` gives ``current_password`` and ``new_password``.
+    """
+    user_id = domain.require_user(principal)
+    passwords = read()
+    current, new = passwords["current_password"], passwords["new_password"]
     with uow:
         user = _existing(uow, user_id)
         if not verify_password(user.password_hash, current):
@@ -198,14 +222,24 @@ def change_password(uow: UnitOfWork, user_id: str, current: str, new: str) -> No
         uow.commit()
 
 
-def list_users(uow: UnitOfWork, page: int, per_page: int) -> tuple[list[User], int]:
-    """One page of accounts, oldest first, and the number of accounts."""
+def list_users(uow: UnitOfWork, principal: Principal, read: Callable[[], dict[str, int]]) -> Page[User]:
+    """One page of accounts, oldest first (admins; ``read`` gives ``page`` and ``per_page``)."""
+    domain.require_admin(principal)
+    query = read()
+    page, per_page = query["page"], query["per_page"]
     with uow:
-        return uow.users.page((page - 1) * per_page, per_page)
+        users, total = uow.users.page((page - 1) * per_page, per_page)
+    return Page(users, total, page, per_page)
 
 
-def set_roles(uow: UnitOfWork, user_id: str, roles: list[str]) -> User:
-    """Replace a user's roles; every account keeps ``customer``."""
+def set_roles(uow: UnitOfWork, principal: Principal, user_id: str,
+              read: Callable[[], dict[str, list[str]]]) -> User:
+    """Replace a user's roles (admins; ``read`` gives ``roles``); every account keeps ``customer``."""
+    domain.require_admin(principal)
+    return _set_roles(uow, user_id, read()["roles"])
+
+
+def _set_roles(uow: UnitOfWork, user_id: str, roles: list[str]) -> User:
     with uow:
         user = _existing(uow, user_id).with_roles(roles)
         uow.users.update(user)
@@ -221,4 +255,4 @@ def ensure_admin(uow: UnitOfWork, email: str, password: str, name: str) -> User:
         user = register(uow, email, password, name)
     if user.is_admin:
         return user
-    return set_roles(uow, user.id, [*user.roles, "admin"])
+    return _set_roles(uow, user.id, [*user.roles, "admin"])

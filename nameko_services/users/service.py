@@ -1,20 +1,19 @@
-"""The users nameko service: thin entrypoints that check the caller, load, handle and dump."""
+"""The users nameko service: thin entrypoints that load, hand the caller to the use case and dump."""
 from __future__ import annotations
 
 import time
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from nameko.extensions import DependencyProvider
 
 from nameko_services.common.db import Database
 from nameko_services.common.keys import load_public_keys, load_signing_key
-from nameko_services.common.pagination import page_document
 from nameko_services.common.rpc import rpc
 from nameko_services.common.service import ShopService
 from nameko_services.common.validation import load
 from nameko_services.users import handlers, oauth, schemas
-from nameko_services.users.domain import require_admin, require_user
 from nameko_services.users.repository import SqlUnitOfWork
 from nameko_services.users.throttle import ThrottlePolicy
 from nameko_services.users.tokens import TokenSettings
@@ -111,40 +110,34 @@ class UsersService(ShopService):
     @rpc
     def get_me(self) -> Json:
         """The caller's profile."""
-        return schemas.dump_user(handlers.get_user(self.uow, require_user(self.caller)))
+        return schemas.dump_user(handlers.get_me(self.uow, self.caller))
 
     @rpc
     def update_me(self, changes: Json) -> Json:
         """Change the caller's name or shipping address."""
-        user_id = require_user(self.caller)
-        data = load(schemas.UpdateProfileSchema(), changes)
-        return schemas.dump_user(handlers.update_profile(self.uow, user_id, data))
+        read = partial(load, schemas.UpdateProfileSchema(), changes)
+        return schemas.dump_user(handlers.update_profile(self.uow, self.caller, read))
 
     @rpc
     def change_password(self, current_password: str, new_password: str) -> None:
         """Change the caller's password; every refresh token is revoked."""
-        user_id = require_user(self.caller)
-        data = load(schemas.ChangePasswordSchema(), {
+        read = partial(load, schemas.ChangePasswordSchema(), {
             "current_password": current_password, "new_password": new_password})
-        handlers.change_password(self.uow, user_id, data["current_password"], data["new_password"])
+        handlers.change_password(self.uow, self.caller, read)
 
     @rpc
     def list_users(self, page: int = 1, per_page: int = 20) -> Json:
         """A page of accounts (admin)."""
-        require_admin(self.caller)
-        query = load(schemas.PageSchema(), {"page": page, "per_page": per_page})
-        users, total = handlers.list_users(self.uow, query["page"], query["per_page"])
-        return page_document(map(schemas.dump_user, users), total, query["page"], query["per_page"])
+        read = partial(load, schemas.PageSchema(), {"page": page, "per_page": per_page})
+        return handlers.list_users(self.uow, self.caller, read).document(schemas.dump_user)
 
     @rpc
     def get_user(self, user_id: str) -> Json:
         """One account (admin)."""
-        require_admin(self.caller)
-        return schemas.dump_user(handlers.get_user(self.uow, user_id))
+        return schemas.dump_user(handlers.get_user(self.uow, self.caller, user_id))
 
     @rpc
     def set_roles(self, user_id: str, roles: list[str]) -> Json:
         """Replace an account's roles (admin); ``customer`` is always kept."""
-        require_admin(self.caller)
-        data = load(schemas.RolesSchema(), {"roles": roles})
-        return schemas.dump_user(handlers.set_roles(self.uow, user_id, data["roles"]))
+        read = partial(load, schemas.RolesSchema(), {"roles": roles})
+        return schemas.dump_user(handlers.set_roles(self.uow, self.caller, user_id, read))

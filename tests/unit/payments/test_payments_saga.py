@@ -166,8 +166,8 @@ def test_customers_see_only_their_own_payments(uow, processor):
     assert handlers.get_payment(uow, owner, payment.id).id == payment.id
     with pytest.raises(PaymentNotFound):
         handlers.get_payment(uow, stranger, payment.id)
-    assert handlers.list_payments(uow, stranger, handlers.PaymentQuery())[1] == 0
-    assert handlers.list_payments(uow, ADMIN, handlers.PaymentQuery(order_id=ORDER))[1] == 1
+    assert handlers.list_payments(uow, stranger, handlers.PaymentQuery()).total == 0
+    assert handlers.list_payments(uow, ADMIN, handlers.PaymentQuery(order_id=ORDER)).total == 1
 
 
 def test_the_history_hides_the_card_token(uow, processor):

@@ -4,13 +4,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nameko_services.common.auth import key_map, verify_access_token
+from nameko_services.common.auth import Principal, key_map, verify_access_token
 from nameko_services.common.errors import (
     EmailTaken,
     InvalidCredentials,
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
+    NotAuthenticated,
+    PermissionDenied,
     UnauthorizedClient,
     UnsupportedGrantType,
     UserNotFound,
@@ -23,6 +25,15 @@ from nameko_services.users.tokens import TokenSettings, hash_refresh_token
 from .fakes import FakeUnitOfWork
 
 PASSWORD = "correct horse battery"
+ADMIN = Principal(user_id="00000000-0000-4000-8000-00000000ad01", roles=("customer", "admin"))
+
+
+def as_user(user_id):
+    return Principal(user_id=user_id, roles=("customer",))
+
+
+def passwords(current, new):
+    return lambda: {"current_password": current, "new_password": new}
 
 
 @pytest.fixture
@@ -194,12 +205,12 @@ def test_revoking_a_token_ends_its_family_and_unknown_tokens_are_fine(uow, token
 def test_changing_the_password_needs_the_current_one_and_revokes_refresh_tokens(uow, tokens, ada):
     token = login(uow, tokens)["refresh_token"]
     with pytest.raises(InvalidCredentials):
-        handlers.change_password(uow, ada.id, "wrong", "another good secret")
+        handlers.change_password(uow, as_user(ada.id), passwords("wrong", "another good secret"))
     with pytest.raises(WeakPassword):
-        handlers.change_password(uow, ada.id, PASSWORD, "short")
+        handlers.change_password(uow, as_user(ada.id), passwords(PASSWORD, "short"))
     assert refresh(uow, tokens, token)["access_token"]  # refusals changed nothing
     token = login(uow, tokens)["refresh_token"]
-    handlers.change_password(uow, ada.id, PASSWORD, "another good secret")
+    handlers.change_password(uow, as_user(ada.id), passwords(PASSWORD, "another good secret"))
     with pytest.raises(InvalidGrant):
         refresh(uow, tokens, token)
     with pytest.raises(InvalidGrant):
@@ -210,30 +221,32 @@ def test_changing_the_password_needs_the_current_one_and_revokes_refresh_tokens(
 def test_a_profile_update_changes_only_the_given_fields(uow, ada):
     address = {"line1": "1 Main St", "line2": None, "city": "Berlin", "postal_code": "10115",
                "country": "DE"}
-    updated = handlers.update_profile(uow, ada.id, {"shipping_address": address})
+    updated = handlers.update_profile(uow, as_user(ada.id), lambda: {"shipping_address": address})
     assert (updated.name, updated.shipping_address) == ("Ada", address)
-    assert handlers.update_profile(uow, ada.id, {"name": " Ada L. "}).shipping_address == address
-    assert handlers.get_user(uow, ada.id).name == "Ada L."
+    renamed = handlers.update_profile(uow, as_user(ada.id), lambda: {"name": " Ada L. "})
+    assert renamed.shipping_address == address
+    assert handlers.get_me(uow, as_user(ada.id)).name == "Ada L."
 
 
 def test_a_missing_user_is_not_found(uow):
     with pytest.raises(UserNotFound):
-        handlers.update_profile(uow, "missing", {"name": "x"})
+        handlers.update_profile(uow, as_user("missing"), lambda: {"name": "x"})
     with pytest.raises(UserNotFound):
-        handlers.get_user(uow, "not-a-uuid")
+        handlers.get_user(uow, ADMIN, "not-a-uuid")
     with pytest.raises(UserNotFound):
-        handlers.set_roles(uow, "missing", ["admin"])
+        handlers.set_roles(uow, ADMIN, "missing", lambda: {"roles": ["admin"]})
 
 
 def test_roles_are_replaced_but_customer_is_kept(uow, ada):
-    assert handlers.set_roles(uow, ada.id, ["admin"]).roles == ("customer", "admin")
-    assert handlers.set_roles(uow, ada.id, ["customer"]).roles == ("customer",)
+    assert handlers.set_roles(uow, ADMIN, ada.id, lambda: {"roles": ["admin"]}).roles == ("customer", "admin")
+    assert handlers.set_roles(uow, ADMIN, ada.id, lambda: {"roles": ["customer"]}).roles == ("customer",)
 
 
 def test_users_are_listed_a_page_at_a_time_with_the_total(uow):
     for n in range(3):
         handlers.register(uow, f"user{n}@example.com", PASSWORD, f"User {n}")
-    users, total = handlers.list_users(uow, page=2, per_page=2)
+    listed = handlers.list_users(uow, ADMIN, lambda: {"page": 2, "per_page": 2})
+    users, total = listed.items, listed.total
     assert total == 3 and [u.email for u in users] == ["user2@example.com"]
 
 
@@ -248,4 +261,28 @@ def test_ensure_admin_creates_the_admin_once_and_keeps_its_password(uow, tokens)
 def test_ensure_admin_promotes_an_existing_customer(uow, ada):
     assert handlers.ensure_admin(uow, "ada@example.com", "ignored password", "X").roles == (
         "customer", "admin")
-    assert handlers.get_user(uow, ada.id).name == "Ada"
+    assert handlers.get_user(uow, ADMIN, ada.id).name == "Ada"
+
+
+def refused_input():
+    raise AssertionError("the input of a refused caller must not be read")
+
+
+@pytest.mark.parametrize(("caller", "refusal"), [(Principal(), NotAuthenticated),
+                                                 (as_user("u-1"), PermissionDenied)])
+def test_only_admins_list_read_and_change_other_accounts_before_any_input_is_read(uow, ada, caller,
+                                                                                  refusal):
+    with pytest.raises(refusal):
+        handlers.list_users(uow, caller, refused_input)
+    with pytest.raises(refusal):
+        handlers.get_user(uow, caller, ada.id)
+    with pytest.raises(refusal):
+        handlers.set_roles(uow, caller, ada.id, refused_input)
+
+
+def test_an_anonymous_caller_has_no_profile_to_read_or_change(uow):
+    for use_case in (lambda: handlers.get_me(uow, Principal()),
+                     lambda: handlers.update_profile(uow, Principal(), refused_input),
+                     lambda: handlers.change_password(uow, Principal(), refused_input)):
+        with pytest.raises(NotAuthenticated):
+            use_case()
