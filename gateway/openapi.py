@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from gateway.auth import ADMIN, ANYONE, CUSTOMER
 from gateway.routing import PUBLIC, Endpoint
-from gateway.schemas import UuidString
+from nameko_services.common.validation import UuidString
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 OAUTH_ERROR = {"$ref": "#/components/schemas/OAuthError"}

@@ -1,46 +1,27 @@
 """Request bodies and query strings, validated at the edge (marshmallow, unknown fields refused).
 
 These mirror what the services accept, so bad input is answered with a 422 naming
-every field before it costs an RPC; the services validate again (they trust nobody).
+every field before it costs an RPC; the services validate again (they trust nobody). An order's
+body is the orders service's own (``common.validation.OrderSchema``, ``OrderChangesSchema``).
 """
 from __future__ import annotations
-
-import uuid
-from typing import Any
 
 from marshmallow import fields, validate
 
 from nameko_services.common.limits import (
-    MAX_LINE_QUANTITY,
-    MAX_ORDER_LINES,
-    MAX_ORDER_NOTE_LENGTH,
     MAX_PAGE,
     MAX_PAYMENT_AMOUNT,
-    MAX_PAYMENT_TOKEN_LENGTH,
     MAX_PER_PAGE,
     MAX_PRICE,
     MAX_STOCK,
 )
-from nameko_services.common.validation import AddressSchema, InputSchema, Pattern, not_blank, text
+from nameko_services.common.validation import AddressSchema, InputSchema, Pattern, UuidString, text
 
 MAX_QUANTITY = MAX_STOCK
 ROLES = ("customer", "admin")
 SLUG = Pattern(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", error="Use lower-case letters, digits and single dashes.")
 SKU = Pattern(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", error="Use 1-64 letters, digits, dots, dashes or underscores.")
 CURRENCY = Pattern(r"^[A-Z]{3}$", error="Must be an ISO 4217 code such as EUR.")
-
-
-class UuidString(fields.String):
-    """A UUID, passed on as its canonical string (RPC arguments are plain JSON)."""
-
-    default_error_messages = {"invalid_uuid": "Not a valid UUID."}
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        raw = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return str(uuid.UUID(raw))
-        except ValueError:
-            raise self.make_error("invalid_uuid") from None
 
 
 # --- users ------------------------------------------------------------------------------
@@ -120,34 +101,6 @@ class StockBody(InputSchema):
 # --- orders and payments ----------------------------------------------------------------
 
 ORDER_STATUSES = ("pending", "awaiting_payment", "confirmed", "shipped", "delivered", "cancelled")
-
-
-class OrderItemBody(InputSchema):
-    product_id = UuidString(required=True)
-    quantity = fields.Integer(required=True, strict=True,
-                              validate=validate.Range(min=1, max=MAX_LINE_QUANTITY))
-
-
-class PaymentBody(InputSchema):
-    token = fields.String(required=True,
-                          validate=[validate.Length(min=1, max=MAX_PAYMENT_TOKEN_LENGTH), not_blank])
-
-
-def _order_items(**kwargs: Any) -> fields.List:
-    return fields.List(fields.Nested(OrderItemBody),
-                       validate=validate.Length(min=1, max=MAX_ORDER_LINES), **kwargs)
-
-
-class OrderBody(InputSchema):
-    items = _order_items(required=True)
-    shipping_address = fields.Nested(AddressSchema, required=True)
-    payment = fields.Nested(PaymentBody, required=True)
-    note = fields.String(allow_none=True, validate=validate.Length(max=MAX_ORDER_NOTE_LENGTH))
-
-
-class OrderChanges(InputSchema):
-    items = _order_items()
-    shipping_address = fields.Nested(AddressSchema)
 
 
 class OrderQuery(PageQuery):

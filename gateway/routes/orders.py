@@ -6,9 +6,9 @@ from starlette.responses import JSONResponse, Response
 from gateway.auth import ADMIN, CUSTOMER
 from gateway.ratelimit import EXPENSIVE
 from gateway.routing import Context, Endpoint, Handler
-from gateway.schemas import OrderBody, OrderChanges, OrderQuery
+from gateway.schemas import OrderQuery
 from nameko_services.common.errors import NotFound
-from nameko_services.common.validation import valid_idempotency_key
+from nameko_services.common.validation import OrderChangesSchema, OrderSchema, valid_idempotency_key
 
 
 def _order_id(ctx: Context) -> str:
@@ -52,14 +52,14 @@ ORDER = "/api/v1/orders/{order_id}"
 
 ENDPOINTS = [
     Endpoint("POST", "/api/v1/orders", place_order, "Place an order (header Idempotency-Key)", "orders",
-             CUSTOMER, status=201, body=OrderBody, errors=(400, 404, 409, 422), rate=EXPENSIVE),
+             CUSTOMER, status=201, body=OrderSchema, errors=(400, 404, 409, 422), rate=EXPENSIVE),
     Endpoint("GET", "/api/v1/orders", list_orders, "Your orders (admins: all, filtered)", "orders",
              CUSTOMER, query=OrderQuery),
     Endpoint("GET", ORDER, get_order, "One order", "orders", CUSTOMER, errors=(404,)),
     Endpoint("GET", f"{ORDER}/events", get_order_events, "The order's history, oldest first", "orders",
              CUSTOMER, errors=(404,)),
     Endpoint("PATCH", ORDER, modify_order, "Change items or address before payment", "orders", CUSTOMER,
-             also=(202,), body=OrderChanges, errors=(404, 409), rate=EXPENSIVE),
+             also=(202,), body=OrderChangesSchema, errors=(404, 409), rate=EXPENSIVE),
     Endpoint("POST", f"{ORDER}/cancel", _transition("cancel_order"), "Cancel (stock released, money back)",
              "orders", CUSTOMER, errors=(404, 409)),
     Endpoint("POST", f"{ORDER}/ship", _transition("ship_order"), "Mark shipped", "orders", ADMIN,

@@ -15,6 +15,7 @@ from nameko_services.catalog.commands import (
     ProductView,
     ReserveStock,
 )
+from nameko_services.common import validation
 from nameko_services.common.errors import InvalidInput, ProductNotFound
 from nameko_services.common.validation import InputSchema, text
 
@@ -144,21 +145,16 @@ class OrderChangedSchema(InputSchema):
         return str(data["order_id"]), data["order_version"]
 
 
-class OrderItemSchema(InputSchema):
-    """One line of an order as the orders service sends it: a product id and 1..100 units."""
-
-    product_id = fields.UUID(required=True)
-    quantity = fields.Integer(strict=True, required=True,
-                              validate=validate.Range(min=1, max=pricing.MAX_LINE_QUANTITY))
+class OrderLineSchema(validation.OrderItemSchema):
+    """One line of an order as the orders service sends it, as the item it reserves."""
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> domain.ReservedItem:
-        return domain.ReservedItem(str(data["product_id"]), data["quantity"])
+        return domain.ReservedItem(data["product_id"], data["quantity"])
 
 
 def _order_items() -> fields.List:
-    return fields.List(fields.Nested(OrderItemSchema), required=True,
-                       validate=validate.Length(min=1, max=pricing.MAX_ORDER_LINES))
+    return validation.order_items(OrderLineSchema, required=True)
 
 
 class PriceItemsSchema(InputSchema):

@@ -4,6 +4,8 @@
   lone surrogate) in any field, named by its path.
 - ``Pattern``: a regular expression the whole value must match (no trailing newline).
 - ``AddressSchema``: the one postal address rule (a country is an assigned ISO 3166-1 code).
+- ``OrderSchema``, ``OrderChangesSchema``, ``OrderItemSchema``, ``order_items``: what placing and
+  changing an order take, within ``common.limits`` (the gateway, orders and the catalog alike).
 - ``load``: the one way to apply a schema, turning marshmallow's ``ValidationError`` into
   ``InvalidInput`` naming every bad field.
 
@@ -11,12 +13,19 @@ No nameko, eventlet or SQLAlchemy here, so the gateway imports it too.
 """
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from nameko_services.common.countries import COUNTRY_CODES
 from nameko_services.common.errors import IdempotencyKeyMissing, InvalidInput
+from nameko_services.common.limits import (
+    MAX_LINE_QUANTITY,
+    MAX_ORDER_LINES,
+    MAX_ORDER_NOTE_LENGTH,
+    MAX_PAYMENT_TOKEN_LENGTH,
+)
 from nameko_services.common.text import UNSTORABLE_MESSAGE, escaped, is_storable, matches
 
 
@@ -122,3 +131,53 @@ class AddressSchema(InputSchema):
     city = text(100, required=True)
     postal_code = text(20, required=True)
     country = fields.String(required=True, validate=COUNTRY)
+
+
+class UuidString(fields.String):
+    """A UUID, passed on as its canonical string (RPC arguments are plain JSON)."""
+
+    default_error_messages = {"invalid_uuid": "Not a valid UUID."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return str(uuid.UUID(raw))
+        except ValueError:
+            raise self.make_error("invalid_uuid") from None
+
+
+class OrderItemSchema(InputSchema):
+    """One line of an order: a product id and 1 to ``MAX_LINE_QUANTITY`` units."""
+
+    product_id = UuidString(required=True)
+    quantity = fields.Integer(required=True, strict=True,
+                              validate=validate.Range(min=1, max=MAX_LINE_QUANTITY))
+
+
+def order_items(item: type[Schema] = OrderItemSchema, **kwargs: Any) -> fields.List:
+    """An order's lines: 1 to ``MAX_ORDER_LINES`` of ``item``."""
+    return fields.List(fields.Nested(item), validate=validate.Length(min=1, max=MAX_ORDER_LINES),
+                       **kwargs)
+
+
+class PaymentSchema(InputSchema):
+    """How the customer pays: the provider's card token."""
+
+    token = fields.String(required=True,
+                          validate=[validate.Length(min=1, max=MAX_PAYMENT_TOKEN_LENGTH), not_blank])
+
+
+class OrderSchema(InputSchema):
+    """What placing an order takes (``POST /api/v1/orders``, ``orders.place_order``)."""
+
+    items = order_items(required=True)
+    shipping_address = fields.Nested(AddressSchema, required=True)
+    payment = fields.Nested(PaymentSchema, required=True)
+    note = fields.String(allow_none=True, validate=validate.Length(max=MAX_ORDER_NOTE_LENGTH))
+
+
+class OrderChangesSchema(InputSchema):
+    """What changing an order takes (``PATCH /api/v1/orders/{id}``, ``orders.modify_order``)."""
+
+    items = order_items()
+    shipping_address = fields.Nested(AddressSchema)

@@ -5,32 +5,10 @@ from typing import Any
 
 from marshmallow import EXCLUDE, ValidationError, fields, post_load, validate, validates_schema
 
-from nameko_services.common.limits import (
-    MAX_LINE_QUANTITY,
-    MAX_ORDER_LINES,
-    MAX_ORDER_NOTE_LENGTH,
-    MAX_PAYMENT_TOKEN_LENGTH,
-    MAX_PER_PAGE,
-)
-from nameko_services.common.validation import AddressSchema, InputSchema, not_blank
+from nameko_services.common.limits import MAX_LINE_QUANTITY, MAX_PER_PAGE
+from nameko_services.common.validation import InputSchema, OrderChangesSchema, OrderSchema
 from nameko_services.orders.commands import ModifyOrder, OrderQuery, PlaceOrder, Reply
 from nameko_services.orders.domain import STATUSES
-
-
-class ItemSchema(InputSchema):
-    product_id = fields.UUID(required=True)
-    quantity = fields.Integer(required=True, strict=True,
-                              validate=validate.Range(min=1, max=MAX_LINE_QUANTITY))
-
-
-class PaymentSchema(InputSchema):
-    token = fields.String(required=True,
-                          validate=[validate.Length(min=1, max=MAX_PAYMENT_TOKEN_LENGTH), not_blank])
-
-
-def _items(**kwargs: Any) -> fields.List:
-    return fields.List(fields.Nested(ItemSchema), validate=validate.Length(min=1, max=MAX_ORDER_LINES),
-                       **kwargs)
 
 
 def merge_items(items: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
@@ -46,22 +24,14 @@ def merge_items(items: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
     return tuple({"product_id": pid, "quantity": quantity} for pid, quantity in merged.items())
 
 
-class PlaceOrderSchema(InputSchema):
-    items = _items(required=True)
-    shipping_address = fields.Nested(AddressSchema, required=True)
-    payment = fields.Nested(PaymentSchema, required=True)
-    note = fields.String(allow_none=True, validate=validate.Length(max=MAX_ORDER_NOTE_LENGTH))
-
+class PlaceOrderSchema(OrderSchema):
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> PlaceOrder:
         return PlaceOrder(merge_items(data["items"]), data["shipping_address"], data["payment"]["token"],
                           data.get("note"))
 
 
-class ModifyOrderSchema(InputSchema):
-    items = _items()
-    shipping_address = fields.Nested(AddressSchema)
-
+class ModifyOrderSchema(OrderChangesSchema):
     @validates_schema
     def require_a_change(self, data: dict[str, Any], **_: Any) -> None:
         if not data:
