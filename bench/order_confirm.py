@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import time
 import uuid
 
 import httpx
-from product_get import Results, admin_token, percentile
+from product_get import Results, admin_token, arguments, percentile
 
 ADDRESS = {"line1": "1 Bench St", "city": "Berlin", "postal_code": "10115", "country": "DE"}
 FINAL = {"confirmed", "cancelled", "shipped", "delivered"}
@@ -77,13 +76,7 @@ async def run(base_url: str, token: str, product_id: str, concurrency: int,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--base-url", default=os.environ.get("SHOP_GATEWAY_URL", "http://127.0.0.1:8000"))
-    parser.add_argument("--token", default=os.environ.get("SHOP_ADMIN_TOKEN"))
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds (default 20)")
-    args = parser.parse_args()
+    args = arguments(__doc__, concurrency=16, duration=20.0).parse_args()
     with httpx.Client(base_url=args.base_url, timeout=30) as client:
         product_id, token = setup(client, args)
     results, elapsed = asyncio.run(run(args.base_url, token, product_id, args.concurrency, args.duration))

@@ -99,13 +99,19 @@ async def run(base_url: str, path: str, concurrency: int, duration: float,
         return results, time.monotonic() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
+def arguments(description: str | None, concurrency: int, duration: float) -> argparse.ArgumentParser:
+    """The options every benchmark takes: where the gateway is, the admin, how hard and how long."""
+    parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base-url", default=os.environ.get("SHOP_GATEWAY_URL", "http://127.0.0.1:8000"))
     parser.add_argument("--token", default=os.environ.get("SHOP_ADMIN_TOKEN"))
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds (default 10)")
+    parser.add_argument("--concurrency", type=int, default=concurrency)
+    parser.add_argument("--duration", type=float, default=duration, help=f"seconds (default {duration:g})")
+    return parser
+
+
+def main() -> None:
+    parser = arguments(__doc__, concurrency=32, duration=10.0)
     parser.add_argument("--requests", type=int, default=100_000, help="stop after this many")
     args = parser.parse_args()
     with httpx.Client(base_url=args.base_url, timeout=30) as client:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
@@ -31,6 +32,13 @@ def _as_uuid(value: str) -> uuid.UUID | None:
         return uuid.UUID(value)
     except (ValueError, TypeError, AttributeError):
         return None
+
+
+def _locked(session: Session, column: Any, value: str) -> Any:
+    """The row whose unique ``column`` is ``value``, locked until the unit of work ends and read
+    afresh (not the session's cached copy): what a single-use secret is redeemed under."""
+    return session.scalars(select(column.class_).where(column == value).with_for_update()
+                           .execution_options(populate_existing=True)).first()
 
 
 def _user(row: UserRow) -> User:
@@ -91,10 +99,7 @@ class SqlRefreshTokens:
             client_id=token.client_id))
 
     def lock_by_hash(self, token_hash: str) -> RefreshToken | None:
-        row = self.session.scalars(select(RefreshTokenRow)
-                                   .where(RefreshTokenRow.token_hash == token_hash)
-                                   .with_for_update()
-                                   .execution_options(populate_existing=True)).first()
+        row = _locked(self.session, RefreshTokenRow.token_hash, token_hash)
         return None if row is None else _token(row)
 
     def save(self, token: RefreshToken) -> None:
@@ -220,10 +225,7 @@ class SqlAuthorizationCodes:
             expires_at=code.expires_at))
 
     def lock_by_hash(self, code_hash: str) -> AuthorizationCode | None:
-        row = self.session.scalars(select(AuthorizationCodeRow)
-                                   .where(AuthorizationCodeRow.code_hash == code_hash)
-                                   .with_for_update()
-                                   .execution_options(populate_existing=True)).first()
+        row = _locked(self.session, AuthorizationCodeRow.code_hash, code_hash)
         return None if row is None else _code(row)
 
     def save(self, code: AuthorizationCode) -> None:
