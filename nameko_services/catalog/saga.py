@@ -11,8 +11,8 @@ from typing import Any
 
 from nameko_services.catalog.commands import AdjustReservation, ReserveStock
 from nameko_services.catalog.domain import RELEASED, RESERVED, Reservation, StockLevel
-from nameko_services.catalog.handlers import adjust, apply_move, reserve
 from nameko_services.catalog.ports import UnitOfWork
+from nameko_services.catalog.reservations import adjust, apply_move, reserve
 from nameko_services.common.errors import (
     OutOfStock,
     ProductNotFound,
