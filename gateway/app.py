@@ -26,6 +26,8 @@ from gateway.routes import authorize, catalog, oauth, ops, orders, payments, use
 from gateway.routing import Endpoint, mount
 from gateway.rpc import AmqpRpcClient, RpcClient
 from gateway.settings import Settings
+from gateway.tracing import TracingMiddleware
+from nameko_services.common.telemetry import configure_tracing, tracing_active
 
 ENDPOINTS: list[Endpoint] = [*ops.ENDPOINTS, *oauth.ENDPOINTS, *authorize.ENDPOINTS, *users.ENDPOINTS,
                              *catalog.ENDPOINTS, *orders.ENDPOINTS, *payments.ENDPOINTS]
@@ -35,11 +37,14 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
     """Build the gateway; its lifespan opens an AMQP RPC client unless ``rpc`` is given.
 
     Without ``settings`` (the uvicorn factory path) settings come from config/gateway.yaml
-    and the process is set up for production: JSON logs, Sentry when a DSN is set.
+    and the process is set up for production: JSON logs, Sentry when a DSN is set, traces
+    exported when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set. A span per request whenever this
+    process records spans (``common.telemetry``).
     """
     if settings is None:
         settings = Settings.load()
         configure_logging(settings.log_level)
+        configure_tracing("gateway")
         if settings.sentry_dsn:
             # Imported only when used: sentry_sdk probes eventlet at import time.
             from nameko_services.common.sentry import init_sentry
@@ -78,8 +83,10 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
 
 
 def _middleware(config: Settings, metrics: Metrics) -> list[Middleware]:
-    """Outermost first; see gateway.middleware for why in this order."""
-    stack = [Middleware(RequestContextMiddleware, metrics=metrics),
+    """Outermost first; see gateway.middleware for why in this order (the request's span, when
+    tracing, outside them all: every log line of the request is inside it)."""
+    tracing = [Middleware(TracingMiddleware)] if tracing_active() else []
+    stack = [*tracing, Middleware(RequestContextMiddleware, metrics=metrics),
              Middleware(SecurityHeadersMiddleware, hsts_max_age=config.hsts_max_age)]
     if config.cors_allow_origins:  # none configured: no CORS headers at all, browsers refuse
         origins = StrictCORSMiddleware.checked_origins(config.cors_allow_origins)

@@ -1,4 +1,5 @@
-"""Per-request context: the correlation id, carried to RPC headers and log lines."""
+"""Per-request context: the correlation id, carried to RPC headers and log lines (with the
+current span's trace and span ids)."""
 from __future__ import annotations
 
 import logging
@@ -9,6 +10,7 @@ from contextvars import ContextVar
 from pythonjsonlogger.json import JsonFormatter
 
 from nameko_services.common.text import matches
+from nameko_services.common.trace_context import TraceIdsFilter
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client-supplied id is echoed and logged: accept only short, plain tokens.
@@ -47,12 +49,14 @@ class ServiceFilter(logging.Filter):
 
 def configure_logging(level: str) -> None:
     """JSON log lines on stderr, in the format of nameko_services.common.logging (which we do
-    not import: it pulls in nameko's runtime and eventlet), plus the request's correlation id."""
+    not import: it pulls in nameko's runtime and eventlet), plus the request's correlation id
+    and its span's ``trace_id`` and ``span_id``."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(service)s %(message)s",
                                        rename_fields={"levelname": "level", "asctime": "time"}))
     handler.addFilter(ServiceFilter())
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(TraceIdsFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

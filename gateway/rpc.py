@@ -32,6 +32,7 @@ from gateway.presence import PRESENCE_TTL, ServicePresence
 from nameko_services.common.auth import Principal, issue_service_token
 from nameko_services.common.errors import ServiceTimeout, ServiceUnavailable, rebuild
 from nameko_services.common.keys import SigningKey, load_signing_key
+from nameko_services.common.trace_context import message_headers
 
 log = logging.getLogger(__name__)
 
@@ -184,8 +185,9 @@ class AmqpRpcClient:
     def _headers(self, service: str, method: str, principal: Principal | None) -> dict[str, Any]:
         assert self._key is not None
         token = issue_service_token(self._key, service=SERVICE_NAME, audience=service, principal=principal)
+        # The current span (the HTTP request's) as nameko.traceparent: the parent of the call's.
         return {AUTH_HEADER: token, "nameko.correlation_id": current_request_id(),
-                "nameko.call_id_stack": [f"{SERVICE_NAME}.{method}.{uuid.uuid4()}"]}
+                "nameko.call_id_stack": [f"{SERVICE_NAME}.{method}.{uuid.uuid4()}"], **message_headers()}
 
     def _message(self, service: str, method: str, principal: Principal | None,
                  kwargs: dict[str, Any], correlation_id: str) -> aio_pika.Message:

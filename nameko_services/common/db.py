@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nameko_services.common.engine import create_engine
 from nameko_services.common.metrics import DB_POOL_IN_USE
+from nameko_services.common.telemetry import instrument_engine
 
 _green_patched = False
 
@@ -66,6 +67,7 @@ class Database(DependencyProvider):
         workers = int(self.container.config.get("max_workers", 10))
         self.engine = make_engine(self.container.config[self.url_key], pool_size=workers,
                                   max_overflow=workers)
+        instrument_engine(self.engine)  # statement spans when tracing is on
         ensure_at_head(self.database, self.engine)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
         labels, pool = [self.container.service_name, self.database], self.engine.pool

@@ -1,4 +1,5 @@
-"""JSON-lines logging with the service name, nameko call id and correlation id."""
+"""JSON-lines logging with the service name, nameko call id, correlation id and the current
+span's trace and span ids."""
 from __future__ import annotations
 
 import logging
@@ -8,6 +9,8 @@ from typing import Any
 
 from nameko.extensions import DependencyProvider
 from pythonjsonlogger.json import JsonFormatter
+
+from nameko_services.common.trace_context import TraceIdsFilter
 
 # Under eventlet's monkey patching this is greenthread-local: one slot per worker.
 _current = threading.local()
@@ -22,8 +25,8 @@ def clear() -> None:
     _current.__dict__.pop("fields", None)
 
 
-class ContextFilter(logging.Filter):
-    """Copies the current worker's fields onto each record."""
+class ContextFilter(TraceIdsFilter):
+    """Copies the current worker's fields, and its span's ids, onto each record."""
 
     def __init__(self, service: str | None = None) -> None:
         super().__init__()
@@ -33,7 +36,7 @@ class ContextFilter(logging.Filter):
         record.service = self.service
         for key, value in getattr(_current, "fields", {}).items():
             setattr(record, key, value)
-        return True
+        return super().filter(record)
 
 
 def json_formatter() -> logging.Formatter:

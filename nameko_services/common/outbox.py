@@ -38,6 +38,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Session
 
+from nameko_services.common.trace_context import message_headers
+
 EVENT_ID_HEADER = "nameko.event_id"
 CORRELATION_HEADER = "nameko.correlation_id"
 
@@ -105,7 +107,9 @@ class SessionOutbox:
     """A unit of work's outbox: events queued in its session's transaction.
 
     With a correlation id, every event carries it, so the handlers downstream log the
-    same id and one order can be followed through every service.
+    same id and one order can be followed through every service. Each row also keeps the
+    span current when it was written (``nameko.traceparent``): the event, published later,
+    continues that trace in every handler.
     """
 
     def __init__(self, session: Session, table: Table, correlation_id: str | None = None) -> None:
@@ -115,7 +119,8 @@ class SessionOutbox:
 
     def add(self, event_type: str, payload: dict[str, Any]) -> str:
         """Queue an event; return its id."""
-        return add_to_outbox(self.session, self.table, event_type, payload, headers=self.headers)
+        headers = {**self.headers, **message_headers()}
+        return add_to_outbox(self.session, self.table, event_type, payload, headers=headers)
 
 
 class OutboxRelay:

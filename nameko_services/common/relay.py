@@ -20,6 +20,7 @@ from nameko_services.common.keys import load_signing_key
 from nameko_services.common.listen import ChannelListener, psycopg2_connector
 from nameko_services.common.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING, RELAY_PUBLISHED
 from nameko_services.common.outbox import EVENT_ID_HEADER, OutboxMessage, OutboxRelay, outbox_channel
+from nameko_services.common.tracing import publishing
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ def event_publisher(config: dict[str, Any], service_name: str) -> Any:
 
     Each event is signed here, at publish time, with the service's own key (see
     ``event_auth``): its age bound then runs from when it left, not from when it was queued.
+    It goes with the row's headers, its trace context replaced by the span of its publishing.
     """
     exchange = get_event_exchange(service_name, config)
     publisher = Publisher(config[AMQP_URI_CONFIG_KEY], serializer="json", declare=[exchange])
@@ -36,12 +38,14 @@ def event_publisher(config: dict[str, Any], service_name: str) -> Any:
     max_age = int(config.get("EVENT_TOKEN_MAX_AGE", DEFAULT_EVENT_TOKEN_MAX_AGE))
 
     def publish(message: OutboxMessage) -> None:
-        token = sign_event(key, service=service_name, event_type=message.event_type,
-                           event_id=message.event_id, payload=message.payload, max_age=max_age)
-        headers = {**message.headers, EVENT_ID_HEADER: message.event_id, EVENT_TOKEN_HEADER: token}
-        publisher.publish(message.payload, exchange=exchange, routing_key=message.event_type,
-                          extra_headers=headers, use_confirms=True,
-                          retry=True, retry_policy={"max_retries": 3})
+        with publishing(service_name, message) as trace_headers:
+            token = sign_event(key, service=service_name, event_type=message.event_type,
+                               event_id=message.event_id, payload=message.payload, max_age=max_age)
+            headers = {**message.headers, **trace_headers, EVENT_ID_HEADER: message.event_id,
+                       EVENT_TOKEN_HEADER: token}
+            publisher.publish(message.payload, exchange=exchange, routing_key=message.event_type,
+                              extra_headers=headers, use_confirms=True,
+                              retry=True, retry_policy={"max_retries": 3})
         published.inc()
 
     published = RELAY_PUBLISHED.labels(service_name)

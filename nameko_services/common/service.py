@@ -15,10 +15,12 @@ from nameko_services.common.logging import LoggingContext, bind
 from nameko_services.common.metrics import Metrics
 from nameko_services.common.rpc import Caller
 from nameko_services.common.sentry import SentryReporter
+from nameko_services.common.tracing import Tracing
 
 
 class ShopService:
-    """Base of the four services: who calls, log fields, error reports, config and call ids."""
+    """Base of the four services: who calls, log fields, error reports, config, call ids,
+    metrics and traces."""
 
     caller = Caller()  # the verified Principal of an RPC call
     logging = LoggingContext()  # call id and correlation id on every log line
@@ -26,6 +28,7 @@ class ShopService:
     config = Config()  # the service's config (nameko run --config)
     context = CallContext()  # event id and correlation id of the current worker
     metrics = Metrics()  # entrypoint timings; /metrics and /health on METRICS_PORT (0: off)
+    tracing = Tracing()  # a span per worker, exported when OTEL_EXPORTER_OTLP_ENDPOINT is set
 
     def handling(self, payload: Any, *fields: str) -> str:
         """Bind the event's id and the payload's ``fields`` to the log lines; return the id

@@ -20,6 +20,7 @@ from nameko_services.common.auth import Principal, issue_service_token
 from nameko_services.common.errors import ServiceTimeout, ServiceUnavailable
 from nameko_services.common.keys import load_signing_key
 from nameko_services.common.rpc import AUTH_HEADER, verified_principal
+from nameko_services.common.trace_context import message_headers
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -44,6 +45,9 @@ class SignedMethodProxy(MethodProxy):
     def get_message_headers(self, worker_ctx: Any) -> dict[str, Any]:
         headers: dict[str, Any] = super().get_message_headers(worker_ctx)
         headers[AUTH_HEADER] = self.token_for(self.service_name)
+        # The span current when the call is made (the worker's, or a span inside it) is the
+        # callee's parent; without one, the context_data's trace context goes on as it is.
+        headers.update(message_headers())
         return headers
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -7,18 +7,24 @@
 - ``SqlUnitOfWork`` / ``SqlEventUnitOfWork``: the same over one SQLAlchemy session; a service's
   ``repository.SqlUnitOfWork`` extends one with its repositories and, if it has any, the
   translation of its constraint violations into errors (``translate``).
+
+Each ``with uow:`` block is a span when tracing (``transaction <database>``, with how it ended):
+the time a use case holds its transaction, and its locks, shows in the trace.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import ClassVar, Protocol, Self
 
+from opentelemetry.trace import Span
 from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nameko_services.common.idempotency import first_delivery
 from nameko_services.common.outbox import Outbox, SessionOutbox
+from nameko_services.common.spans import transaction_span
 
 AFTER_COMMIT = "shop_after_commit"
 
@@ -49,16 +55,20 @@ class SqlUnitOfWork:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._blocks: list[tuple[ExitStack, Span | None]] = []  # each open block's span, innermost last
 
     def __enter__(self) -> Self:
+        block = ExitStack()
+        self._blocks.append((block, block.enter_context(transaction_span(self.session))))
         return self
 
     def __exit__(self, exc_type: object, error: object, traceback: object) -> None:
-        self.session.rollback()
-        self.session.info.pop(AFTER_COMMIT, None)
-        translated = self.translate(error) if isinstance(error, IntegrityError) else None
-        if translated is not None:
-            raise translated from None
+        with self._blocks.pop()[0]:  # the span ends once rolled back
+            self.session.rollback()
+            self.session.info.pop(AFTER_COMMIT, None)
+            translated = self.translate(error) if isinstance(error, IntegrityError) else None
+            if translated is not None:
+                raise translated from None
 
     def commit(self) -> None:
         try:
@@ -70,6 +80,9 @@ class SqlUnitOfWork:
             if translated is None:
                 raise
             raise translated from None
+        span = self._blocks[-1][1] if self._blocks else None
+        if span is not None:
+            span.set_attribute("shop.transaction", "committed")
         for callback in self.session.info.pop(AFTER_COMMIT, []):
             callback()
 

@@ -4,7 +4,8 @@ It reads what the services themselves stored: the order's events (orders databas
 stock reservation (core), its payments and their events (payments), every outbox row about
 it in the three databases (queued, published or not), which handler applied each of those
 events and when (``processed_events``), and the dead letters about it (peeked through the
-RabbitMQ management API with ``ack_requeue_true``, so they stay where they are).
+RabbitMQ management API with ``ack_requeue_true``, so they stay where they are). The outbox rows'
+headers name the trace(s) the order's events belong to, to open in Grafana (Tempo).
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from typing import Any
 
 import requests
 from sqlalchemy import Engine, text
+
+from nameko_services.common.trace_context import trace_id_in
 
 DATABASES = ("orders", "core", "payments")
 OWNER = {"orders": "orders", "core": "catalog", "payments": "payments"}  # whose outbox each holds
@@ -36,6 +39,7 @@ class Trace:
     order_id: str
     summary: str = "no such order"
     correlation_ids: set[str] = field(default_factory=set)
+    trace_ids: set[str] = field(default_factory=set)
     entries: list[Entry] = field(default_factory=list)
     unpublished: list[str] = field(default_factory=list)
     dead_letters: list[str] = field(default_factory=list)
@@ -99,12 +103,14 @@ def _payments(conn: Any, found: Trace) -> None:
 
 def _outbox(conn: Any, service: str, found: Trace) -> dict[str, str]:
     """The service's outbox rows about the order: queued and published; their event ids."""
-    rows = conn.execute(text("SELECT event_id::text AS id, event_type, created_at, published_at "
+    rows = conn.execute(text("SELECT event_id::text AS id, event_type, created_at, published_at, headers "
                              "FROM outbox WHERE payload->>'order_id' = :id ORDER BY seq"),
                         {"id": found.order_id}).mappings()
     ids = {}
     for row in rows:
         ids[row["id"]] = f"{service}.{row['event_type']}"
+        if trace_id := trace_id_in(row["headers"] or {}):
+            found.trace_ids.add(trace_id)
         if row["published_at"] is None:
             found.unpublished.append(f"{service}.{row['event_type']} queued {row['created_at'].isoformat()}")
             found.entries.append(Entry(row["created_at"], service, f"-> {row['event_type']} (NOT published)"))
@@ -161,6 +167,8 @@ def render(found: Trace) -> str:
     lines = [f"order {found.order_id}: {found.summary}"]
     if found.correlation_ids:
         lines.append(f"correlation id(s): {', '.join(sorted(found.correlation_ids))}")
+    if found.trace_ids:
+        lines.append(f"trace id(s): {', '.join(sorted(found.trace_ids))}")
     lines += [f"{entry.at.isoformat(timespec='milliseconds')}  {entry.service:<8}  {entry.what}"
               for entry in found.entries]
     lines.append("unpublished outbox rows: " + ("; ".join(found.unpublished) or "none"))

@@ -22,7 +22,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from opentelemetry.trace import SpanKind
+
 from nameko_services.common.errors import PaymentProviderError
+from nameko_services.common.spans import child_span
 from nameko_services.payments import domain
 from nameko_services.payments.domain import Payment, Pending
 from nameko_services.payments.gateways import (
@@ -83,6 +86,16 @@ def call(processor: Processor, payment: Payment, pending: Pending) -> Outcome:
 
 
 def _invoke(adapters: Adapters, payment: Payment, pending: Pending) -> str | None:
+    """One try of the intent's call: a span of its own (a declined card is an answer, not an error;
+    the Stripe adapter's HTTP request nests under it)."""
+    attributes = {"shop.payment.provider": payment.provider, "shop.payment.action": pending.action,
+                  "shop.payment_id": payment.id}
+    with child_span(f"{payment.provider} {pending.action}", SpanKind.CLIENT, attributes,
+                    fault=lambda error: not isinstance(error, PaymentDeclined)):
+        return _call_provider(adapters, payment, pending)
+
+
+def _call_provider(adapters: Adapters, payment: Payment, pending: Pending) -> str | None:
     gateway = adapters.of_provider(payment.provider)
     key, reference = pending.idempotency_key, payment.provider_reference or ""
     if pending.action == domain.AUTHORISE:

@@ -130,17 +130,18 @@ def call(rabbit_config):
     """Call ``service.method`` over RabbitMQ as a gateway would, with a service token.
 
     ``call("users", "get_user", user_id, as_user=("uid", ["admin"]))``; pass
-    ``token=None`` or ``token="garbage"`` to send no or a bad token.
+    ``token=None`` or ``token="garbage"`` to send no or a bad token, ``context_data`` for more
+    ``nameko.`` headers (a ``traceparent``).
     """
     gateway_key = keys.load_signing_key("service-gateway")
     sentinel = object()
 
-    def _call(service, method, *args, as_user=None, token=sentinel, timeout=10, **kwargs):
+    def _call(service, method, *args, as_user=None, token=sentinel, timeout=10, context_data=None, **kwargs):
         if token is sentinel:
             principal = auth.Principal(user_id=as_user[0], roles=tuple(as_user[1])) if as_user else None
             token = auth.issue_service_token(gateway_key, service="gateway", audience=service,
                                              principal=principal)
-        context = {"correlation_id": uuid.uuid4().hex}
+        context = {"correlation_id": uuid.uuid4().hex, **(context_data or {})}
         if token is not None:
             context["authorization"] = token
         with ClusterRpcProxy(rabbit_config, context_data=context, timeout=timeout) as proxy:

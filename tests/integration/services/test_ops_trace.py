@@ -81,6 +81,16 @@ def test_a_published_row_shows_its_relay_lag(orders_db, core_db, payments_db):
     assert found.unpublished == []
 
 
+def test_the_trace_names_the_traces_its_events_belong_to(orders_db, core_db, payments_db):
+    order_id, trace_id = place_order(orders_db), "4bf92f3577b34da6a3ce929d0e0e4736"
+    with orders_db.begin() as conn:  # what SessionOutbox.add stores while tracing
+        conn.execute(text("UPDATE outbox SET headers = headers || jsonb_build_object("
+                          "'nameko.traceparent', :tp)"), {"tp": f"00-{trace_id}-00f067aa0ba902b7-01"})
+    found = trace.trace(order_id, {"orders": orders_db, "core": core_db, "payments": payments_db})
+    assert found.trace_ids == {trace_id}
+    assert f"trace id(s): {trace_id}" in trace.render(found).splitlines()
+
+
 def test_dead_letters_about_the_order_are_shown_and_stay_in_their_queue(rabbit_config):
     uri, order_id = rabbit_config["AMQP_URI"], str(uuid.uuid4())
     queue = Queue("evt-orders-order_placed--catalog.on_order_placed.dead-letter", Exchange(""),

@@ -48,7 +48,7 @@ class FailsWithSecrets:
                         {"h": ARGON2_HASH, "t": PAYMENT_TOKEN, "a": ADDRESS_LINE})
 
 
-SHARED = {"caller", "logging", "sentry", "config", "context"}
+SHARED = {"caller", "logging", "sentry", "config", "context", "metrics", "tracing"}
 
 
 class Plumbed(ShopService):

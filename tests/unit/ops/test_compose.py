@@ -3,6 +3,8 @@ import re
 from pathlib import Path
 
 import yaml
+from opentelemetry import environment_variables as api_variables
+from opentelemetry.sdk import environment_variables as sdk_variables
 
 from nameko_services.ops.procfile import read
 
@@ -13,7 +15,13 @@ SERVICES = COMPOSE["services"]
 
 def _documented_settings():
     text = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
-    return set(re.findall(r"`((?:SHOP|SENTRY)_[A-Z_]+)`", text))
+    return set(re.findall(r"`((?:SHOP|SENTRY|OTEL)_[A-Z_]+)`", text))
+
+
+def _standard_otel_variables():
+    """The variables OpenTelemetry's own Python API and SDK read (their lists of names)."""
+    return {value for module in (api_variables, sdk_variables) for name, value in vars(module).items()
+            if name.startswith("OTEL_") and isinstance(value, str)}
 
 
 def test_every_procfile_process_has_a_container_running_the_same_program():
@@ -37,6 +45,15 @@ def test_services_start_only_after_migrations_succeeded():
 def test_every_setting_given_to_the_containers_is_a_documented_one():
     given = set(SERVICES["gateway"]["environment"]) | set(SERVICES["users"]["environment"])
     assert given <= _documented_settings()
+    assert {name for name in given if name.startswith("OTEL_")} <= _standard_otel_variables()
+
+
+def test_the_app_containers_export_their_traces_to_the_observability_profiles_collector():
+    collector = SERVICES["otel-collector"]
+    assert collector["profiles"] == ["observability"] and "127.0.0.1:4318:4318" in collector["ports"]
+    for name in ("users", "catalog", "orders", "payments", "gateway"):
+        endpoint = SERVICES[name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"]
+        assert endpoint == "${OTEL_EXPORTER_OTLP_ENDPOINT-http://otel-collector:4318}", name
 
 
 def test_postgres_creates_the_three_databases_on_first_start():
