@@ -4,6 +4,10 @@ For the session: a throw-away RabbitMQ vhost (management API), fresh ``shop_e2e_
 head, a temporary key folder, then every ``Procfile`` process started exactly as ``shopctl up``
 runs it (with a free gateway port). Tests get an ``httpx.Client`` on the gateway once ``/ready``
 answers 200. Nothing here is mocked; missing infrastructure fails loudly.
+
+The session's platform exports its traces (OTLP/HTTP, as in production) to ``otlp_receiver``, a
+receiver in this process: tracing is on, as by default, in every e2e test, and test_tracing.py
+reads the spans back. It costs little (an export per process every 100 ms at most).
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ from nameko_services.ops.endpoints import (
     with_database,
     with_vhost,
 )
+from tests.otlp_receiver import OtlpReceiver
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -133,9 +138,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def vhost_uri() -> Iterator[str]:
-    """A fresh RabbitMQ vhost for this session (deleted afterwards); its AMQP URI."""
+@contextmanager
+def fresh_vhost() -> Iterator[str]:
+    """A new RabbitMQ vhost (deleted afterwards); its AMQP URI."""
     broker = amqp_uri()
     api, auth = management_url(broker), amqp_credentials(broker)
     name = f"shop-e2e-{uuid.uuid4().hex[:8]}"
@@ -147,8 +152,17 @@ def vhost_uri() -> Iterator[str]:
     except httpx.HTTPError as exc:
         pytest.fail(f"cannot create a vhost through the RabbitMQ management API at {api} ({exc}): "
                     "run `shopctl ensure-infra` (enables rabbitmq_management)")
-    yield with_vhost(broker, name)
-    httpx.delete(f"{api}/api/vhosts/{path}", auth=auth, timeout=10)
+    try:
+        yield with_vhost(broker, name)
+    finally:
+        httpx.delete(f"{api}/api/vhosts/{path}", auth=auth, timeout=10)
+
+
+@pytest.fixture(scope="session")
+def vhost_uri() -> Iterator[str]:
+    """A fresh RabbitMQ vhost for this session; its AMQP URI."""
+    with fresh_vhost() as uri:
+        yield uri
 
 
 @contextmanager
@@ -222,12 +236,26 @@ def platform_overrides() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    """Where the session's platform sends its spans."""
+    receiver = OtlpReceiver()
+    yield receiver
+    receiver.close()
+
+
+def exporting_to(receiver: OtlpReceiver) -> dict[str, str]:
+    """The standard settings that make every process export its spans to ``receiver``, soon."""
+    return {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+
+
+@pytest.fixture(scope="session")
 def platform(vhost_uri: str, database_urls: dict[str, str], keys_dir: Path,
-             platform_overrides: dict[str, str],
+             platform_overrides: dict[str, str], otlp_receiver: OtlpReceiver,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    """Every Procfile process running against the test vhost and databases, gateway ready."""
+    """Every Procfile process running against the test vhost and databases, gateway ready,
+    exporting its traces to ``otlp_receiver``."""
     with running_platform(vhost_uri, database_urls, keys_dir, tmp_path_factory.mktemp("logs"),
-                          platform_overrides) as running:
+                          exporting_to(otlp_receiver) | platform_overrides) as running:
         yield running
 
 

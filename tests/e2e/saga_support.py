@@ -11,11 +11,11 @@ def bearer(token):
     return {"Authorization": f"Bearer {token}"}
 
 
-def place(client, token, product_id, quantity=1, card="tok_visa", key=None):
+def place(client, token, product_id, quantity=1, card="tok_visa", key=None, headers=None):
     body = {"items": [{"product_id": product_id, "quantity": quantity}], "shipping_address": ADDRESS,
             "payment": {"token": card}}
-    return client.post("/api/v1/orders", json=body,
-                       headers={**bearer(token), "Idempotency-Key": key or uuid.uuid4().hex})
+    headers = {**bearer(token), "Idempotency-Key": key or uuid.uuid4().hex, **(headers or {})}
+    return client.post("/api/v1/orders", json=body, headers=headers)
 
 
 def wait_for(client, token, order_id, statuses, timeout=SAGA_TIMEOUT):
