@@ -71,7 +71,7 @@ class Database(DependencyProvider):
         ensure_at_head(self.database, self.engine)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
         labels, pool = [self.container.service_name, self.database], self.engine.pool
-        DB_POOL_IN_USE.readers[self] = lambda: [(labels, pool.checkedout())]  # type: ignore[attr-defined]
+        DB_POOL_IN_USE.readers[self] = lambda: [(labels, [pool.checkedout()])]  # type: ignore[attr-defined]
 
     def stop(self) -> None:
         self.kill()

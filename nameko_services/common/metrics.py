@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from nameko.extensions import DependencyProvider
@@ -44,38 +44,43 @@ def observe_entrypoint(service: str, entrypoint: str, kind: str, outcome: str, s
     ENTRYPOINT_DURATION.labels(service, entrypoint, kind, outcome).observe(seconds)
 
 
-Reader = Callable[[], Iterable[tuple[list[str], float]]]
+Reader = Callable[[], Iterable[tuple[list[str], Sequence[float]]]]
 
 
 class ScrapeTimeGauge(Collector):
-    """A gauge family read when Prometheus scrapes, from every source a container added.
+    """Gauge families read when Prometheus scrapes, from every source a container added.
 
+    A reader answers ``(label values, [one value per family])``: families that come from one
+    query (the outbox's pending rows and their oldest age) cost one read per scrape.
     Registered once per process (several containers may run in one, as in the tests); each
     container adds its reader when it starts and removes it when it stops.
     """
 
-    def __init__(self, name: str, documentation: str, labels: list[str]) -> None:
-        self.name, self.documentation, self.labels = name, documentation, labels
+    def __init__(self, families: list[tuple[str, str]], labels: list[str]) -> None:
+        self.families, self.labels = families, labels
         self.readers: dict[object, Reader] = {}
         REGISTRY.register(self)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily(self.name, self.documentation, labels=self.labels)
+        gauges = [GaugeMetricFamily(name, documentation, labels=self.labels)
+                  for name, documentation in self.families]
         for read in list(self.readers.values()):
             try:
-                for values, value in read():
-                    family.add_metric(values, value)
+                for labels, values in read():
+                    for gauge, value in zip(gauges, values, strict=True):
+                        gauge.add_metric(labels, value)
             except Exception:  # a scrape never fails because a database is away: the gap shows it
-                log.warning("metric %s could not be read", self.name, exc_info=True)
-        yield family
+                log.warning("metrics %s could not be read", [name for name, _ in self.families],
+                            exc_info=True)
+        yield from gauges
 
 
-OUTBOX_PENDING = ScrapeTimeGauge("shop_outbox_pending", "Outbox rows not published yet.", ["service"])
-OUTBOX_OLDEST_AGE = ScrapeTimeGauge("shop_outbox_oldest_age_seconds",
-                                    "Age of the oldest unpublished outbox row (0 when none).", ["service"])
-ORDERS_NEEDING_ATTENTION = ScrapeTimeGauge("shop_orders_needing_attention",
-                                           "Orders whose compensation keeps failing (shopctl attention).", [])
-DB_POOL_IN_USE = ScrapeTimeGauge("shop_db_pool_in_use", "Database connections checked out of the pool.",
+OUTBOX_LAG = ScrapeTimeGauge([("shop_outbox_pending", "Outbox rows not published yet."),
+                              ("shop_outbox_oldest_age_seconds",
+                               "Age of the oldest unpublished outbox row (0 when none).")], ["service"])
+ORDERS_NEEDING_ATTENTION = ScrapeTimeGauge(
+    [("shop_orders_needing_attention", "Orders whose compensation keeps failing (shopctl attention).")], [])
+DB_POOL_IN_USE = ScrapeTimeGauge([("shop_db_pool_in_use", "Database connections checked out of the pool.")],
                                  ["service", "database"])
 
 
@@ -89,7 +94,7 @@ class ScrapeTimeCount(DependencyProvider):
     def start(self) -> None:
         database = next(dep for dep in self.container.dependencies
                         if getattr(dep, "attr_name", None) == self.database_attr)
-        self.gauge.readers[self] = lambda: [([], float(self.count(database.engine)))]
+        self.gauge.readers[self] = lambda: [([], [float(self.count(database.engine))])]
 
     def stop(self) -> None:
         self.gauge.readers.pop(self, None)

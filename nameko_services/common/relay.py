@@ -18,7 +18,7 @@ from nameko_services.common.event_auth import (
 )
 from nameko_services.common.keys import load_signing_key
 from nameko_services.common.listen import ChannelListener, psycopg2_connector
-from nameko_services.common.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING, RELAY_PUBLISHED
+from nameko_services.common.metrics import OUTBOX_LAG, RELAY_PUBLISHED
 from nameko_services.common.outbox import EVENT_ID_HEADER, OutboxMessage, OutboxRelay, outbox_channel
 from nameko_services.common.tracing import publishing
 
@@ -115,15 +115,13 @@ class OutboxRelayRunner(DependencyProvider):
         relay = OutboxRelay(engine, self.table, publish)
         self.loop = RelayLoop(relay, listener, interval)
         service = self.container.service_name
-        OUTBOX_PENDING.readers[self] = lambda: [([service], relay.lag()[0])]
-        OUTBOX_OLDEST_AGE.readers[self] = lambda: [([service], relay.lag()[1])]
+        OUTBOX_LAG.readers[self] = lambda: [([service], relay.lag())]  # pending rows, oldest age
         self._running = True
         self.container.spawn_managed_thread(lambda: self.loop.run(lambda: self._running),
                                             identifier="outbox-relay")
 
     def stop(self) -> None:
         self._running = False
-        OUTBOX_PENDING.readers.pop(self, None)
-        OUTBOX_OLDEST_AGE.readers.pop(self, None)
+        OUTBOX_LAG.readers.pop(self, None)
 
     kill = stop

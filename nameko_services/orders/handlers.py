@@ -159,13 +159,13 @@ def _await_adjustment(uow: UnitOfWork, order_id: str, requested_version: int, pa
         with uow:
             answer = next((event for event in uow.orders.history(order_id)
                            if event.version > requested_version), None)
-            document = uow.orders.document(order_id)
         if answer is not None or time.monotonic() >= give_up_at:
             break
         sleep(ANSWER_POLL_SECONDS)
     if answer is not None and answer.type == MODIFICATION_REJECTED:
         raise rejection(answer.data)
-    return document or {}
+    with uow:  # read once, when there is something to show
+        return uow.orders.document(order_id) or {}
 
 
 def _visible(uow: UnitOfWork, actor: Actor, order_id: str) -> Order:

@@ -18,13 +18,18 @@ def place(client, token, product_id, quantity=1, card="tok_visa", key=None, head
     return client.post("/api/v1/orders", json=body, headers=headers)
 
 
-def wait_for(client, token, order_id, statuses, timeout=SAGA_TIMEOUT):
+def order_once(client, token, order_id, done, timeout=SAGA_TIMEOUT):
+    """The order once ``done(order)`` holds, or as it is when ``timeout`` runs out."""
     deadline = time.monotonic() + timeout
     while True:
         order = client.get(f"/api/v1/orders/{order_id}", headers=bearer(token)).json()
-        if order["status"] in statuses or time.monotonic() > deadline:
+        if done(order) or time.monotonic() > deadline:
             return order
         time.sleep(0.2)
+
+
+def wait_for(client, token, order_id, statuses, timeout=SAGA_TIMEOUT):
+    return order_once(client, token, order_id, lambda order: order["status"] in statuses, timeout)
 
 
 def stock(client, admin_token, product_id):

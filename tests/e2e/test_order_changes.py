@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from nameko_services.common.limits import MAX_PAYMENT_AMOUNT
 from tests.e2e.saga_support import (
     FINAL,
-    SAGA_TIMEOUT,
     bearer,
+    order_once,
     payments_of,
     place,
     settled_stock,
@@ -46,14 +46,9 @@ def frozen_stock_row(core_url, product_id, seconds):
     return thread
 
 
-def settled(client, token, order_id, timeout=SAGA_TIMEOUT):
+def settled(client, token, order_id):
     """The order once no modification of it is pending any more."""
-    deadline = time.monotonic() + timeout
-    while True:
-        order = client.get(f"/api/v1/orders/{order_id}", headers=bearer(token)).json()
-        if order["pending_modification"] is None or time.monotonic() > deadline:
-            return order
-        time.sleep(0.2)
+    return order_once(client, token, order_id, lambda order: order["pending_modification"] is None)
 
 
 def test_a_change_while_the_catalog_is_frozen_leaves_order_stock_and_money_agreeing(
@@ -123,12 +118,8 @@ def test_an_order_above_the_largest_payment_is_refused_naming_the_limit(
     assert client.get("/api/v1/orders", headers=bearer(token)).json()["total"] == 0
 
 
-def payment_status_becomes(client, token, order_id, status, timeout=SAGA_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while (order := client.get(f"/api/v1/orders/{order_id}", headers=bearer(token)).json()
-           )["payment_status"] != status and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return order
+def payment_status_becomes(client, token, order_id, status):
+    return order_once(client, token, order_id, lambda order: order["payment_status"] == status)
 
 
 def test_refunds_show_on_the_order_and_a_fully_refunded_order_is_not_shipped(
