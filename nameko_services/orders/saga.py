@@ -58,9 +58,10 @@ def react(uow: UnitOfWork, handler: str, event_id: str, reply: Reply) -> None:
             order = uow.orders.lock(reply.order_id)
             if order is None:
                 log.warning("event for an unknown order ignored", extra={"handler": handler})
-            elif (unchanged := REACTIONS[handler](order, reply)) is not None:
-                log.info(unchanged, extra={"handler": handler})
-            if order is not None:
+            else:
+                unchanged = REACTIONS[handler](order, reply)
+                if unchanged is not None:
+                    log.info(unchanged, extra={"handler": handler})
                 uow.orders.save(order, causation_id=event_id)  # a stale authorisation still sends a void
             uow.commit()
 
