@@ -50,7 +50,8 @@ class Database(DependencyProvider):
     """Gives each worker its own ``Session``, closed when the worker ends.
 
     ``database`` names the Alembic environment (``core``, ``orders``,
-    ``payments``); the service refuses to start if that database is not at head.
+    ``payments``); the service refuses to start unless that database is at its head or at later
+    revisions that declare themselves compatible (``common.schema_revisions``).
     """
 
     def __init__(self, database: str, url_key: str = "DATABASE_URL") -> None:
@@ -59,7 +60,7 @@ class Database(DependencyProvider):
         self.sessions: dict[Any, Session] = {}
 
     def setup(self) -> None:
-        from nameko_services.common.migrate import ensure_at_head
+        from nameko_services.common.migrate import ensure_compatible_schema
 
         patch_psycopg_for_eventlet()
         # One connection per concurrent worker: a smaller pool makes overflow connections
@@ -68,7 +69,7 @@ class Database(DependencyProvider):
         self.engine = make_engine(self.container.config[self.url_key], pool_size=workers,
                                   max_overflow=workers)
         instrument_engine(self.engine)  # statement spans when tracing is on
-        ensure_at_head(self.database, self.engine)
+        ensure_compatible_schema(self.database, self.engine)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
         labels, pool = [self.container.service_name, self.database], self.engine.pool
         DB_POOL_IN_USE.readers[self] = lambda: [(labels, [pool.checkedout()])]  # type: ignore[attr-defined]

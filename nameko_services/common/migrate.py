@@ -1,4 +1,4 @@
-"""Apply Alembic migrations and check that a database is at head."""
+"""Apply Alembic migrations and check that this code may run on a database's revision."""
 from __future__ import annotations
 
 import os
@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from nameko_services.common import schema_revisions
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 DATABASES = ("core", "orders", "payments")
 URL_ENV = {
@@ -20,7 +22,7 @@ URL_ENV = {
 
 
 class SchemaOutOfDate(RuntimeError):
-    """The database is not at the migration head this code expects."""
+    """The database is neither at this code's head nor at a later revision compatible with it."""
 
 
 def database_url(database: str) -> str:
@@ -42,16 +44,19 @@ def upgrade(database: str, url: str | None = None) -> None:
     command.upgrade(alembic_config(database, url), "head")
 
 
-def ensure_at_head(database: str, engine: Engine) -> None:
-    """Raise ``SchemaOutOfDate`` unless ``engine``'s database is at head."""
-    heads = set(ScriptDirectory.from_config(alembic_config(database)).get_heads())
+def ensure_compatible_schema(database: str, engine: Engine) -> None:
+    """Raise ``SchemaOutOfDate`` unless ``engine``'s database is at this code's head, or at
+    later revisions that all declare themselves compatible with older code (expand only)."""
+    scripts = ScriptDirectory.from_config(alembic_config(database))
+    heads = set(scripts.get_heads())
     with engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
-    if current != heads:
-        raise SchemaOutOfDate(
-            f"database {engine.url.database!r} is at revision {sorted(current) or 'none'}, "
-            f"this code needs {sorted(heads)}: run `shopctl migrate`"
-        )
+        if current == heads:
+            return
+        known = (script.revision for script in scripts.walk_revisions())
+        problem = schema_revisions.refusal(connection, known, heads, current)
+    if problem:
+        raise SchemaOutOfDate(f"database {engine.url.database!r}: {problem}")
 
 
 def run_environment(context, target_metadata=None) -> None:  # type: ignore[no-untyped-def]
@@ -68,7 +73,11 @@ def run_environment(context, target_metadata=None) -> None:  # type: ignore[no-u
         return
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata)
+        # Each applied revision is recorded with its compatibility, for older code's start check.
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          on_version_apply=schema_revisions.record_step,
+                          include_name=schema_revisions.not_bookkeeping)
         with context.begin_transaction():
+            connection.execute(schema_revisions.CREATE_TABLE)
             context.run_migrations()
     engine.dispose()
