@@ -51,3 +51,4 @@ class Reply:
     refunded_total: int = 0
     details: dict[str, Any] = field(default_factory=dict)
     items: list[dict[str, Any]] = field(default_factory=list)
+    captured_at: str = ""  # payments' capture time (ISO 8601), for the captured → confirmed step

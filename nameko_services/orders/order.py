@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from nameko_services.common import address
 from nameko_services.common.aggregate import Aggregate
 from nameko_services.common.errors import (
     NoCompensationPending,
@@ -103,6 +104,7 @@ class Order(Aggregate):
     # The version of the last saga step: replies from catalog and payments must echo it.
     saga_version: int = 0
     deadline_at: datetime | None = None
+    captured_at: str | None = None  # when payments captured (ISO 8601 UTC), if its event said
 
     def mutate(self, event_type: str, data: Mapping[str, Any]) -> None:
         _APPLY[event_type](self, data)
@@ -253,11 +255,12 @@ class Order(Aggregate):
         self._cancel(PAYMENT_FAILED, cause=reason)
         return None
 
-    def on_payment_captured(self, version: int, payment_id: str) -> str | None:
+    def on_payment_captured(self, version: int, payment_id: str, captured_at: str = "") -> str | None:
         """Confirm the order; a capture for a cancelled order is refunded by payments on order_cancelled."""
         if not (self.status == AWAITING_PAYMENT and self.capture_requested and payment_id == self.payment_id):
             return self._stale(f"payment_captured of {payment_id}", version)
-        self.trigger(PAYMENT_CAPTURED, {"payment_id": payment_id})
+        self.trigger(PAYMENT_CAPTURED, {"payment_id": payment_id, **({"captured_at": captured_at}
+                                                                     if captured_at else {})})
         self.announce(messages.order_confirmed(self))
         return None
 
@@ -343,7 +346,7 @@ def _placed(order: Order, data: Mapping[str, Any]) -> None:
     order.user_id = str(data["user_id"])
     order.status = PENDING
     _set_items(order, data)
-    order.shipping_address = dict(data["shipping_address"])
+    order.shipping_address = address.normalized(data["shipping_address"])
     order.note = data.get("note")
     order.payment_token = str(data["payment_token"])
     order.deadline_at = datetime.fromisoformat(data["deadline_at"])
@@ -363,7 +366,7 @@ def _modified(order: Order, data: Mapping[str, Any]) -> None:
     if "items" in data:
         _set_items(order, data)
     if "shipping_address" in data:
-        order.shipping_address = dict(data["shipping_address"])
+        order.shipping_address = address.normalized(data["shipping_address"])
     order.pending_modification = None
     order.status = AWAITING_PAYMENT  # the catalog holds the new items
 
@@ -374,7 +377,7 @@ def _modification_rejected(order: Order, data: Mapping[str, Any]) -> None:
 
 
 def _shipping_address_changed(order: Order, data: Mapping[str, Any]) -> None:
-    order.shipping_address = dict(data["shipping_address"])
+    order.shipping_address = address.normalized(data["shipping_address"])
 
 
 def _stock_reserved(order: Order, data: Mapping[str, Any]) -> None:
@@ -395,6 +398,7 @@ def _capture_requested(order: Order, data: Mapping[str, Any]) -> None:
 def _captured(order: Order, data: Mapping[str, Any]) -> None:
     order.status = CONFIRMED
     order.payment_status = PAID
+    order.captured_at = data.get("captured_at")
 
 
 def _refunded(order: Order, data: Mapping[str, Any]) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 from marshmallow import EXCLUDE, ValidationError, fields, post_load, validate, validates_schema
 
 from nameko_services.common.limits import MAX_LINE_QUANTITY, MAX_PER_PAGE
+from nameko_services.common.times import iso_utc
 from nameko_services.common.validation import InputSchema, OrderChangesSchema, OrderSchema
 from nameko_services.orders.commands import ModifyOrder, OrderQuery, PlaceOrder, Reply
 from nameko_services.orders.domain import STATUSES
@@ -74,10 +75,12 @@ class ReplySchema(InputSchema):
     refunded_total = fields.Integer(strict=True, load_default=0)
     details = fields.Dict(load_default=dict)
     items = fields.List(fields.Dict(), load_default=list)
+    captured_at = fields.AwareDateTime(load_default=None)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Reply:
+        captured_at = data["captured_at"]
         return Reply(str(data["order_id"]), data["order_version"], data["payment_id"],
                      data.get("reason") or "", data["action"], data["refunded_total"], data["details"],
-                     data["items"])
+                     data["items"], "" if captured_at is None else iso_utc(captured_at))
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from nameko_services.common.aggregate import Aggregate
 from nameko_services.common.errors import InvalidInput, PaymentNotRefundable, RefundExceedsBalance
+from nameko_services.common.times import iso_utc
 from nameko_services.payments import messages
 
 PENDING, AUTHORISED, CAPTURED, VOIDED = "pending", "authorised", "captured", "voided"
@@ -74,6 +76,7 @@ class Payment(Aggregate):
     needs_attention: bool = False
     attention_reason: str | None = None
     pending: Pending | None = None
+    captured_at: str | None = None  # ISO 8601 UTC
 
     # --- history -------------------------------------------------------------------------
 
@@ -105,6 +108,7 @@ class Payment(Aggregate):
 
     def _on_PaymentCaptured(self, d: Mapping[str, Any]) -> None:
         self.status, self.captured_amount, self.pending = CAPTURED, d["amount"], None
+        self.captured_at = d.get("captured_at")  # absent from captures stored before it was kept
 
     def _on_CaptureFailed(self, d: Mapping[str, Any]) -> None:
         self.failure_reason, self.pending = CAPTURE_FAILED_REASON, None
@@ -187,13 +191,15 @@ class Payment(Aggregate):
             return self.start_refund(compensation=True)
         return False
 
-    def succeed(self, reference: str | None = None) -> None:
-        """The processor carried out the open intent."""
+    def succeed(self, reference: str | None = None, at: datetime | None = None) -> None:
+        """The processor carried out the open intent (``at``: when it answered, for the saga's
+        captured → confirmed step)."""
         pending = self._open()
         if pending.action == AUTHORISE:
             self.record(PAYMENT_AUTHORISED, {"provider_reference": reference})
         elif pending.action == CAPTURE:
-            self.record(PAYMENT_CAPTURED, {"amount": pending.amount, "order_version": pending.order_version})
+            self.record(PAYMENT_CAPTURED, {"amount": pending.amount, "order_version": pending.order_version,
+                                           "captured_at": iso_utc(at or datetime.now(UTC))})
         elif pending.action == VOID:
             self.record(PAYMENT_VOIDED, {})
         else:

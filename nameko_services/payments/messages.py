@@ -36,9 +36,12 @@ def announcement(payment: Payment, event_type: str, data: Mapping[str, Any]) -> 
 
 
 def captured(payment: Payment, order_version: int) -> Message:
-    return Message("payment_captured", {"order_id": payment.order_id, "order_version": order_version,
-                                        "payment_id": payment.id, "amount": payment.amount,
-                                        "currency": payment.currency})
+    payload: dict[str, Any] = {"order_id": payment.order_id, "order_version": order_version,
+                               "payment_id": payment.id,
+               "amount": payment.amount, "currency": payment.currency}
+    if payment.captured_at:  # when the provider captured: orders times captured → confirmed from it
+        payload["captured_at"] = payment.captured_at
+    return Message("payment_captured", payload)
 
 
 def capture_failed(payment: Payment, order_version: int, message: str) -> Message:

@@ -31,6 +31,28 @@ def test_a_confirmed_order_counts_once_and_times_each_step_it_ended():
     assert whole == before["whole"] + 2.0
 
 
+def test_the_capture_time_payments_reported_splits_captured_from_confirmed():
+    def step_sum(step):
+        return sample("shop_saga_step_seconds_sum", step=step, reason="")
+
+    before = {step: step_sum(step) for step in ("authorised_to_captured", "captured_to_confirmed")}
+    order = confirmed()
+    order.created_at, order.updated_at = T0, T0 + timedelta(seconds=2)
+    order.captured_at = (T0 + timedelta(seconds=1.75)).isoformat()
+    order_metrics.observe(order, [PAYMENT_CAPTURED], lambda: {CAPTURE_REQUESTED: T0 + timedelta(seconds=1.5)})
+    assert step_sum("authorised_to_captured") == before["authorised_to_captured"] + 0.25
+    assert step_sum("captured_to_confirmed") == before["captured_to_confirmed"] + 0.25
+
+
+def test_a_capture_clock_ahead_of_the_orders_clock_never_makes_a_negative_step():
+    before = sample("shop_saga_step_seconds_sum", step="captured_to_confirmed", reason="")
+    order = confirmed()
+    order.created_at, order.updated_at = T0, T0 + timedelta(seconds=2)
+    order.captured_at = (T0 + timedelta(seconds=2.5)).isoformat()
+    order_metrics.observe(order, [PAYMENT_CAPTURED], dict)
+    assert sample("shop_saga_step_seconds_sum", step="captured_to_confirmed", reason="") == before
+
+
 def test_a_cancellation_counts_with_its_reason():
     order = cancelled()
     order.created_at, order.updated_at = T0, T0 + timedelta(seconds=3)

@@ -318,6 +318,12 @@ def test_the_capture_confirms_the_order_and_announces_order_confirmed():
     assert outcome.messages[0].payload == {"order_id": ORDER, "order_version": 4, "payment_id": PAYMENT}
 
 
+def test_the_confirmation_keeps_when_payments_captured():
+    order = capture_requested()
+    at = "2026-12-01T12:00:01+00:00"
+    assert decide(order, Order.on_payment_captured, order.saga_version, PAYMENT, at).after.captured_at == at
+
+
 def test_a_capture_of_a_cancelled_order_changes_nothing():
     order = capture_requested()
     order = decide(order, Order.cancel, CUSTOMER).after

@@ -1,6 +1,6 @@
 """The payments side of the saga and the RPC use cases against an in-memory unit of work."""
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -67,8 +67,11 @@ def test_a_new_order_version_gets_its_own_payment(uow, processor):
 def test_capture_announces_the_capture_at_the_requested_order_version(uow, processor):
     payment = captured(uow, processor)
     assert payment.status == domain.CAPTURED
-    assert uow.outbox.of_type("payment_captured") == [{
-        "order_id": ORDER, "order_version": 2, "payment_id": payment.id, "amount": 1000, "currency": "EUR"}]
+    [announced] = uow.outbox.of_type("payment_captured")
+    captured_at = datetime.fromisoformat(announced.pop("captured_at"))
+    assert announced == {
+        "order_id": ORDER, "order_version": 2, "payment_id": payment.id, "amount": 1000, "currency": "EUR"}
+    assert abs(datetime.now(UTC) - captured_at) < timedelta(seconds=5)
 
 
 def test_capturing_a_voided_payment_answers_capture_failed(uow, processor):
