@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from nameko_services.common.telemetry import tracing_active
@@ -41,6 +42,24 @@ def child_span(name: str, kind: SpanKind = SpanKind.INTERNAL, attributes: Mappin
             yield span
         except Exception as error:
             record_failure(span, error, fault=fault(error))
+            raise
+
+
+@contextmanager
+def new_trace(name: str, attributes: Mapping[str, Any] | None = None) -> Iterator[Span | None]:
+    """A span that starts a trace of its own (linked to the current span, say a timer's tick),
+    current inside the block: one trace per piece of work a sweep does, not one per sweep."""
+    if not tracing_active():
+        yield None
+        return
+    tick = trace.get_current_span().get_span_context()
+    links = [trace.Link(tick)] if tick.is_valid else []
+    with tracer.start_as_current_span(name, context=Context(), attributes=dict(attributes or {}), links=links,
+                                      record_exception=False, set_status_on_exception=False) as span:
+        try:
+            yield span
+        except Exception as error:
+            record_failure(span, error, fault=True)
             raise
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from nameko_services.common.errors import IdempotencyKeyInUse, OrderNotFound, PermissionDenied
 from nameko_services.common.event_sourced import retrying
 from nameko_services.common.logging import bind
+from nameko_services.common.spans import new_trace
 from nameko_services.orders import idempotency_keys, projection
 from nameko_services.orders.commands import ModifyOrder, PlaceOrder
 from nameko_services.orders.domain import MODIFICATION_REJECTED, Actor, parse_order_id
@@ -184,10 +185,13 @@ def time_out_due_orders(uow: UnitOfWork, limit: int = DUE_PER_TICK) -> int:
             order = uow.orders.lock_next_due(at)
             if order is None:
                 return done
-            bind(order_id=order.id)
-            order.time_out(at)
-            uow.orders.save(order, now=at)
-            uow.commit()
-            log.info("order timed out", extra={"order_id": order.id})
+            # Each cancellation is a trace of its own (its order_cancelled and the compensation
+            # it causes follow it), linked to the sweep's tick; a tick with nothing due makes none.
+            with new_trace("orders.time_out_order", {"shop.order_id": order.id}):
+                bind(order_id=order.id)
+                order.time_out(at)
+                uow.orders.save(order, now=at)
+                uow.commit()
+                log.info("order timed out", extra={"order_id": order.id})
         done += 1
     return done

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from nameko_services.common import spans
 from nameko_services.common.errors import (
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
@@ -20,6 +21,7 @@ from nameko_services.orders.commands import ModifyOrder, OrderQuery, PlaceOrder,
 from nameko_services.orders.domain import Actor
 from nameko_services.orders.handlers import Settings
 from nameko_services.orders.idempotency_keys import IN_PROGRESS, KeyRecord
+from tests.span_recorder import recorder
 from tests.unit.orders.builders import ADDRESS, ADMIN, CUSTOMER, PRODUCT, STRANGER, USER
 from tests.unit.orders.fakes import FakeCatalog, FakeUnitOfWork
 
@@ -311,6 +313,26 @@ def test_the_deadline_sweep_cancels_only_open_orders_past_their_deadline(uow, ca
     assert uow.orders.document(fresh["id"])["status"] == "pending"
     assert uow.messages("order_cancelled")[0]["reason"] == "timed_out"
     assert handlers.time_out_due_orders(uow) == 0
+
+
+def test_each_order_the_sweep_cancels_is_a_trace_of_its_own_linked_to_the_tick(uow, catalog, monkeypatch):
+    recorded = recorder("orders")
+    monkeypatch.setattr(spans, "tracer", recorded.tracer(spans.__name__))
+    monkeypatch.setattr(spans, "tracing_active", lambda: True)
+    late = [place(uow, catalog, key=key)[0]["id"] for key in ("a", "b")]
+    with uow:
+        for order_id in late:
+            uow.db.rows[order_id]["deadline_at"] = handlers.now() - timedelta(seconds=1)
+            uow.db.streams[order_id][0][1]["deadline_at"] = uow.db.rows[order_id]["deadline_at"].isoformat()
+        uow.commit()
+    with recorded.tracer().start_as_current_span("orders.time_out_orders") as tick:
+        assert handlers.time_out_due_orders(uow) == 2
+    cancellations = [span for span in recorded.spans() if span.name == "orders.time_out_order"]
+    assert sorted(span.attributes["shop.order_id"] for span in cancellations) == sorted(late)
+    traces = {span.context.trace_id for span in cancellations}
+    assert len(traces) == 2 and tick.get_span_context().trace_id not in traces
+    assert all(span.parent is None and [link.context for link in span.links] == [tick.get_span_context()]
+               for span in cancellations)
 
 
 def test_the_history_never_shows_the_payment_token(uow, catalog):
