@@ -10,7 +10,7 @@ The gateway's own errors never cross RPC, so they are not registered remote erro
     ├── PayloadTooLarge      payload_too_large  413
     ├── RateLimited          rate_limited       429  with Retry-After
     │   └── OAuthRateLimited slow_down          429  (also an OAuthError: RFC 6749 shape)
-    ├── BadGateway           bad_gateway        502  a service answered with an unknown error
+    ├── BadGateway           bad_gateway        502  an error neither this gateway nor its bases know
     └── NotAuthenticated
         └── InvalidToken     not_authenticated  401  a bearer token was given but is not valid
 """
@@ -143,9 +143,10 @@ async def service_error_handler(request: Request, exc: Exception) -> Response:
     if mapped is None:
         log.error("unmapped service error %s: %s", type(exc).__name__, exc)
         return _internal_error()
-    status, code = mapped
+    status, _ = mapped
     headers = _authenticate_header(exc) if status == 401 else _retry_after_header(exc)
-    return error_response(code, exc.message, status, exc.details, headers)
+    # The instance's code: an error rebuilt as its base (common.errors.rebuild) keeps its own.
+    return error_response(exc.code, exc.message, status, exc.details, headers)
 
 
 async def oauth_error_handler(request: Request, exc: Exception) -> Response:

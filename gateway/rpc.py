@@ -68,8 +68,12 @@ def result_of(reply: dict[str, Any], service: str, method: str) -> Any:
     if not error:
         return reply.get("result")
     exc_type = str(error.get("exc_type", ""))
-    rebuilt = rebuild(exc_type, error.get("exc_args"))
+    # A class newer than this gateway is answered as its nearest known base (a new Conflict: 409).
+    rebuilt = rebuild(exc_type, error.get("exc_args"), error.get("exc_bases"), error.get("exc_code"))
     if rebuilt is not None:
+        if type(rebuilt).__name__ != exc_type:
+            log.warning("%s.%s answered with %s, unknown here: mapped as its base %s", service,
+                        method, exc_type, type(rebuilt).__name__)
         raise rebuilt
     # Log what the service said; the client only learns that something went wrong.
     log.error("%s.%s answered with an unknown error %s (%s): %s", service, method, exc_type,

@@ -32,9 +32,11 @@ Every error a service raises on purpose derives from ``ServiceError``::
         └── UnauthorizedClient
 
 Each class is registered in ``REGISTRY`` by name: the gateway rebuilds it from
-``exc_type`` (``rebuild``), and ``common.remote_errors`` registers the same classes with
-nameko's ``deserialize_to_instance`` so a nameko caller (another service, ``nameko shell``)
-gets the same class back. This module imports neither nameko nor anything else outside
+``exc_type`` (``rebuild``), or, for a class added after the gateway was built, as its
+nearest base this code knows (``exc_bases``, see ``lineage``: a new ``Conflict`` is still a
+409); ``common.remote_errors`` registers the same classes with nameko's
+``deserialize_to_instance`` so a nameko caller (another service, ``nameko shell``) gets the
+same class back. This module imports neither nameko nor anything else outside
 the standard library, so domain modules and the gateway can use it.
 
 Arguments are ``(message, details)``. nameko sends ``exc.args`` through
@@ -45,6 +47,7 @@ on arrival: numbers, None and nested lists cross intact.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -399,12 +402,39 @@ class PaymentProviderError(ServiceUnavailable):
     default_message = "The payment processor could not carry out the request."
 
 
-def rebuild(exc_type: str, exc_args: list[Any] | None) -> ServiceError | None:
-    """Rebuild a ServiceError from a nameko error payload; None if unknown."""
+CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def lineage(exc: BaseException) -> dict[str, Any]:
+    """What a caller that does not know ``exc``'s class maps it by: its ``ServiceError`` bases,
+    nearest first, and its code. Sent beside nameko's error fields (``common.remote_errors``),
+    so a service may add an error class without a release of its callers."""
+    if not isinstance(exc, ServiceError):
+        return {}
+    bases = [cls.__name__ for cls in type(exc).__mro__[1:] if issubclass(cls, ServiceError)]
+    return {"exc_bases": bases, "exc_code": exc.code}
+
+
+def _known_base(bases: Any) -> type[ServiceError] | None:
+    """The nearest registered base, never the bare ServiceError (it says nothing)."""
+    names = bases if isinstance(bases, list) else []
+    found = (REGISTRY.get(name) for name in names if isinstance(name, str))
+    return next((cls for cls in found if cls is not None and cls is not ServiceError), None)
+
+
+def rebuild(exc_type: str, exc_args: list[Any] | None, bases: Any = None,
+            code: Any = None) -> ServiceError | None:
+    """Rebuild a ServiceError from a nameko error payload: its own class, else (a class newer
+    than this code) its nearest known base carrying the remote's code; None if neither."""
     cls = REGISTRY.get(exc_type)
+    adopted = cls is None
+    cls = cls or _known_base(bases)
     if cls is None:
         return None
     args = list(exc_args or [])
     message = args[0] if args and isinstance(args[0], str) else None
     details = args[1] if len(args) > 1 and isinstance(args[1], (str, dict)) else None
-    return cls(message, details)
+    error = cls(message, details)
+    if adopted and isinstance(code, str) and CODE.fullmatch(code):
+        error.code = code
+    return error

@@ -11,13 +11,15 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc
 
 from nameko_services.common.auth import TRUSTED_SERVICES, Principal, verify_service_token
 from nameko_services.common.broker import BROKER_GONE
 from nameko_services.common.key_sets import ReloadingKeySet
-from nameko_services.common.remote_errors import register_remote_errors
+from nameko_services.common.queues import declare, of_type, queue_type
+from nameko_services.common.remote_errors import LineageRpcConsumer, register_remote_errors
 
 AUTH_HEADER = "nameko.authorization"
 log = logging.getLogger(__name__)
@@ -57,8 +59,23 @@ def verified_principal(token: str | None, audience: str) -> Principal:
     return principal
 
 
+class TypedRpcConsumer(LineageRpcConsumer):
+    """The RPC consumer whose ``rpc-<service>`` queue is of the configured type (common.queues)."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.queue = of_type(self.queue, queue_type(self.container.config))
+        try:  # now, so a queue of the other type stops the start with the way out
+            declare(self.container.config[AMQP_URI_CONFIG_KEY], [self.queue])
+        except BROKER_GONE as exc:  # no broker yet: nameko's consumer waits for it and declares then
+            log.warning("could not declare %s yet: %s", self.queue.name, exc)
+
+
 class AuthenticatedRpc(Rpc):
     """An ``@rpc`` entrypoint that verifies the caller's service token first."""
+
+    # Its error replies also name the error's base classes (common.remote_errors).
+    rpc_consumer = TypedRpcConsumer()
 
     def handle_message(self, body: Any, message: Any) -> None:
         token = (message.headers or {}).get(AUTH_HEADER)

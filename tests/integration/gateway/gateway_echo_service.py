@@ -6,7 +6,7 @@ from typing import Any
 
 from nameko.extensions import DependencyProvider
 
-from nameko_services.common.errors import EmailTaken
+from nameko_services.common.errors import Conflict, EmailTaken
 from nameko_services.common.rpc import Caller, rpc
 
 
@@ -15,6 +15,13 @@ class ContextData(DependencyProvider):
 
     def get_dependency(self, worker_ctx: Any) -> dict[str, Any]:
         return dict(worker_ctx.context_data)
+
+
+class GiftCardExpired(Conflict):
+    """An error class newer than the gateway: defined only here, never registered."""
+
+    code = "gift_card_expired"
+    default_message = "The gift card has expired."
 
 
 class EchoService:
@@ -43,6 +50,8 @@ class EchoService:
         """Raise a registered error, or an unexpected one."""
         if kind == "email_taken":
             raise EmailTaken("Taken.", {"email": ["Already registered."], "attempts": 2})
+        if kind == "gift_card_expired":
+            raise GiftCardExpired(details={"card": "c-1"})
         raise KeyError("internal_table_name")
 
 

@@ -7,10 +7,16 @@ import time
 import pytest
 
 from gateway.context import request_id
-from gateway.errors import BadGateway
+from gateway.errors import BadGateway, status_for
 from gateway.rpc import AmqpRpcClient
 from nameko_services.common.auth import Principal
-from nameko_services.common.errors import EmailTaken, ServiceTimeout, ServiceUnavailable
+from nameko_services.common.errors import (
+    REGISTRY,
+    Conflict,
+    EmailTaken,
+    ServiceTimeout,
+    ServiceUnavailable,
+)
 from nameko_services.ops.endpoints import with_vhost
 
 ADA = Principal(user_id="0b7c1f2e-4a5d-4e6f-8a9b-0c1d2e3f4a5b", roles=("customer", "admin"))
@@ -39,6 +45,16 @@ async def test_a_typed_remote_error_is_rebuilt_with_its_details(client):
         await client.call("echo", "fail", kind="email_taken")
     assert caught.value.message == "Taken."
     assert caught.value.details == {"email": ["Already registered."], "attempts": 2}
+
+
+async def test_an_error_class_the_gateway_does_not_know_arrives_as_its_base_with_its_code(client):
+    assert "GiftCardExpired" not in REGISTRY  # defined in the echo service only
+    with pytest.raises(Conflict) as caught:
+        await client.call("echo", "fail", kind="gift_card_expired")
+    assert type(caught.value) is Conflict
+    assert status_for(type(caught.value)) == (409, "conflict")
+    assert (caught.value.code, caught.value.message, caught.value.details) == (
+        "gift_card_expired", "The gift card has expired.", {"card": "c-1"})
 
 
 async def test_an_unexpected_remote_error_is_a_bad_gateway(client):

@@ -60,3 +60,47 @@ def test_details_are_given_as_a_mapping_or_as_the_json_text_they_cross_in(detail
 def test_details_that_are_not_a_json_object_are_dropped_and_the_message_kept(details):
     assert (errors.EmailTaken("Taken.", details).details, str(errors.EmailTaken("Taken.", details))) == (
         {}, "Taken.")
+
+
+class GiftCardExpired(errors.Conflict):
+    """An error class added after the caller was built: never registered here."""
+
+    code = "gift_card_expired"
+
+
+def test_a_service_error_names_its_bases_nearest_first_and_its_code():
+    assert errors.lineage(GiftCardExpired("Expired.")) == {
+        "exc_bases": ["Conflict", "ServiceError"], "exc_code": "gift_card_expired"}
+    assert errors.lineage(KeyError("x")) == {}
+
+
+def test_an_unknown_class_is_rebuilt_as_its_nearest_known_base_with_its_own_code():
+    wire = {**over_the_wire(GiftCardExpired("Expired.", {"card": "c-1"})),
+            **errors.lineage(GiftCardExpired())}
+    assert "GiftCardExpired" not in errors.REGISTRY
+    rebuilt = errors.rebuild(wire["exc_type"], wire["exc_args"], wire["exc_bases"], wire["exc_code"])
+    assert type(rebuilt) is errors.Conflict
+    assert (rebuilt.code, rebuilt.message, rebuilt.details) == ("gift_card_expired", "Expired.",
+                                                                {"card": "c-1"})
+    assert errors.Conflict.code == "conflict"  # the class keeps its own
+
+
+@pytest.mark.parametrize("bases", [None, [], ["ServiceError"], ["SomethingElse"], "Conflict", [3]])
+def test_an_unknown_class_without_a_known_base_is_not_rebuilt(bases):
+    assert errors.rebuild("GiftCardExpired", ["Expired."], bases, "gift_card_expired") is None
+
+
+@pytest.mark.parametrize("code", ["Not A Code", "", 7, None, "x" * 65])
+def test_a_code_that_is_not_snake_case_leaves_the_base_s_code(code):
+    assert errors.rebuild("GiftCardExpired", ["Expired."], ["Conflict"], code).code == "conflict"
+
+
+def test_a_known_class_keeps_its_own_class_and_code_whatever_the_bases_say():
+    rebuilt = errors.rebuild("OutOfStock", ["Short."], ["NotFound"], "other_code")
+    assert type(rebuilt) is errors.OutOfStock and rebuilt.code == "out_of_stock"
+
+
+def test_a_nameko_caller_ignores_the_lineage_fields():
+    register_remote_errors()
+    wire = {**over_the_wire(errors.OutOfStock("Short.")), **errors.lineage(errors.OutOfStock())}
+    assert type(deserialize(wire)) is errors.OutOfStock

@@ -116,3 +116,34 @@ async def test_a_bad_gateway_does_not_leak_the_remote_details(client, rpc):
 
 def test_a_reply_without_an_error_gives_its_result():
     assert result_of({"result": {"id": "1"}, "error": None}, "users", "get_me") == {"id": "1"}
+
+
+def reply_of_a_newer_error(bases, code="gift_card_expired"):
+    """The reply of a service that raised an error class this gateway was built without."""
+    return {"result": None, "error": {
+        "exc_type": "GiftCardExpired", "exc_path": "nameko_services.common.errors.GiftCardExpired",
+        "exc_args": ["The gift card expired.", '{"card": "c-1"}'], "value": "The gift card expired.",
+        "exc_bases": bases, "exc_code": code}}
+
+
+@pytest.mark.parametrize(("bases", "status"), [
+    (["NotFound", "ServiceError"], 404), (["Conflict", "ServiceError"], 409),
+    (["InvalidInput", "ServiceError"], 422), (["BadRequest", "ServiceError"], 400),
+    (["PermissionDenied", "ServiceError"], 403), (["NotAuthenticated", "ServiceError"], 401),
+    (["SomethingNewer", "OutOfStock", "Conflict", "ServiceError"], 409),
+    (["ServiceTimeout", "ServiceUnavailable", "ServiceError"], 504),
+])
+async def test_an_error_class_unknown_here_is_answered_by_its_nearest_known_base(client, rpc, bases,
+                                                                                 status):
+    rpc.handlers[("catalog", "list_categories")] = lambda **_: result_of(
+        reply_of_a_newer_error(bases), "catalog", "list_categories")
+    response = await client.get("/api/v1/categories")
+    assert response.status_code == status
+    assert response.json()["error"] == {"code": "gift_card_expired", "message": "The gift card expired.",
+                                        "details": {"card": "c-1"}}
+
+
+@pytest.mark.parametrize("bases", [["ServiceError"], ["Unheard", "ServiceError"], None])
+def test_an_error_class_with_no_base_known_here_is_still_a_bad_gateway(bases):
+    with pytest.raises(BadGateway):
+        result_of(reply_of_a_newer_error(bases), "catalog", "list_categories")
