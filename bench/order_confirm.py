@@ -16,7 +16,8 @@ import uuid
 import httpx
 from product_get import Results, admin_token, arguments, percentile
 
-ADDRESS = {"line1": "1 Bench St", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+ADDRESS = {"name": "Bench Buyer", "line1": "1 Bench St",
+           "city": "Berlin", "postal_code": "10115", "country": "DE"}
 FINAL = {"confirmed", "cancelled", "shipped", "delivered"}
 
 

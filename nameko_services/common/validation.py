@@ -3,7 +3,8 @@
 - ``InputSchema``: unknown fields are refused, and so is text PostgreSQL cannot store (NUL, a
   lone surrogate) in any field, named by its path.
 - ``Pattern``: a regular expression the whole value must match (no trailing newline).
-- ``AddressSchema``: the one postal address rule (a country is an assigned ISO 3166-1 code).
+- ``AddressSchema``: the one postal address rule (a country is an assigned ISO 3166-1 code; its
+  region and postal code rules are ``common.address``).
 - ``OrderSchema``, ``OrderChangesSchema``, ``OrderItemSchema``, ``order_items``: what placing and
   changing an order take, within ``common.limits`` (the gateway, orders and the catalog alike).
 - ``load``: the one way to apply a schema, turning marshmallow's ``ValidationError`` into
@@ -16,8 +17,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates_schema,
+)
 
+from nameko_services.common import address
 from nameko_services.common.countries import COUNTRY_CODES
 from nameko_services.common.errors import IdempotencyKeyMissing, InvalidInput
 from nameko_services.common.limits import (
@@ -124,13 +135,36 @@ COUNTRY = validate.OneOf(sorted(COUNTRY_CODES),
 
 
 class AddressSchema(InputSchema):
-    """A postal address, as the users profile, the orders and the gateway accept it."""
+    """A postal address, as the users profile, the orders and the gateway accept it.
 
+    The country decides whether ``region`` is required and what a postal code looks like
+    (``common.address``); loaded, every field is present (``None`` when not given).
+    """
+
+    name = text(100, required=True, metadata={"description": "The recipient"})
     line1 = text(200, required=True)
     line2 = fields.String(allow_none=True, validate=validate.Length(max=200))
     city = text(100, required=True)
-    postal_code = text(20, required=True)
+    region = fields.String(allow_none=True, validate=validate.Length(max=100), metadata={
+        "description": "State, province or territory: required for "
+                       f"{', '.join(sorted(address.REGIONS))}, as their postal codes "
+                       "(US: CA, NY, ...; CA: ON, QC, ...; AU: NSW, VIC, ...)"})
+    postal_code = text(20, required=True, metadata={
+        "description": "Checked per country where a simple rule exists (US 12345 or 12345-6789, "
+                       "CA A1A 1A1, GB, DE 5 digits, AU 4 digits, ...)"})
     country = fields.String(required=True, validate=COUNTRY)
+    phone = fields.String(allow_none=True, validate=validate.Length(max=16),
+                          metadata={"description": "E.164, such as +4930123456"})
+
+    @validates_schema
+    def check_for_country(self, data: dict[str, Any], **_: Any) -> None:
+        problems = address.problems(data)
+        if problems:
+            raise ValidationError(problems)  # type: ignore[arg-type]
+
+    @post_load
+    def every_field(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return address.normalized(data)
 
 
 class UuidString(fields.String):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import fields, post_load, pre_load, validate
+from marshmallow import fields, pre_load, validate
 
 from nameko_services.common.limits import MAX_PER_PAGE
 from nameko_services.common.times import iso_utc
@@ -27,17 +27,9 @@ class RegisterSchema(InputSchema):
         return data
 
 
-class ProfileAddressSchema(AddressSchema):
-    """The platform's address; a profile's always has ``line2`` (null when there is none)."""
-
-    @post_load
-    def with_line2(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        return {**data, "line2": data.get("line2")}
-
-
 class UpdateProfileSchema(InputSchema):
     name = text(100)
-    shipping_address = fields.Nested(ProfileAddressSchema, allow_none=True)
+    shipping_address = fields.Nested(AddressSchema, allow_none=True)
 
 
 class ChangePasswordSchema(InputSchema):

@@ -2,7 +2,8 @@
 import time
 import uuid
 
-ADDRESS = {"line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+ADDRESS = {"name": "Ada Lovelace", "line1": "1 Main St",
+           "city": "Berlin", "postal_code": "10115", "country": "DE"}
 FINAL = {"confirmed", "cancelled", "shipped", "delivered"}
 SAGA_TIMEOUT = 30.0
 

@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from nameko_services.common.keys import SigningKey
 
-ADDRESS = {"line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+ADDRESS = {"name": "Ada Lovelace", "line1": "1 Main St",
+           "city": "Berlin", "postal_code": "10115", "country": "DE"}
 FINAL = {"confirmed", "cancelled", "shipped", "delivered"}
 SAGA_TIMEOUT = 30.0
 

@@ -29,7 +29,8 @@ from tests.integration.services.forgery import (
 ADMIN = ("00000000-0000-4000-8000-0000000000ad", ["customer", "admin"])
 CUSTOMER = ("00000000-0000-4000-8000-0000000000c1", ["customer"])
 MUG = "00000000-0000-4000-8000-0000000000f1"
-ADDRESS = {"line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+ADDRESS = {"name": "Ada Lovelace", "line1": "1 Main St",
+           "city": "Berlin", "postal_code": "10115", "country": "DE"}
 CANCELLED_QUEUE = "evt-orders-order_cancelled--catalog.on_order_cancelled"
 CAPTURED_QUEUE = "evt-payments-payment_captured--orders.on_payment_captured"
 

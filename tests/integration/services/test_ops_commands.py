@@ -25,7 +25,8 @@ from tests.unit.orders.fakes import FakeCatalog
 
 CUSTOMER = Actor("00000000-0000-4000-8000-0000000000c1", False)
 MUG = "00000000-0000-4000-8000-0000000000f1"
-ADDRESS = {"line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+ADDRESS = {"name": "Ada Lovelace", "line1": "1 Main St",
+           "city": "Berlin", "postal_code": "10115", "country": "DE"}
 
 
 def place_order(engine, quantity=2):

@@ -40,7 +40,8 @@ OTHER = ("00000000-0000-4000-8000-0000000000c2", ["customer"])
 ADMIN = ("00000000-0000-4000-8000-0000000000ad", ["customer", "admin"])
 MUG = "00000000-0000-4000-8000-0000000000f1"
 PLATE = "00000000-0000-4000-8000-0000000000f2"
-ADDRESS = {"line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+ADDRESS = {"name": "Ada Lovelace", "line1": "1 Main St",
+           "city": "Berlin", "postal_code": "10115", "country": "DE"}
 ORDERS_EVENTS = ("order_placed", "stock_adjustment_requested", "payment_requested", "capture_requested",
                  "void_requested", "order_confirmed", "order_cancelled")
 

@@ -13,6 +13,7 @@ PURE_MODULES = [
     "nameko_services.common.limits",
     "nameko_services.common.pagination",
     "nameko_services.common.validation",
+    "nameko_services.common.address",
     "nameko_services.common.text",
     "nameko_services.common.trace_context",
     "nameko_services.common.telemetry",

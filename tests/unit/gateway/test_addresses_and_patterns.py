@@ -9,7 +9,8 @@ from gateway.context import accept_request_id
 from nameko_services.common.errors import IdempotencyKeyMissing
 from nameko_services.common.validation import valid_idempotency_key
 
-ADDRESS = {"line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+ADDRESS = {"name": "Ada Lovelace", "line1": "1 Main St",
+           "city": "Berlin", "postal_code": "10115", "country": "DE"}
 ORDER = {"items": [{"product_id": str(uuid.uuid4()), "quantity": 1}], "shipping_address": ADDRESS,
          "payment": {"token": "tok_visa"}}
 PRODUCT = {"sku": "TEA-1", "name": "Tea pot", "price": 1999, "currency": "EUR"}

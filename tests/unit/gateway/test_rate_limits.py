@@ -16,7 +16,8 @@ from nameko_services.common.auth import Principal
 from tests.unit.gateway.gateway_fakes import FakeRpc
 
 PRODUCT_ID = "22222222-2222-4222-8222-222222222222"
-ADDRESS = {"line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+ADDRESS = {"name": "Ada Lovelace", "line1": "1 Main St",
+           "city": "Berlin", "postal_code": "10115", "country": "DE"}
 ORDER = {"items": [{"product_id": PRODUCT_ID, "quantity": 1}], "shipping_address": ADDRESS,
          "payment": {"token": "tok_visa"}}
 TOO_MANY = "Too many requests; try again later."

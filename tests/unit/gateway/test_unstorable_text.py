@@ -11,7 +11,8 @@ import uuid
 import pytest
 
 LONE = "\\ud800"  # the JSON escape of a lone UTF-16 surrogate, as a client sends it
-ADDRESS = {"line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+ADDRESS = {"name": "Ada Lovelace", "line1": "1 Main St",
+           "city": "Berlin", "postal_code": "10115", "country": "DE"}
 ORDER = {"items": [{"product_id": str(uuid.uuid4()), "quantity": 1}], "shipping_address": ADDRESS,
          "payment": {"token": "tok_visa"}}
 PRODUCT = {"sku": "TEA-1", "name": "Tea pot", "price": 1999, "currency": "EUR"}

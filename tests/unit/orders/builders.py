@@ -17,7 +17,8 @@ PAYMENT = "00000000-0000-4000-8000-0000000000b1"
 CUSTOMER = Actor(USER)
 STRANGER = Actor(OTHER_USER)
 ADMIN = Actor(ADMIN_ID, is_admin=True)
-ADDRESS = {"line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+ADDRESS = {"name": "Ada Lovelace", "line1": "1 Main St",
+           "city": "Berlin", "postal_code": "10115", "country": "DE"}
 T0 = utc(2026, 1, 1, 12, 0)
 DEADLINE = T0 + timedelta(minutes=15)
 

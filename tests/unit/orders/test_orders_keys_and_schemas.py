@@ -52,7 +52,8 @@ def body(**changes):
 def test_a_valid_order_body_loads_into_a_command():
     cmd = load(schemas.PlaceOrderSchema(), body())
     assert cmd.items == ({"product_id": PRODUCT, "quantity": 2},)
-    assert cmd.payment_token == "tok_visa" and cmd.shipping_address == ADDRESS
+    assert cmd.payment_token == "tok_visa"
+    assert cmd.shipping_address == {**ADDRESS, "line2": None, "region": None, "phone": None}
 
 
 def test_unknown_fields_are_refused_by_name():

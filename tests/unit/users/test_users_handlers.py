@@ -219,8 +219,8 @@ def test_changing_the_password_needs_the_current_one_and_revokes_refresh_tokens(
 
 
 def test_a_profile_update_changes_only_the_given_fields(uow, ada):
-    address = {"line1": "1 Main St", "line2": None, "city": "Berlin", "postal_code": "10115",
-               "country": "DE"}
+    address = {"name": "Ada Lovelace", "line1": "1 Main St", "line2": None, "city": "Berlin",
+               "region": None, "postal_code": "10115", "country": "DE", "phone": None}
     updated = handlers.update_profile(uow, as_user(ada.id), lambda: {"shipping_address": address})
     assert (updated.name, updated.shipping_address) == ("Ada", address)
     renamed = handlers.update_profile(uow, as_user(ada.id), lambda: {"name": " Ada L. "})

@@ -6,7 +6,8 @@ from nameko_services.common.text import UNSTORABLE_MESSAGE
 from nameko_services.common.validation import load
 from nameko_services.users import schemas
 
-ADDRESS = {"line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+ADDRESS = {"name": "Ada Lovelace", "line1": "1 Main St",
+           "city": "Berlin", "postal_code": "10115", "country": "DE"}
 REGISTRATION = {"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"}
 
 
@@ -38,6 +39,6 @@ def test_a_profile_address_in_a_country_that_does_not_exist_is_refused(country):
     assert list(details["shipping_address"]) == ["country"]
 
 
-def test_a_profile_address_always_carries_line2():
+def test_a_profile_address_always_carries_every_field():
     loaded = load(schemas.UpdateProfileSchema(), {"shipping_address": ADDRESS})
-    assert loaded["shipping_address"] == {**ADDRESS, "line2": None}
+    assert loaded["shipping_address"] == {**ADDRESS, "line2": None, "region": None, "phone": None}
