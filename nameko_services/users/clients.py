@@ -15,6 +15,11 @@ REGISTRABLE_GRANTS = ("authorization_code", "refresh_token", "client_credentials
 DEFAULT_GRANTS = {"public": ("authorization_code", "refresh_token"),
                   "confidential": ("client_credentials",)}
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+# The storefront the gateway serves (web/): a public client of the authorization code flow,
+# first-party like the password grant's frontend, redirected back to <issuer>/callback.
+STOREFRONT_CLIENT = "shop-storefront"
+STOREFRONT_CALLBACK = "/callback"
+FIRST_PARTY_CLIENTS = (FIRST_PARTY_CLIENT, STOREFRONT_CLIENT)
 MAX_REDIRECT_URIS = 10
 
 
@@ -67,13 +72,20 @@ def _within(requested: str | None, allowed: list[str]) -> str:
 def delegated_roles(client_id: str, roles: tuple[str, ...]) -> tuple[str, ...]:
     """Roles a user's token carries: admin powers only through the first-party frontend, so a
     third-party app an admin signs in to acts as a customer."""
-    return roles if client_id == FIRST_PARTY_CLIENT else tuple(r for r in roles if r == "customer")
+    return roles if client_id in FIRST_PARTY_CLIENTS else tuple(r for r in roles if r == "customer")
 
 
 def first_party() -> Client:
     """The first-party frontend: public, password and refresh_token grants, user scopes."""
     return Client(FIRST_PARTY_CLIENT, "nameko-shop frontend", "public", None, (),
                   ("password", "refresh_token"), USER_SCOPES)
+
+
+def storefront(issuer: str) -> Client:
+    """The storefront's client: its one redirect URI is on the gateway, which is the issuer."""
+    return Client(STOREFRONT_CLIENT, "nameko-shop storefront", "public", None,
+                  (issuer.rstrip("/") + STOREFRONT_CALLBACK,), ("authorization_code", "refresh_token"),
+                  USER_SCOPES)
 
 
 def new_client(client_id: str, name: str, type_: str, secret_hash: str | None,

@@ -103,14 +103,14 @@ class AuthorizationRequest:
                 "code_challenge": self.code_challenge, "code_challenge_method": "S256"}
 
 
-def check_authorization(uow: UnitOfWork, params: dict[str, Any]) -> dict[str, Any]:
+def check_authorization(uow: UnitOfWork, params: dict[str, Any], issuer: str) -> dict[str, Any]:
     """Validate an authorization request.
 
     A bad client or redirect URI raises (the gateway shows an error page, never redirects to an
     unverified URI, RFC 6749 §4.1.2.1); any other problem comes back as ``{"error",
     "error_description", "redirect_uri", "state"}`` for the gateway to send to the client.
     """
-    client, redirect_uri = _client_and_redirect(uow, params)
+    client, redirect_uri = _client_and_redirect(uow, params, issuer)
     try:
         return validated_request(client, redirect_uri, params).as_dict()
     except OAuthError as error:
@@ -118,17 +118,30 @@ def check_authorization(uow: UnitOfWork, params: dict[str, Any]) -> dict[str, An
                 "redirect_uri": redirect_uri, "state": _text(params, "state")}
 
 
-def _client_and_redirect(uow: UnitOfWork, params: dict[str, Any]) -> tuple[Client, str]:
+def _client_and_redirect(uow: UnitOfWork, params: dict[str, Any], issuer: str) -> tuple[Client, str]:
     client_id, redirect_uri = _text(params, "client_id"), _text(params, "redirect_uri")
     if client_id is None or redirect_uri is None:
         raise InvalidRequest("client_id and redirect_uri are required.")
     with uow:
         client = uow.clients.get(client_id)
+        if client_id == clients.STOREFRONT_CLIENT:
+            client = _current_storefront(uow, client, issuer)
     if client is None or not client.is_active or "authorization_code" not in client.grant_types:
         raise InvalidClient("Unknown client, or it may not use the authorization code flow.")
     if not client.has_redirect_uri(redirect_uri):
         raise InvalidRequest("redirect_uri is not registered for this client.")
     return client, redirect_uri
+
+
+def _current_storefront(uow: UnitOfWork, client: Client | None, issuer: str) -> Client | None:
+    """The storefront's client, registered on its first sign-in and kept at this issuer's callback
+    (the storefront works on a bare database, and after the gateway's address changes)."""
+    wanted = clients.storefront(issuer)
+    if client is None or client.redirect_uris != wanted.redirect_uris:
+        uow.clients.put(wanted)
+        uow.commit()
+        client = uow.clients.get(wanted.client_id)
+    return client
 
 
 def validated_request(client: Client, redirect_uri: str, params: dict[str, Any]) -> AuthorizationRequest:
@@ -144,9 +157,9 @@ def validated_request(client: Client, redirect_uri: str, params: dict[str, Any])
                                 client.user_scope(_text(params, "scope")), state, challenge)
 
 
-def issue_code(uow: UnitOfWork, params: dict[str, Any], user: User) -> dict[str, Any]:
+def issue_code(uow: UnitOfWork, params: dict[str, Any], user: User, issuer: str) -> dict[str, Any]:
     """The user approved: a single-use code bound to client, redirect URI and challenge."""
-    client, redirect_uri = _client_and_redirect(uow, params)
+    client, redirect_uri = _client_and_redirect(uow, params, issuer)
     request = validated_request(client, redirect_uri, params)
     code = secrets.token_urlsafe(32)
     with uow:

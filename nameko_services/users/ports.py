@@ -42,6 +42,9 @@ class ClientRepository(Protocol):
     def add(self, client: Client) -> None: ...
     def ensure(self, client: Client) -> None:
         """Insert unless a client with that id exists (the first-party client, concurrently)."""
+    def put(self, client: Client) -> None:
+        """Insert, or update its registration (name, redirect URIs, grants, scopes) but not
+        whether it is disabled (the storefront's client, which follows the issuer)."""
     def disable(self, client_id: str, now: datetime) -> bool: ...
     def all(self) -> list[Client]: ...
 

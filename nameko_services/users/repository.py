@@ -186,6 +186,13 @@ class SqlClients:
         self.session.execute(insert(OAuthClientRow).values(**self._values(client))
                              .on_conflict_do_nothing(index_elements=["client_id"]))
 
+    def put(self, client: Client) -> None:
+        """Insert ``client``, or bring its registration up to date (a disabled one stays so)."""
+        values = self._values(client)
+        changed = {name: values[name] for name in ("name", "redirect_uris", "grant_types", "scopes")}
+        self.session.execute(insert(OAuthClientRow).values(**values)
+                             .on_conflict_do_update(index_elements=["client_id"], set_=changed))
+
     def disable(self, client_id: str, now: datetime) -> bool:
         """Disable the client (once); False if there is no such client."""
         result = self.session.execute(update(OAuthClientRow)

@@ -91,7 +91,8 @@ class UsersService(ShopService):
     @rpc
     def check_authorization(self, request: Json) -> Json:
         """Validate an OAuth authorization request (the login and consent page asks first)."""
-        return oauth.check_authorization(self.uow, request if isinstance(request, dict) else {})
+        return oauth.check_authorization(self.uow, request if isinstance(request, dict) else {},
+                                         self.tokens.issuer)
 
     @rpc
     def approve_authorization(self, request: Json, username: str, password: str,
@@ -100,7 +101,8 @@ class UsersService(ShopService):
         user = handlers.authenticate(self.uow, str(username), str(password),
                                      client_address if isinstance(client_address, str) else None,
                                      self.login_throttle)
-        return oauth.issue_code(self.uow, request if isinstance(request, dict) else {}, user)
+        return oauth.issue_code(self.uow, request if isinstance(request, dict) else {}, user,
+                                self.tokens.issuer)
 
     @rpc
     def get_jwks(self) -> Json:

@@ -96,6 +96,11 @@ class FakeClients:
         if client.client_id not in self.rows:
             self.add(client)
 
+    def put(self, client: Client) -> None:
+        found = self.rows.get(client.client_id)
+        self.rows[client.client_id] = client if found is None else replace(
+            client, created_at=found.created_at, disabled_at=found.disabled_at)
+
     def disable(self, client_id: str, now: datetime) -> bool:
         found = self.rows.get(client_id)
         if found is not None:
