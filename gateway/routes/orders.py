@@ -6,7 +6,7 @@ from starlette.responses import JSONResponse, Response
 from gateway.auth import ADMIN, CUSTOMER
 from gateway.ratelimit import EXPENSIVE
 from gateway.routing import Context, Endpoint, Handler
-from gateway.schemas import OrderQuery
+from gateway.schemas import OrderQuery, PageQuery
 from nameko_services.common.errors import NotFound
 from nameko_services.common.validation import OrderChangesSchema, OrderSchema, valid_idempotency_key
 
@@ -41,8 +41,12 @@ async def modify_order(ctx: Context) -> Response:
     return JSONResponse(order, status_code=202 if order.get("pending_modification") else 200)
 
 
+async def list_needing_attention(ctx: Context) -> Response:
+    return JSONResponse(await ctx.call("orders", "list_orders_needing_attention", **ctx.query()))
+
+
 def _transition(method: str) -> Handler:
-    """A handler moving the order along: cancel, ship, deliver."""
+    """A handler moving the order along: cancel, ship, deliver, retry a failed compensation."""
     async def handler(ctx: Context) -> Response:
         return JSONResponse(await ctx.call("orders", method, order_id=_order_id(ctx)))
     return handler
@@ -55,6 +59,9 @@ ENDPOINTS = [
              CUSTOMER, status=201, body=OrderSchema, errors=(400, 404, 409, 422), rate=EXPENSIVE),
     Endpoint("GET", "/api/v1/orders", list_orders, "Your orders (admins: all, filtered)", "orders",
              CUSTOMER, query=OrderQuery),
+    # Before ORDER: this path would otherwise be read as an order id.
+    Endpoint("GET", "/api/v1/orders/needing-attention", list_needing_attention,
+             "Orders whose compensation keeps failing, oldest first", "orders", ADMIN, query=PageQuery),
     Endpoint("GET", ORDER, get_order, "One order", "orders", CUSTOMER, errors=(404,)),
     Endpoint("GET", f"{ORDER}/events", get_order_events, "The order's history, oldest first", "orders",
              CUSTOMER, errors=(404,)),
@@ -65,5 +72,8 @@ ENDPOINTS = [
     Endpoint("POST", f"{ORDER}/ship", _transition("ship_order"), "Mark shipped", "orders", ADMIN,
              errors=(404, 409)),
     Endpoint("POST", f"{ORDER}/deliver", _transition("deliver_order"), "Mark delivered", "orders", ADMIN,
+             errors=(404, 409)),
+    Endpoint("POST", f"{ORDER}/retry-compensation", _transition("retry_compensation"),
+             "Ask again for the refund or void that failed (order needing attention)", "orders", ADMIN,
              errors=(404, 409)),
 ]
