@@ -13,9 +13,10 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.routing import PUBLIC, Context, Endpoint
 from nameko_services.common.errors import ServiceError
+from nameko_services.common.service_map import service_map
 
-# One cheap call per service: does it answer?
-SERVICE_PROBES = {"users": "get_jwks", "catalog": "list_categories", "orders": "ping", "payments": "ping"}
+# One cheap call per service: does it answer? (config/services.yaml, health_probes)
+SERVICE_PROBES = service_map().health_probes
 
 
 async def health(ctx: Context) -> Response:

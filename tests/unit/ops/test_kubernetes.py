@@ -269,8 +269,9 @@ def test_config_files_are_mounted_from_config_maps_generated_from_config(env):
         volumes = {volume["name"]: volume for volume in deployment["spec"]["template"]["spec"]["volumes"]}
         generated = volumes["config"]["configMap"]["name"]
         assert re.fullmatch(rf"{name}-config-[a-z0-9]{{10}}", generated), generated  # with its content hash
-        assert config_maps[generated]["data"] == {
-            f"{name}.yaml": (ROOT / "config" / f"{name}.yaml").read_text()}
+        assert config_maps[generated]["data"] == {  # services.yaml: every process reads it
+            f"{name}.yaml": (ROOT / "config" / f"{name}.yaml").read_text(),
+            "services.yaml": (ROOT / "config" / "services.yaml").read_text()}
         assert {"name": "config", "mountPath": "/app/config", "readOnly": True} in _container(
             deployment)["volumeMounts"]
 
