@@ -6,6 +6,7 @@
 #   docker build --target payments --build-arg GIT_REVISION="$(git rev-parse HEAD)" -t nameko-shop-payments .
 #
 # The build stage has the compilers; the final stages copy its virtualenv and the source only.
+# Every package comes from the lock file requirements/runtime.txt, hashes checked (`make lock`).
 
 # --- build: compilers, the virtualenv, the project ------------------------------------------------
 FROM python:3.11-slim-bookworm AS build
@@ -17,18 +18,19 @@ RUN apt-get update \
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv
 WORKDIR /app
-# The dependencies first, in their own layer: a change of code alone does not reinstall them.
-# setuptools<82: nameko imports pkg_resources.
+# The dependencies first, in their own layer: only a new lock reinstalls them. Every package the
+# processes import, transitive ones included, pinned and hash-checked (setuptools among them: nameko
+# imports pkg_resources, and it builds the project below without a download).
+COPY requirements/runtime.txt ./requirements/runtime.txt
+RUN pip install --require-hashes -r requirements/runtime.txt
 COPY setup.cfg pyproject.toml README.md ./
-RUN python -c "import configparser; c = configparser.ConfigParser(); c.read('setup.cfg'); \
-print(c['options']['install_requires'])" > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt 'setuptools<82' wheel
 COPY nameko_services ./nameko_services
 COPY gateway ./gateway
 COPY migrations ./migrations
 COPY config ./config
 COPY Procfile ./
 # Editable, as in development: common.migrate finds migrations/ beside the package, in /app.
+# --no-deps: nothing beyond the lock; --no-build-isolation: built with the lock's setuptools.
 RUN pip install --no-deps --no-build-isolation -e . \
     && python -m compileall -q /app/nameko_services /app/gateway /app/migrations
 

@@ -9,23 +9,38 @@ INSTALLED := $(VENV)/.installed
 # into the asyncio gateway tests.
 SUITES := tests/unit tests/integration/services tests/integration/gateway tests/e2e tests/security
 PYTEST_ARGS ?=
+# The lock files (README "Deploying", "The lock file"): every package, transitive ones included, pinned
+# with its hashes, for Python >= 3.11 on any platform. The images install runtime.txt; make and CI
+# install test.txt (runtime.txt's pins and the test extra's). `make lock` regenerates both from
+# setup.cfg, keeping every pin it can; `make lock UPGRADE=1` moves them all to the newest releases.
+RUNTIME_LOCK := requirements/runtime.txt
+TEST_LOCK := requirements/test.txt
+LOCK_COMPILE = $(BIN)/uv pip compile setup.cfg --universal --python-version 3.11 --generate-hashes \
+	--quiet --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
 
-.PHONY: run test install infra lint typecheck migrate bench clean
+.PHONY: run test install lock infra lint typecheck migrate bench clean
 
 run: $(INSTALLED)
 	$(BIN)/shopctl up
 
-$(INSTALLED): setup.cfg pyproject.toml
+$(INSTALLED): setup.cfg pyproject.toml $(TEST_LOCK)
 	@test -x $(BIN)/python || { \
 		if [ -z "$(PYTHON)" ]; then \
 			echo "make: Python 3.11 or newer is needed (none of python3, python3.1[1-3] on PATH is);" \
 				"install it or run make PYTHON=/path/to/python3.11 $(MAKECMDGOALS)"; exit 1; \
 		fi; \
 		echo "$(PYTHON) -m venv $(VENV)"; $(PYTHON) -m venv $(VENV); }
-	$(BIN)/pip install --quiet -e '.[test]' 'setuptools<82'
+	$(BIN)/pip install --quiet --require-hashes -r $(TEST_LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(INSTALLED)
+
+# After editing setup.cfg's dependencies; commit setup.cfg and requirements/ together
+# (tests/unit/ops/test_lock.py fails while a pin of setup.cfg is not in the lock).
+lock: $(INSTALLED)
+	$(LOCK_COMPILE) -o $(RUNTIME_LOCK)
+	$(LOCK_COMPILE) --extra test --constraint $(RUNTIME_LOCK) -o $(TEST_LOCK)
 
 infra: $(INSTALLED)
 	$(BIN)/shopctl ensure-infra

@@ -194,3 +194,34 @@ def test_the_build_context_leaves_out_what_images_do_not_need():
     for source in copied:
         assert source not in ignored, f"the Dockerfile copies {source}, which .dockerignore leaves out"
         assert (ROOT / source).exists(), source
+
+
+def _pip_installs(stage: Stage) -> list[tuple[int, list[str]]]:
+    """(instruction index, words) of every `pip install` a stage's RUN instructions make."""
+    found = []
+    for index, (keyword, args) in enumerate(stage.instructions):
+        if keyword == "RUN":
+            for command in re.split(r"&&|;", args):
+                words = shlex.split(command)
+                if words[:2] == ["pip", "install"] or words[1:3] == ["-m", "pip"]:
+                    found.append((index, words))
+    return found
+
+
+def test_the_build_stage_installs_only_the_runtime_lock_with_hashes_then_the_project_without_deps():
+    build = STAGES["build"]
+    installs = _pip_installs(build)
+    assert len(installs) == 2, f"the build stage runs {len(installs)} pip installs: {installs}"
+    (lock_at, locked), (project_at, project) = installs
+    assert "--require-hashes" in locked, f"the dependencies are installed without hashes: {locked}"
+    assert [word for word in locked[2:] if not word.startswith("-")] == ["requirements/runtime.txt"], (
+        f"the build stage installs more than the runtime lock: {locked}")
+    assert "--no-deps" in project and "--no-build-isolation" in project and project[-2:] == ["-e", "."], (
+        f"the project itself must bring no package beyond the lock: {project}")
+    assert lock_at < project_at
+    copied_before = [args.split() for keyword, args in build.instructions[:lock_at] if keyword == "COPY"]
+    assert any("requirements/runtime.txt" in words[:-1] for words in copied_before), (
+        "the lock is not copied into the build stage before it is installed")
+    for target in [*PROCESSES, "migrate"]:
+        for stage in _chain(target):
+            assert not _pip_installs(stage), f"{target} (stage {stage.name}) installs packages itself"
