@@ -29,7 +29,7 @@ CI = yaml.safe_load((WORKFLOWS / "ci.yml").read_text())
 DELIVER = yaml.safe_load((WORKFLOWS / "deliver.yml").read_text())
 PROCESSES = list(read(ROOT / "Procfile"))
 IMAGES = [*PROCESSES, "migrate"]
-SHARED = {"nameko_services/common/**", "setup.cfg", "Dockerfile"}
+SHARED = {"nameko_services/common/**", "setup.cfg", "requirements/runtime.txt", "Dockerfile"}
 DEPLOY = ROOT / "deploy" / "k8s" / "deploy.sh"
 
 
@@ -152,6 +152,8 @@ def test_every_image_has_a_filter_a_dockerfile_target_and_a_deploy(image):
     ("migrations/core/versions/0003_x.py", {"users", "catalog", "migrate"}),
     ("nameko_services/common/relay.py", set(IMAGES)),
     ("setup.cfg", set(IMAGES)),
+    ("requirements/runtime.txt", set(IMAGES)),
+    ("requirements/test.txt", set()),
     ("Dockerfile", set(IMAGES)),
     ("README.md", set()),
     ("tests/unit/ops/test_images.py", set()),
