@@ -62,6 +62,7 @@ def create_category(uow: UnitOfWork, principal: Principal, read: Callable[[], Cr
         _check_slug_free(uow, slug)
         category = Category(new_id(), cmd.name, slug, cmd.parent_id)
         uow.categories.add(category)
+        uow.outbox.add("category_changed", {"category_id": category.id})
         uow.commit()
     return category
 
@@ -82,6 +83,7 @@ def update_category(uow: UnitOfWork, principal: Principal, category_id: str,
                 raise invalid("parent_id", "A category cannot be its own ancestor.")
         category = replace(category, **changes)
         uow.categories.update(category)
+        uow.outbox.add("category_changed", {"category_id": category.id})
         uow.commit()
     return category
 
@@ -93,6 +95,7 @@ def delete_category(uow: UnitOfWork, principal: Principal, category_id: str) -> 
         if uow.categories.in_use(category.id):
             raise CategoryInUse(details={"category_id": category.id})
         uow.categories.delete(category.id)
+        uow.outbox.add("category_changed", {"category_id": category.id})
         uow.commit()
 
 
@@ -148,6 +151,7 @@ def create_product(uow: UnitOfWork, principal: Principal, read: Callable[[], Cre
                           cmd.category_id, created_at=stamp, updated_at=stamp)
         view = ProductView(product, StockLevel(product.id, on_hand=cmd.stock))
         uow.products.add(product, view.stock)
+        _announce_product(uow, product.id)
         uow.commit()
     return view
 
@@ -163,12 +167,19 @@ def update_product(uow: UnitOfWork, principal: Principal, product_id: str,
         _check_category(uow, changes.get("category_id"))
         product = product.changed(**changes)
         uow.products.update(product)
+        _announce_product(uow, product.id)
         uow.commit()
     return ProductView(product, stock)
 
 
 def deactivate_product(uow: UnitOfWork, principal: Principal, product_id: str) -> ProductView:
     return update_product(uow, principal, product_id, lambda: {"active": False})
+
+
+def _announce_product(uow: UnitOfWork, product_id: str) -> None:
+    """``product_changed``: what a reader sees of the product (price, stock, active...) changed;
+    the gateways' caches of public reads drop it (``gateway.catalog_cache``)."""
+    uow.outbox.add("product_changed", {"product_id": product_id})
 
 
 def _product(uow: UnitOfWork, product_id: str) -> ProductView:
@@ -205,6 +216,7 @@ def set_stock(uow: UnitOfWork, principal: Principal, product_id: str, on_hand: i
         level = uow.stock.lock([product_id])[product_id]
         level.set_on_hand(on_hand)
         uow.stock.save([level])
+        _announce_product(uow, product_id)
         uow.commit()
     return level
 
