@@ -32,6 +32,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     cors_allow_origins: tuple[str, ...] = ()
     hsts_max_age: int = 0
+    # Public catalog reads kept this long in the process (gateway.read_cache); 0 keeps nothing.
+    read_cache_ttl: float = 1.0
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> Settings:
@@ -61,6 +63,7 @@ class Settings:
             trusted_proxies=_items(raw.get("TRUSTED_PROXIES")),
             cors_allow_origins=tuple(origin.rstrip("/") for origin in _items(raw.get("CORS_ALLOW_ORIGINS"))),
             hsts_max_age=int(raw.get("HSTS_MAX_AGE") or 0),
+            read_cache_ttl=_seconds(raw.get("READ_CACHE_TTL"), default.read_cache_ttl),
         )
 
     @classmethod
@@ -81,6 +84,11 @@ def _flag(value: Any, default: bool) -> bool:
         return words[str(value).strip().lower()]
     except KeyError:
         raise ValueError(f"{value!r} is not true or false") from None
+
+
+def _seconds(value: Any, default: float) -> float:
+    """A duration in seconds where 0 is a value (off), unlike a missing key."""
+    return default if value is None or value == "" else float(value)
 
 
 def _text(raw: dict[str, Any], key: str, default: str) -> str:
