@@ -9,9 +9,11 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from gateway.auth import TokenVerifier
+from gateway.catalog_cache import listener
 from gateway.client_address import TrustedProxies
 from gateway.context import configure_logging
 from gateway.errors import EXCEPTION_HANDLERS
+from gateway.events import EventSubscriber
 from gateway.middleware import (
     BodyLimitMiddleware,
     ErrorBoundary,
@@ -22,6 +24,7 @@ from gateway.middleware import (
 )
 from gateway.openapi import build_openapi
 from gateway.ratelimit import AUTH, EXPENSIVE, RateClass, RateLimiter
+from gateway.read_cache import ReadCache
 from gateway.routes import authorize, catalog, oauth, ops, orders, payments, users
 from gateway.routing import Endpoint, mount
 from gateway.rpc import AmqpRpcClient, RpcClient
@@ -54,14 +57,20 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        owned = None
+        owned: AmqpRpcClient | None = None
+        catalog_events: EventSubscriber | None = None
         if rpc is None:
             owned = AmqpRpcClient(config.amqp_uri, timeout=config.rpc_timeout)
             await owned.start()
             app.state.rpc = owned
+            # The public catalog reads' cache drops what catalog events say changed.
+            catalog_events = EventSubscriber(config.amqp_uri, "catalog", listener(app.state.read_cache))
+            await catalog_events.start()
         try:
             yield
         finally:
+            if catalog_events is not None:
+                await catalog_events.close()
             if owned is not None:
                 await owned.close()
 
@@ -77,6 +86,7 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
     app.state.rate_limiter = _rate_limiter(config, metrics)
     app.state.openapi = build_openapi(ENDPOINTS)
     app.state.rpc = rpc
+    app.state.read_cache = ReadCache(config.read_cache_ttl)
     app.state.verifier = TokenVerifier(lambda: _fetch_jwks(app), issuer=config.token_issuer,
                                        audience=config.token_audience)
     return app

@@ -4,7 +4,16 @@ from __future__ import annotations
 from starlette.responses import JSONResponse, Response
 
 from gateway.auth import ADMIN, ANYONE, authorize
+from gateway.catalog_cache import (
+    CATEGORIES,
+    drop_products,
+    product_key,
+    products_key,
+    public_read,
+    reads_as_anyone,
+)
 from gateway.ratelimit import EXPENSIVE
+from gateway.read_cache import ReadCache
 from gateway.routing import Context, Endpoint
 from gateway.schemas import (
     CategoryBody,
@@ -18,12 +27,18 @@ from nameko_services.common.auth import CATALOG_WRITE
 from nameko_services.common.errors import CategoryNotFound, ProductNotFound
 
 
+def _cache(ctx: Context) -> ReadCache:
+    cache: ReadCache = ctx.request.app.state.read_cache
+    return cache
+
+
 async def list_categories(ctx: Context) -> Response:
-    return JSONResponse(await ctx.call("catalog", "list_categories"))
+    return await public_read(ctx, CATEGORIES, "list_categories")
 
 
 async def create_category(ctx: Context) -> Response:
     created = await ctx.call("catalog", "create_category", payload=await ctx.body())
+    _cache(ctx).drop_all()  # this process's own write is visible at once, not after the event
     return JSONResponse(created, status_code=201)
 
 
@@ -31,11 +46,13 @@ async def update_category(ctx: Context) -> Response:
     category_id = ctx.path_id("category_id", CategoryNotFound)
     changes = await ctx.body()
     updated = await ctx.call("catalog", "update_category", category_id=category_id, changes=changes)
+    _cache(ctx).drop_all()
     return JSONResponse(updated)
 
 
 async def delete_category(ctx: Context) -> Response:
     await ctx.call("catalog", "delete_category", category_id=ctx.path_id("category_id", CategoryNotFound))
+    _cache(ctx).drop_all()
     return Response(status_code=204)
 
 
@@ -43,28 +60,37 @@ async def list_products(ctx: Context) -> Response:
     query = ctx.query()
     if query["include_inactive"]:
         authorize(ctx.principal, ADMIN)  # inactive products are for admins only
-    return JSONResponse(await ctx.call("catalog", "list_products", **query))
+    if not reads_as_anyone(ctx.principal):
+        return JSONResponse(await ctx.call("catalog", "list_products", **query))
+    return await public_read(ctx, products_key(query), "list_products", **query)
 
 
 async def get_product(ctx: Context) -> Response:
     product_id = ctx.path_id("product_id", ProductNotFound)
-    return JSONResponse(await ctx.call("catalog", "get_product", product_id=product_id))
+    if not reads_as_anyone(ctx.principal):  # an admin also sees inactive products: never cached
+        return JSONResponse(await ctx.call("catalog", "get_product", product_id=product_id))
+    return await public_read(ctx, product_key(product_id), "get_product", product_id=product_id)
 
 
 async def create_product(ctx: Context) -> Response:
     created = await ctx.call("catalog", "create_product", payload=await ctx.body())
+    drop_products(_cache(ctx))  # a new product is on no cached page yet
     return JSONResponse(created, status_code=201)
 
 
 async def update_product(ctx: Context) -> Response:
     product_id = ctx.path_id("product_id", ProductNotFound)
     changes = await ctx.body()
-    return JSONResponse(await ctx.call("catalog", "update_product", product_id=product_id, changes=changes))
+    updated = await ctx.call("catalog", "update_product", product_id=product_id, changes=changes)
+    drop_products(_cache(ctx), frozenset({product_id}))
+    return JSONResponse(updated)
 
 
 async def deactivate_product(ctx: Context) -> Response:
     product_id = ctx.path_id("product_id", ProductNotFound)
-    return JSONResponse(await ctx.call("catalog", "deactivate_product", product_id=product_id))
+    deactivated = await ctx.call("catalog", "deactivate_product", product_id=product_id)
+    drop_products(_cache(ctx), frozenset({product_id}))
+    return JSONResponse(deactivated)
 
 
 async def get_stock(ctx: Context) -> Response:
@@ -74,7 +100,9 @@ async def get_stock(ctx: Context) -> Response:
 
 async def set_stock(ctx: Context) -> Response:
     product_id = ctx.path_id("product_id", ProductNotFound)
-    return JSONResponse(await ctx.call("catalog", "set_stock", product_id=product_id, **await ctx.body()))
+    level = await ctx.call("catalog", "set_stock", product_id=product_id, **await ctx.body())
+    drop_products(_cache(ctx), frozenset({product_id}))
+    return JSONResponse(level)
 
 
 CATEGORY = "/api/v1/categories/{category_id}"

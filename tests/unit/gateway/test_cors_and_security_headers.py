@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -113,11 +114,11 @@ def test_the_origins_are_read_comma_separated_without_trailing_slashes():
 # --- security headers -------------------------------------------------------------------
 
 
-async def test_every_kind_of_answer_carries_the_security_headers(client, rpc, customer):
-    rpc.answer("catalog", "list_categories", [])
+async def test_every_kind_of_answer_carries_the_security_headers(client, rpc, customer, admin):
+    rpc.answer("catalog", "get_product", {"id": "p"})
     rpc.fail("users", "get_me", RuntimeError("boom"))
     answers = {
-        200: await client.get("/api/v1/categories"),
+        200: await client.get(f"/api/v1/products/{uuid.uuid4()}", headers=admin),  # admins: never public
         401: await client.get("/api/v1/users/me"),
         404: await client.get("/nowhere"),
         413: await client.post("/api/v1/users", content=b"x" * (MAX_BODY + 1)),
@@ -138,6 +139,14 @@ async def test_a_handler_that_chose_caching_keeps_it(client):
     response = await client.get("/.well-known/jwks.json")
     assert response.headers["cache-control"] == "public, max-age=300"
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_public_catalog_reads_are_cacheable_with_every_other_security_header(client, rpc):
+    rpc.answer("catalog", "list_categories", [])
+    response = await client.get("/api/v1/categories")
+    assert response.headers["cache-control"] == "public, max-age=1" and response.headers["etag"]
+    for name, value in JSON_HEADERS.items():
+        assert response.headers.get(name) == value, name
 
 
 async def test_hsts_is_sent_only_when_configured(settings, rpc):
