@@ -26,6 +26,8 @@ RUN pip install --require-hashes -r requirements/runtime.txt
 COPY setup.cfg pyproject.toml README.md ./
 COPY nameko_services ./nameko_services
 COPY gateway ./gateway
+# The storefront and back office the gateway serves (static files, no build step).
+COPY web ./web
 COPY migrations ./migrations
 COPY config ./config
 COPY Procfile ./
