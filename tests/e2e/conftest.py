@@ -58,9 +58,11 @@ class Platform:
     env: dict[str, str]
     log_dir: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    killed: set[str] = field(default_factory=set)  # SIGKILLed by a test, on purpose
 
     def start(self, commands: dict[str, str], env: dict[str, str] | None = None) -> None:
         for name, command in commands.items():
+            self.killed.discard(name)
             # Appended to: a process started again keeps its earlier output in the same log.
             with open(self.log_dir / f"{name}.log", "ab") as log:
                 # exec: the pid is the program's own, so tests can signal it (SIGSTOP, SIGTERM).
@@ -75,6 +77,8 @@ class Platform:
         os.kill(proc.pid, signal.SIGCONT)
         os.kill(proc.pid, sig)
         proc.wait(timeout=STOP_TIMEOUT)
+        if sig == signal.SIGKILL:
+            self.killed.add(name)
 
     def restart(self, name: str, env: dict[str, str] | None = None) -> None:
         """Start one Procfile process again (``env`` overrides the platform's for it)."""
@@ -95,7 +99,9 @@ class Platform:
                          + "\n".join(lines[-LOG_TAIL:]))
         return "\n".join(parts) + f"\n(full logs in {self.log_dir})"
 
-    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+    def wait_ready(self, timeout: float = READY_TIMEOUT, base_url: str | None = None) -> None:
+        """Until the gateway at ``base_url`` (the first one by default) is ready and sees every service."""
+        base_url = base_url or self.base_url
         deadline = time.monotonic() + timeout
         last = "no answer yet"
         while time.monotonic() < deadline:
@@ -103,8 +109,8 @@ class Platform:
                 pytest.fail(f"processes exited early: {self.exited()}\n{self.report()}")
             try:
                 # The gateway can serve (/ready) and every service answers (/health/services).
-                response = httpx.get(f"{self.base_url}/health/services", timeout=5)
-                if httpx.get(f"{self.base_url}/ready", timeout=5).status_code == 200 and \
+                response = httpx.get(f"{base_url}/health/services", timeout=5)
+                if httpx.get(f"{base_url}/ready", timeout=5).status_code == 200 and \
                         response.json().get("status") == "ok":
                     return
                 last = f"{response.status_code} {response.text[:300]}"
@@ -113,6 +119,19 @@ class Platform:
             time.sleep(0.5)
         pytest.fail(f"the platform was not ready within {timeout:.0f} s (last /health/services: {last})\n"
                     f"{self.report()}")
+
+    def scale_out(self, suffix: str = "-2") -> str:
+        """A second process of every Procfile process (``orders-2`` ...), on the same broker and
+        databases, with ports of its own (gateway, services' metrics); the new gateway's URL.
+
+        It only starts them: the caller waits until they consume (``saga_support.wait_for_consumers``).
+        """
+        port = _free_port()
+        self.start({f"{name}{suffix}": command for name, command in procfile.read(ROOT / "Procfile").items()},
+                   {"SHOP_GATEWAY_PORT": str(port), **_metrics_ports()})
+        base_url = f"http://127.0.0.1:{port}"
+        self.wait_ready(base_url=base_url)
+        return base_url
 
     def stop(self) -> None:
         """SIGTERM everything (after SIGCONT, in case a test paused it), SIGKILL what lingers."""
@@ -136,6 +155,12 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _metrics_ports() -> dict[str, str]:
+    """Each service's metrics on a free port: a developer's `make run`, or another instance, may
+    hold the defaults."""
+    return {f"SHOP_METRICS_PORT_{name}": str(_free_port()) for name in METRICS_SERVICES}
 
 
 @contextmanager
@@ -210,8 +235,7 @@ def running_platform(amqp_uri: str, database_urls: dict[str, str], keys_dir: Pat
         "SHOP_GATEWAY_PORT": str(port), "SHOP_TOKEN_ISSUER": base_url, "SHOP_LOG_LEVEL": "INFO",
         # Short, so a test that pauses a service (SIGSTOP) gets its 504 quickly.
         "SHOP_RPC_TIMEOUT": "3",
-        # Each service's metrics on a free port: a developer's `make run` may hold the defaults.
-        **{f"SHOP_METRICS_PORT_{name}": str(_free_port()) for name in METRICS_SERVICES},
+        **_metrics_ports(),
     } | (overrides or {})
     running = Platform(base_url, env, log_dir)
     try:
@@ -220,7 +244,8 @@ def running_platform(amqp_uri: str, database_urls: dict[str, str], keys_dir: Pat
         yield running
     finally:
         running.stop()
-        crashed = {name: code for name, code in running.exited().items() if code not in (0, -15, 143)}
+        crashed = {name: code for name, code in running.exited().items()
+                   if code not in (0, -15, 143) and name not in running.killed}
         if crashed:
             print(f"\nprocesses that did not stop cleanly: {crashed}\n{running.report()}")
 

@@ -1,7 +1,8 @@
 """A RabbitMQ node of the test's own, so a test can restart a broker without touching anyone else's.
 
 It runs from the machine's ``rabbitmq-server`` with its own node name, ports, data and log folders,
-and no plugins; ``rabbitmqctl -n <node>`` stops it. The machine's own broker keeps running.
+and no plugins but, when asked, the management API; ``rabbitmqctl -n <node>`` stops it. The
+machine's own broker keeps running.
 """
 from __future__ import annotations
 
@@ -35,9 +36,10 @@ def _accepts(port: int) -> bool:
 
 
 class PrivateBroker:
-    """One RabbitMQ node under ``base``: ``start()``, ``stop()``, ``restart()``, ``uri``."""
+    """One RabbitMQ node under ``base``: ``start()``, ``stop()``, ``restart()``, ``uri`` (and
+    ``management_url`` with ``management``)."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, management: bool = False) -> None:
         for tool in ("rabbitmq-server", "rabbitmqctl"):
             if shutil.which(tool) is None:  # missing infrastructure fails loudly, never as a skip
                 pytest.fail(f"{tool} is not on PATH: the broker-restart test starts a RabbitMQ node of "
@@ -47,8 +49,13 @@ class PrivateBroker:
         self.node = f"shop-e2e-{os.getpid()}@localhost"
         self.uri = f"amqp://guest:guest@127.0.0.1:{self.port}/"
         base.chmod(0o777)  # the server drops to the rabbitmq user
-        (base / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n")
-        (base / "enabled_plugins").write_text("[].\n")
+        conf = f"listeners.tcp.local = 127.0.0.1:{self.port}\n"
+        self.management_port = _free_port() if management else None
+        self.management_url = f"http://127.0.0.1:{self.management_port}" if management else None
+        if management:
+            conf += f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {self.management_port}\n"
+        (base / "rabbitmq.conf").write_text(conf)
+        (base / "enabled_plugins").write_text("[rabbitmq_management].\n" if management else "[].\n")
         self.env = os.environ | {
             "RABBITMQ_NODENAME": self.node,
             "RABBITMQ_DIST_PORT": str(_free_port()),
@@ -61,11 +68,11 @@ class PrivateBroker:
 
     @classmethod
     @contextmanager
-    def running(cls) -> Iterator[PrivateBroker]:
+    def running(cls, management: bool = False) -> Iterator[PrivateBroker]:
         """A started node in a fresh folder (under /tmp: the rabbitmq user must reach it), removed after."""
         base = Path(tempfile.mkdtemp(prefix="shop-e2e-broker-"))
         try:
-            node = cls(base)
+            node = cls(base, management)
             node.start()
             try:
                 yield node
@@ -80,7 +87,7 @@ class PrivateBroker:
         if started.returncode != 0:  # e.g. Debian's wrapper: only root or rabbitmq may start a node
             raise RuntimeError(f"rabbitmq-server -detached failed: {started.stderr or started.stdout}")
         deadline = time.monotonic() + START_TIMEOUT
-        while not _accepts(self.port):
+        while not (_accepts(self.port) and (self.management_port is None or _accepts(self.management_port))):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the private RabbitMQ node did not listen within {START_TIMEOUT:.0f} s "
                                    f"(logs in {self.base / 'log'})")

@@ -21,14 +21,20 @@ from tests.e2e.conftest import (
     running_platform,
 )
 from tests.e2e.private_broker import PrivateBroker
-from tests.e2e.saga_support import FINAL, bearer, new_product, place, settled_stock, wait_for
+from tests.e2e.saga_support import (
+    FINAL,
+    bearer,
+    new_product,
+    place_until_accepted,
+    settled_stock,
+    token_for,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
 ORDERS, STOCK, CLIENTS = 30, 20, 30
 SPREAD = 0.25  # seconds between the orders' first attempts: the batch outlasts the broker's restart
-RETRYABLE = {409, 502, 503, 504}  # 409: the first attempt with this key is still in progress
-PLACE_DEADLINE = 120.0
 # A second platform beside the suite's: fewer database connections each, so both fit the server's 100.
 SMALL_POOLS = {"SHOP_MAX_WORKERS": "8"}
 
@@ -48,35 +54,6 @@ def own_platform(broker, keys_dir, platform_overrides, tmp_path_factory):
         yield running
 
 
-def token_for(client, email, password):
-    response = client.post("/api/v1/oauth/token",
-                           data={"grant_type": "password", "username": email, "password": password})
-    assert response.status_code == 200, response.text
-    return response.json()["access_token"]
-
-
-def place_until_accepted(base_url, token, product_id, key, delay):
-    """Place one order, retrying transient failures with the same key: (the order's id, attempts)."""
-    time.sleep(delay)
-    deadline = time.monotonic() + PLACE_DEADLINE
-    attempts, last = 0, "no attempt"
-    with httpx.Client(base_url=base_url, timeout=15) as client:
-        while time.monotonic() < deadline:
-            attempts += 1
-            try:
-                response = place(client, token, product_id, key=key)
-            except httpx.HTTPError as exc:
-                response, last = None, repr(exc)
-            if response is not None and response.status_code in (200, 201):
-                return response.json()["id"], attempts
-            if response is not None and response.status_code not in RETRYABLE:
-                raise AssertionError(f"order {key}: {response.status_code} {response.text}")
-            if response is not None:
-                last = f"{response.status_code} {response.text[:200]}"
-            time.sleep(0.5)
-    raise AssertionError(f"order {key} was never accepted after {attempts} attempts (last: {last})")
-
-
 @pytest.fixture
 def client(own_platform):
     with httpx.Client(base_url=own_platform.base_url, timeout=30) as http:
@@ -92,9 +69,10 @@ def test_a_broker_restart_mid_batch_loses_no_order_and_makes_none_twice(broker, 
     item = new_product(client, admin, stock=STOCK, price=900)
 
     keys = [uuid.uuid4().hex for _ in range(ORDERS)]
+    started = time.monotonic()
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
-        futures = [pool.submit(place_until_accepted, own_platform.base_url, token, item["id"], key,
-                               index * SPREAD) for index, key in enumerate(keys)]
+        futures = [pool.submit(place_until_accepted, lambda _: own_platform.base_url, token, item["id"],
+                               key, started + index * SPREAD) for index, key in enumerate(keys)]
         while sum(f.done() for f in futures) < ORDERS // 4:
             time.sleep(0.05)
         broker.restart()

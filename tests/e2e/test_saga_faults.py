@@ -17,12 +17,13 @@ from gateway.presence import PRESENCE_TTL
 from nameko_services.ops.endpoints import amqp_credentials, management_url
 from tests.e2e.saga_support import (
     FINAL,
-    SAGA_TIMEOUT,
     bearer,
     payments_of,
     place,
+    ready_messages,
     settled_stock,
     wait_for,
+    wait_until,
 )
 
 pytestmark = pytest.mark.slow
@@ -71,26 +72,6 @@ def unpublished(engine, order_ids):
         return conn.execute(sa.text(
             "SELECT event_type FROM outbox WHERE published_at IS NULL AND payload->>'order_id' = ANY(:ids)"
         ), {"ids": list(order_ids)}).scalars().all()
-
-
-def ready_messages(vhost_uri):
-    """How many messages wait in the vhost's handler queues (exact: a passive declare per queue)."""
-    from kombu import Connection
-
-    api, auth = management_url(vhost_uri), amqp_credentials(vhost_uri)
-    vhost = quote(urlsplit(vhost_uri).path.lstrip("/") or "/", safe="")
-    names = [q["name"] for q in httpx.get(f"{api}/api/queues/{vhost}", auth=auth, timeout=10).json()
-             if not (q.get("exclusive") or q["name"].endswith(".dead-letter") or ".retry-" in q["name"])]
-    with Connection(vhost_uri) as connection:
-        channel = connection.channel()
-        return sum(channel.queue_declare(name, passive=True).message_count for name in names)
-
-
-def wait_until(condition, timeout=SAGA_TIMEOUT, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while not (result := condition()) and time.monotonic() < deadline:
-        time.sleep(interval)
-    return result
 
 
 def assert_every_order_confirmed_once(client, admin_token, token, order_ids, product_id, on_hand):
