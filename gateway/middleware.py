@@ -120,7 +120,8 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
     "Referrer-Policy": "no-referrer",
-    # Responses carry tokens and personal data; a handler that wants caching says so (JWKS).
+    # Responses carry tokens and personal data; a handler that wants caching says so (JWKS, the
+    # public catalog reads of gateway.catalog_cache).
     "Cache-Control": "no-store",
 }
 
