@@ -86,6 +86,10 @@ class Endpoint:
     errors: tuple[int, ...] = field(default=())
     rate: str | None = None  # gateway.ratelimit.AUTH or EXPENSIVE: limited per address and client
     scope: str | None = None  # a machine client (client credentials) with this scope may call it too
+    answer: type[Schema] | None = None  # the success body (gateway.responses); a list of them if many
+    many: bool = False
+    media: str = "application/json"  # of the success body: text/html for pages
+    idempotency_key: bool = False  # the Idempotency-Key header is required
 
 
 def mount(endpoint: Endpoint) -> Route:

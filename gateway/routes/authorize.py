@@ -108,8 +108,8 @@ async def submit_authorization(ctx: Context) -> Response:
 ENDPOINTS = [
     Endpoint("GET", PATH, show_authorization,
              "Authorization endpoint: the sign-in and consent page (response_type=code, PKCE S256)",
-             "auth", PUBLIC, errors=(400,), rate=AUTH),
+             "auth", PUBLIC, also=(303,), errors=(400,), rate=AUTH, media="text/html"),
     Endpoint("POST", PATH, submit_authorization,
              "Sign in and approve or deny: 303 to the client's redirect_uri with a code or an error",
-             "auth", PUBLIC, errors=(400,), rate=AUTH),
+             "auth", PUBLIC, status=303, also=(200,), errors=(400,), rate=AUTH, media="text/html"),
 ]

@@ -14,6 +14,7 @@ from gateway.catalog_cache import (
 )
 from gateway.ratelimit import EXPENSIVE
 from gateway.read_cache import ReadCache
+from gateway.responses import Category, Product, ProductPage, Stock
 from gateway.routing import Context, Endpoint
 from gateway.schemas import (
     CategoryBody,
@@ -109,24 +110,26 @@ CATEGORY = "/api/v1/categories/{category_id}"
 PRODUCT = "/api/v1/products/{product_id}"
 
 ENDPOINTS = [
-    Endpoint("GET", "/api/v1/categories", list_categories, "Every category", "catalog"),
+    Endpoint("GET", "/api/v1/categories", list_categories, "Every category", "catalog",
+             answer=Category, many=True),
     Endpoint("POST", "/api/v1/categories", create_category, "Add a category", "catalog", ADMIN,
-             status=201, body=CategoryBody, errors=(409,), scope=CATALOG_WRITE),
+             status=201, body=CategoryBody, errors=(409,), scope=CATALOG_WRITE, answer=Category),
     Endpoint("PATCH", CATEGORY, update_category, "Rename, re-slug or move a category", "catalog", ADMIN,
-             body=CategoryChanges, errors=(404, 409), scope=CATALOG_WRITE),
+             body=CategoryChanges, errors=(404, 409), scope=CATALOG_WRITE, answer=Category),
     Endpoint("DELETE", CATEGORY, delete_category, "Delete an unused category", "catalog", ADMIN,
              status=204, errors=(404, 409), scope=CATALOG_WRITE),
     Endpoint("GET", "/api/v1/products", list_products, "A page of products, searched and filtered",
-             "catalog", ANYONE, query=ProductQuery, rate=EXPENSIVE),
-    Endpoint("GET", PRODUCT, get_product, "One product", "catalog", ANYONE, errors=(404,)),
+             "catalog", ANYONE, query=ProductQuery, rate=EXPENSIVE, answer=ProductPage),
+    Endpoint("GET", PRODUCT, get_product, "One product", "catalog", ANYONE, errors=(404,),
+             answer=Product),
     Endpoint("POST", "/api/v1/products", create_product, "Add a product with its initial stock", "catalog",
-             ADMIN, scope=CATALOG_WRITE, status=201, body=ProductBody, errors=(409,)),
+             ADMIN, scope=CATALOG_WRITE, status=201, body=ProductBody, errors=(409,), answer=Product),
     Endpoint("PATCH", PRODUCT, update_product, "Change a product", "catalog", ADMIN, body=ProductChanges,
-             errors=(404, 409), scope=CATALOG_WRITE),
+             errors=(404, 409), scope=CATALOG_WRITE, answer=Product),
     Endpoint("DELETE", PRODUCT, deactivate_product, "Deactivate a product (hidden from customers)",
-             "catalog", ADMIN, scope=CATALOG_WRITE, errors=(404,)),
+             "catalog", ADMIN, scope=CATALOG_WRITE, errors=(404,), answer=Product),
     Endpoint("GET", f"{PRODUCT}/stock", get_stock, "On hand, reserved and available units", "catalog",
-             ADMIN, scope=CATALOG_WRITE, errors=(404,)),
+             ADMIN, scope=CATALOG_WRITE, errors=(404,), answer=Stock),
     Endpoint("PUT", f"{PRODUCT}/stock", set_stock, "Set the units on hand", "catalog", ADMIN,
-             body=StockBody, errors=(404, 409), scope=CATALOG_WRITE),
+             body=StockBody, errors=(404, 409), scope=CATALOG_WRITE, answer=Stock),
 ]

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from gateway import json_body
 from gateway.client_address import client_address
 from gateway.ratelimit import AUTH
+from gateway.responses import Jwks, Revoked, Token
 from gateway.routing import PUBLIC, Context, Endpoint
 from nameko_services.common.errors import InvalidClient, InvalidRequest
 from nameko_services.common.text import is_storable
@@ -103,9 +104,9 @@ ENDPOINTS = [
     Endpoint("POST", "/api/v1/oauth/token", issue_token,
              "Issue tokens (authorization_code with PKCE, refresh_token, client_credentials; password "
              "for the first-party frontend only)",
-             "auth", PUBLIC, form=True, errors=(400, 401), rate=AUTH),
+             "auth", PUBLIC, form=True, errors=(400, 401), rate=AUTH, answer=Token),
     Endpoint("POST", "/api/v1/oauth/revoke", revoke_token, "Revoke a refresh token (RFC 7009)", "auth",
-             PUBLIC, form=True, errors=(400,), rate=AUTH),
+             PUBLIC, form=True, errors=(400,), rate=AUTH, answer=Revoked),
     Endpoint("GET", "/.well-known/jwks.json", jwks, "The public keys that sign access tokens", "auth",
-             PUBLIC),
+             PUBLIC, answer=Jwks),
 ]

@@ -1,4 +1,4 @@
-"""Operations: liveness, readiness, the services' health, metrics and the OpenAPI document.
+"""Operations: liveness, readiness, the services' health, metrics, the OpenAPI document and its page.
 
 ``/ready`` is about this gateway process only (a Kubernetes readiness probe must not pull
 every gateway out because one backend service died); how each service answers is
@@ -11,6 +11,8 @@ import asyncio
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import JSONResponse, Response
 
+from gateway.responses import Health, OpenApiDocument, Ready, ServicesHealth
+from gateway.routes import docs
 from gateway.routing import PUBLIC, Context, Endpoint
 from nameko_services.common.errors import ServiceError
 from nameko_services.common.service_map import service_map
@@ -64,11 +66,15 @@ async def openapi(ctx: Context) -> Response:
 
 
 ENDPOINTS = [
-    Endpoint("GET", "/health", health, "The gateway is alive", "operations", PUBLIC),
+    Endpoint("GET", "/health", health, "The gateway is alive", "operations", PUBLIC,
+             answer=Health),
     Endpoint("GET", "/ready", ready, "This gateway can serve (broker connected)", "operations", PUBLIC,
-             errors=(503,)),
+             errors=(503,), answer=Ready),
     Endpoint("GET", "/health/services", services_health, "How each service answers (ok or degraded)",
-             "operations", PUBLIC),
-    Endpoint("GET", "/metrics", metrics, "Prometheus metrics", "operations", PUBLIC),
-    Endpoint("GET", "/api/v1/openapi.json", openapi, "This API's OpenAPI 3.1 document", "operations", PUBLIC),
+             "operations", PUBLIC, answer=ServicesHealth),
+    Endpoint("GET", "/metrics", metrics, "Prometheus metrics", "operations", PUBLIC,
+             media="text/plain"),
+    Endpoint("GET", "/api/v1/openapi.json", openapi, "This API's OpenAPI 3.1 document", "operations", PUBLIC,
+             answer=OpenApiDocument),
+    *docs.ENDPOINTS,
 ]

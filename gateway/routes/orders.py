@@ -5,6 +5,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.auth import ADMIN, CUSTOMER
 from gateway.ratelimit import EXPENSIVE
+from gateway.responses import Event, Order, OrderPage
 from gateway.routing import Context, Endpoint, Handler
 from gateway.schemas import OrderQuery, PageQuery
 from nameko_services.common.errors import NotFound
@@ -56,23 +57,24 @@ ORDER = "/api/v1/orders/{order_id}"
 
 ENDPOINTS = [
     Endpoint("POST", "/api/v1/orders", place_order, "Place an order (header Idempotency-Key)", "orders",
-             CUSTOMER, status=201, body=OrderSchema, errors=(400, 404, 409, 422), rate=EXPENSIVE),
+             CUSTOMER, status=201, also=(200,), body=OrderSchema, errors=(400, 404, 409, 422), rate=EXPENSIVE,
+             answer=Order, idempotency_key=True),
     Endpoint("GET", "/api/v1/orders", list_orders, "Your orders (admins: all, filtered)", "orders",
-             CUSTOMER, query=OrderQuery),
+             CUSTOMER, query=OrderQuery, answer=OrderPage),
     # Before ORDER: this path would otherwise be read as an order id.
     Endpoint("GET", "/api/v1/orders/needing-attention", list_needing_attention,
              "Orders whose compensation keeps failing, oldest first", "orders", ADMIN, query=PageQuery),
-    Endpoint("GET", ORDER, get_order, "One order", "orders", CUSTOMER, errors=(404,)),
+    Endpoint("GET", ORDER, get_order, "One order", "orders", CUSTOMER, errors=(404,), answer=Order),
     Endpoint("GET", f"{ORDER}/events", get_order_events, "The order's history, oldest first", "orders",
-             CUSTOMER, errors=(404,)),
+             CUSTOMER, errors=(404,), answer=Event, many=True),
     Endpoint("PATCH", ORDER, modify_order, "Change items or address before payment", "orders", CUSTOMER,
-             also=(202,), body=OrderChangesSchema, errors=(404, 409), rate=EXPENSIVE),
+             also=(202,), body=OrderChangesSchema, errors=(404, 409), rate=EXPENSIVE, answer=Order),
     Endpoint("POST", f"{ORDER}/cancel", _transition("cancel_order"), "Cancel (stock released, money back)",
-             "orders", CUSTOMER, errors=(404, 409)),
+             "orders", CUSTOMER, errors=(404, 409), answer=Order),
     Endpoint("POST", f"{ORDER}/ship", _transition("ship_order"), "Mark shipped", "orders", ADMIN,
-             errors=(404, 409)),
+             errors=(404, 409), answer=Order),
     Endpoint("POST", f"{ORDER}/deliver", _transition("deliver_order"), "Mark delivered", "orders", ADMIN,
-             errors=(404, 409)),
+             errors=(404, 409), answer=Order),
     Endpoint("POST", f"{ORDER}/retry-compensation", _transition("retry_compensation"),
              "Ask again for the refund or void that failed (order needing attention)", "orders", ADMIN,
              errors=(404, 409)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 from starlette.responses import JSONResponse, Response
 
 from gateway.auth import ADMIN, CUSTOMER
+from gateway.responses import Event, Payment, PaymentPage
 from gateway.routing import Context, Endpoint
 from gateway.schemas import PaymentQuery, RefundBody
 from nameko_services.common.errors import NotFound
@@ -35,10 +36,11 @@ PAYMENT = "/api/v1/payments/{payment_id}"
 
 ENDPOINTS = [
     Endpoint("GET", "/api/v1/payments", list_payments, "Payments (yours; admins: all), by order", "payments",
-             CUSTOMER, query=PaymentQuery),
-    Endpoint("GET", PAYMENT, get_payment, "One payment", "payments", CUSTOMER, errors=(404,)),
+             CUSTOMER, query=PaymentQuery, answer=PaymentPage),
+    Endpoint("GET", PAYMENT, get_payment, "One payment", "payments", CUSTOMER, errors=(404,),
+             answer=Payment),
     Endpoint("GET", f"{PAYMENT}/events", get_payment_events, "The payment's history, oldest first",
-             "payments", CUSTOMER, errors=(404,)),
+             "payments", CUSTOMER, errors=(404,), answer=Event, many=True),
     Endpoint("POST", f"{PAYMENT}/refund", refund_payment, "Refund all or part of a payment", "payments",
-             ADMIN, body=RefundBody, errors=(404, 409)),
+             ADMIN, body=RefundBody, errors=(404, 409), answer=Payment),
 ]

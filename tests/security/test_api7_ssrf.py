@@ -13,27 +13,31 @@ URLISH_FORMATS = {"uri", "url", "iri", "uri-reference", "iri-reference", "hostna
 REGISTERED_REDIRECTS = {"redirect_uri"}
 
 
-def _properties(schema, path=""):
-    """(dotted name, schema) of every property, however deep."""
+def _properties(schema, path="", components=None):
+    """(dotted name, schema) of every property, however deep (components followed by $ref)."""
     if not isinstance(schema, dict):
         return
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/components/schemas/"):
+        schema = (components or {})[ref.rsplit("/", 1)[1]]
     for name, sub in (schema.get("properties") or {}).items():
         yield f"{path}{name}", sub
-        yield from _properties(sub, f"{path}{name}.")
+        yield from _properties(sub, f"{path}{name}.", components)
     for key in ("items", "additionalProperties"):
-        yield from _properties(schema.get(key), path)
+        yield from _properties(schema.get(key), path, components)
     for key in ("anyOf", "oneOf", "allOf"):
         for sub in schema.get(key) or []:
-            yield from _properties(sub, path)
+            yield from _properties(sub, path, components)
 
 
 def _inputs(document):
+    components = document.get("components", {}).get("schemas", {})
     for path, operations in document["paths"].items():
         for method, op in operations.items():
             for parameter in op.get("parameters", []):
                 yield f"{method.upper()} {path}", parameter["name"], parameter.get("schema", {})
             for media in (op.get("requestBody") or {}).get("content", {}).values():
-                for name, schema in _properties(media.get("schema", {})):
+                for name, schema in _properties(media.get("schema", {}), components=components):
                     yield f"{method.upper()} {path}", name, schema
 
 

@@ -152,7 +152,8 @@ async def test_the_openapi_document_is_served_and_describes_bodies_and_roles(cli
     schema = create["requestBody"]["content"]["application/json"]["schema"]
     assert {"sku", "name", "price", "currency"} <= set(schema["required"])
     assert schema["additionalProperties"] is False and schema["properties"]["price"]["type"] == "integer"
-    assert create["security"] == [{"bearer": []}] and {"401", "403", "422"} <= set(create["responses"])
+    assert create["security"] == [{"bearer": []}, {"oauth2": ["shop"]}, {"oauth2": ["catalog:write"]}]
+    assert {"401", "403", "422"} <= set(create["responses"])
     listing = document["paths"]["/api/v1/products"]["get"]
     assert {p["name"] for p in listing["parameters"]} >= {"category_id", "q", "page", "per_page"}
 
