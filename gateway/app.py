@@ -23,9 +23,10 @@ from gateway.middleware import (
     StrictCORSMiddleware,
 )
 from gateway.openapi import build_openapi
+from gateway.order_updates import OrderUpdates
 from gateway.ratelimit import AUTH, EXPENSIVE, RateClass, RateLimiter
 from gateway.read_cache import ReadCache
-from gateway.routes import authorize, catalog, oauth, ops, orders, payments, users
+from gateway.routes import authorize, catalog, oauth, ops, order_stream, orders, pages, payments, users
 from gateway.routing import Endpoint, mount
 from gateway.rpc import AmqpRpcClient, RpcClient
 from gateway.settings import Settings
@@ -33,7 +34,8 @@ from gateway.tracing import TracingMiddleware
 from nameko_services.common.telemetry import configure_tracing, tracing_active
 
 ENDPOINTS: list[Endpoint] = [*ops.ENDPOINTS, *oauth.ENDPOINTS, *authorize.ENDPOINTS, *users.ENDPOINTS,
-                             *catalog.ENDPOINTS, *orders.ENDPOINTS, *payments.ENDPOINTS]
+                             *catalog.ENDPOINTS, *orders.ENDPOINTS, *order_stream.ENDPOINTS,
+                             *payments.ENDPOINTS]
 
 
 def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -> Starlette:
@@ -58,11 +60,15 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned: AmqpRpcClient | None = None
+        events: EventSubscriber | None = None
         catalog_events: EventSubscriber | None = None
         if rpc is None:
             owned = AmqpRpcClient(config.amqp_uri, timeout=config.rpc_timeout)
             await owned.start()
             app.state.rpc = owned
+            # The order streams' wake-ups: one queue of this process's own on orders.events.
+            events = EventSubscriber(config.amqp_uri, "orders", app.state.order_updates.heard)
+            await events.start()
             # The public catalog reads' cache drops what catalog events say changed.
             catalog_events = EventSubscriber(config.amqp_uri, "catalog", listener(app.state.read_cache))
             await catalog_events.start()
@@ -71,11 +77,13 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
         finally:
             if catalog_events is not None:
                 await catalog_events.close()
+            if events is not None:
+                await events.close()
             if owned is not None:
                 await owned.close()
 
     app = Starlette(
-        routes=[mount(endpoint) for endpoint in ENDPOINTS],
+        routes=[*(mount(endpoint) for endpoint in ENDPOINTS), *pages.ROUTES],  # pages: not in the API
         middleware=_middleware(config, metrics),
         exception_handlers=dict(EXCEPTION_HANDLERS),
         lifespan=lifespan,
@@ -86,6 +94,7 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
     app.state.rate_limiter = _rate_limiter(config, metrics)
     app.state.openapi = build_openapi(ENDPOINTS)
     app.state.rpc = rpc
+    app.state.order_updates = OrderUpdates()
     app.state.read_cache = ReadCache(config.read_cache_ttl)
     app.state.verifier = TokenVerifier(lambda: _fetch_jwks(app), issuer=config.token_issuer,
                                        audience=config.token_audience)
