@@ -63,7 +63,8 @@ ENDPOINTS = [
              CUSTOMER, query=OrderQuery, answer=OrderPage),
     # Before ORDER: this path would otherwise be read as an order id.
     Endpoint("GET", "/api/v1/orders/needing-attention", list_needing_attention,
-             "Orders whose compensation keeps failing, oldest first", "orders", ADMIN, query=PageQuery),
+             "Orders whose compensation keeps failing, oldest first", "orders", ADMIN, query=PageQuery,
+             answer=OrderPage),
     Endpoint("GET", ORDER, get_order, "One order", "orders", CUSTOMER, errors=(404,), answer=Order),
     Endpoint("GET", f"{ORDER}/events", get_order_events, "The order's history, oldest first", "orders",
              CUSTOMER, errors=(404,), answer=Event, many=True),
@@ -77,5 +78,5 @@ ENDPOINTS = [
              errors=(404, 409), answer=Order),
     Endpoint("POST", f"{ORDER}/retry-compensation", _transition("retry_compensation"),
              "Ask again for the refund or void that failed (order needing attention)", "orders", ADMIN,
-             errors=(404, 409)),
+             errors=(404, 409), answer=Order),
 ]

@@ -11,7 +11,8 @@ LISTS = [e for e in ENDPOINTS if e.query is not None and "per_page" in e.query()
 LIST_IDS = [f"{e.method} {e.path}" for e in LISTS]
 PAGE = {"items": [], "total": 0, "page": 1, "per_page": 20}
 RPC_OF = {"/api/v1/users": ("users", "list_users"), "/api/v1/products": ("catalog", "list_products"),
-          "/api/v1/orders": ("orders", "list_orders"), "/api/v1/payments": ("payments", "list_payments")}
+          "/api/v1/orders": ("orders", "list_orders"), "/api/v1/payments": ("payments", "list_payments"),
+          "/api/v1/orders/needing-attention": ("orders", "list_orders_needing_attention")}
 
 
 def test_the_paginated_lists_are_the_ones_the_api_promises():

@@ -167,7 +167,12 @@ async function orderView(id) {
     h("p", { class: "status" }, "Status: ", h("strong", { id: "order-status" }, statusWord(order.status)),
       order.cancellation_reason ? ` (${order.cancellation_reason})` : ""),
     order.needs_attention ? message(`Needs attention: ${order.attention_reason || "a compensation failed"}`) : null,
+    table(["Product", "Quantity", "Unit price"], order.items.map((item) => h("tr", {}, h("td", {}, item.name),
+      h("td", {}, String(item.quantity)), h("td", {}, money(item.unit_price, order.currency))))),
     h("p", {}, `Total ${money(order.total, order.currency)}, payment ${order.payment_status || "none"}`),
+    h("p", {}, "Ship to: ", [order.shipping_address?.name, order.shipping_address?.line1, order.shipping_address?.line2,
+      order.shipping_address?.postal_code, order.shipping_address?.city, order.shipping_address?.region,
+      order.shipping_address?.country, order.shipping_address?.phone].filter(Boolean).join(", ")),
     h("div", { class: "actions" }, actions),
     h("h2", {}, "Payments"), payments.items.length ? table(["Payment", "Status", "Amount", "Refunded", "Refund"], payments.items.map((payment) =>
       h("tr", {}, h("td", {}, payment.id.slice(0, 8)), h("td", {}, payment.status), h("td", {}, money(payment.amount, payment.currency)),
@@ -215,13 +220,18 @@ async function view() {
   }
 }
 
+let drawing = 0; // only the latest navigation draws: a slow earlier view must not replace it
+
 async function route() {
   drawNav(Boolean(session()) && isAdmin());
+  const mine = ++drawing;
+  let content;
   try {
-    show(main, await view());
+    content = await view();
   } catch (error) {
-    show(main, error.status === 403 ? forbidden() : [title("Something went wrong"), message(error.message)]);
+    content = error.status === 403 ? forbidden() : [title("Something went wrong"), message(error.message)];
   }
+  if (mine === drawing) show(main, content);
 }
 
 window.addEventListener("hashchange", async () => { await route(); main.querySelector("h1")?.focus(); });

@@ -15,7 +15,7 @@ export function h(tag, attributes = {}, ...children) {
 }
 
 export function show(container, ...children) {
-  container.replaceChildren(...children.flat());
+  container.replaceChildren(...children.flat(Infinity).filter((child) => child !== null && child !== undefined && child !== false));
 }
 
 // A labelled form field; `name` is also its id (prefixed) so the label points at it.

@@ -185,6 +185,7 @@ async function orderView(id) {
   const status = h("strong", { id: "order-status" }, statusWord(order.status));
   const reason = h("p", { id: "order-reason", "aria-live": "polite" });
   const actions = h("div", { class: "actions" });
+  const challenge = h("div", { id: "payment-action", "aria-live": "polite" });
   const notice = h("div", { "aria-live": "polite" });
   const draw = async (current) => {
     order = current;
@@ -192,6 +193,7 @@ async function orderView(id) {
     status.textContent = statusWord(order.status);
     reason.textContent = order.status === "cancelled"
       ? [reasonText(order.cancellation_reason), await cancellationCause(order)].filter(Boolean).join(" ") : "";
+    show(challenge, challengeStep(order));
     show(actions, CANCELLABLE.has(order.status) ? h("button", { type: "button", onclick: async (event) => {
       event.target.disabled = true;
       try { await draw(await api.cancelOrder(order.id)); } catch (error) { show(notice, message(error.message)); event.target.disabled = false; }
@@ -200,7 +202,7 @@ async function orderView(id) {
   await draw(order);
   const address = order.shipping_address || {};
   const view = [title(`Order ${order.id.slice(0, 8)}`),
-    h("p", { class: "status", role: "status", "aria-live": "polite" }, "Status: ", status), reason,
+    h("p", { class: "status", role: "status", "aria-live": "polite" }, "Status: ", status), reason, challenge,
     h("table", {}, h("thead", {}, h("tr", {}, ["Product", "Quantity", "Price"].map((text) => h("th", { scope: "col" }, text)))),
       h("tbody", {}, order.items.map((item) => h("tr", {}, h("td", {}, item.name || item.product_id), h("td", {}, String(item.quantity)),
         h("td", {}, money(item.unit_price, order.currency)))))),
@@ -209,8 +211,19 @@ async function orderView(id) {
       [address.postal_code, address.city, address.region].filter(Boolean).join(" "), address.country, address.phone]
       .filter(Boolean).flatMap((line) => [line, h("br")])),
     actions, notice, link("My orders", "#/orders")];
-  follow(order.id, draw);
+  view.after = () => follow(order.id, draw); // once drawn: a view replaced meanwhile follows nothing
   return view;
+}
+
+// A card that needs the customer (3-D Secure): the bank's page, which sends them back here.
+function challengeStep(order) {
+  const action = order.payment_action;
+  if (order.status !== "awaiting_payment" || action?.type !== "redirect" || !action.url) return null;
+  const target = new URL(action.url, location.origin);
+  if (target.origin !== location.origin && target.protocol !== "https:") return null;
+  if (target.origin === location.origin) target.searchParams.set("return_to", `/#/order/${order.id}`);
+  return h("div", { class: "message ok" }, h("p", {}, "Your bank asks you to confirm this payment."),
+    link("Confirm the payment with your bank", target.href));
 }
 
 // Live status: the stream pushes each change; it is opened again if it drops before the end.
@@ -287,18 +300,25 @@ async function view() {
   }
 }
 
+let drawing = 0; // only the latest navigation draws: a slow earlier view must not replace it
+
 async function route() {
   if (!/^#\/(signin|signout)/.test(location.hash)) previous = location.hash || "#/";
   streaming?.abort();
   streaming = null;
   drawNav();
+  const mine = ++drawing;
   main.setAttribute("aria-busy", "true");
+  let content;
   try {
-    show(main, await view());
+    content = await view();
   } catch (error) {
-    show(main, title("Something went wrong"), failed(error));
+    content = [title("Something went wrong"), failed(error)];
   }
+  if (mine !== drawing) return;
+  show(main, content);
   main.removeAttribute("aria-busy");
+  content.after?.();
 }
 
 async function start() {
