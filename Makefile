@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 # Each suite is its own pytest process: eventlet's monkey patching (services) must not leak
 # into the asyncio gateway tests.
-SUITES := tests/unit tests/integration/services tests/integration/gateway tests/e2e tests/security
+SUITES := tests/unit tests/integration/services tests/integration/gateway tests/e2e tests/security tests/browser
 PYTEST_ARGS ?=
 # The lock files (README "Deploying", "The lock file"): every package, transitive ones included, pinned
 # with its hashes, for Python >= 3.11 on any platform. The images install runtime.txt; make and CI
