@@ -28,10 +28,14 @@ PRODUCT = {"id": PRODUCT_ID, "sku": "MUG-1", "name": "Mug", "description": "Ston
 LINE = {"product_id": PRODUCT_ID, "name": "Mug", "unit_price": 1250, "quantity": 2, "line_total": 2500}
 ORDER = {"id": ORDER_ID, "user_id": USER_ID, "status": "awaiting_payment", "cancellation_reason": None,
          "items": [LINE], "total": 2500, "currency": "EUR", "shipping_address": ADDRESS, "note": None,
-         "pending_modification": None, "payment_status": "pending", "needs_attention": False,
+         "pending_modification": None, "payment_status": "pending",
+         "payment_action": {"type": "redirect",
+                            "url": "/sandbox/3ds/sbx_pi_4f0c9b7e2d1a4c3b8e6f5a4d3c2b1a09"},
+         "needs_attention": False,
          "attention_reason": None, "created_at": WHEN, "updated_at": WHEN}
 PAYMENT = {"id": PAYMENT_ID, "order_id": ORDER_ID, "status": "captured", "amount": 2500, "currency": "EUR",
-           "refunded_amount": 0, "provider": "sandbox", "needs_attention": False, "created_at": WHEN,
+           "refunded_amount": 0, "provider": "sandbox", "needs_attention": False, "next_action": None,
+           "created_at": WHEN,
            "updated_at": WHEN}
 
 

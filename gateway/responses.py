@@ -127,6 +127,14 @@ class PendingModification(Answer):
     shipping_address = fields.Nested(Address)
 
 
+class PaymentAction(Answer):
+    """What the customer must do for the payment to go on: open ``url`` (3-D Secure). The
+    sandbox's is a path on this site (its challenge page), a provider's an https URL."""
+
+    type = _always(fields.String, validate=validate.OneOf(["redirect"]))
+    url = _always(fields.String)
+
+
 class Order(Answer):
     id = _always(fields.UUID)
     user_id = _always(fields.UUID)
@@ -139,6 +147,10 @@ class Order(Answer):
     note = _maybe(fields.String)
     pending_modification = fields.Nested(PendingModification, required=True, allow_none=True)
     payment_status = _always(fields.String)
+    payment_action = fields.Nested(PaymentAction, required=True, allow_none=True, metadata={
+        "description": "While the card needs the customer (3-D Secure): show them this step; the "
+                       "order stays awaiting_payment until they pass (confirmed) or fail (cancelled "
+                       "payment_failed), or its deadline passes (cancelled timed_out)"})
     needs_attention = _always(fields.Boolean)
     attention_reason = _maybe(fields.String)
     created_at = _always(fields.DateTime)
@@ -163,6 +175,8 @@ class Payment(Answer):
     refunded_amount = _always(fields.Integer)
     provider = _always(fields.String)
     needs_attention = _always(fields.Boolean)
+    next_action = fields.Nested(PaymentAction, required=True, allow_none=True,
+                                metadata={"description": "While status is requires_action"})
     created_at = _maybe(fields.DateTime)
     updated_at = _maybe(fields.DateTime)
 

@@ -387,6 +387,14 @@ class PaymentNotRefundable(Conflict):
 
 
 @remote_error
+class PaymentNotAwaitingAction(Conflict):
+    """The card's challenge was already answered, or the payment stopped waiting (order cancelled)."""
+
+    code = "payment_not_awaiting_action"
+    default_message = "This payment is not waiting for the customer any more."
+
+
+@remote_error
 class RefundExceedsBalance(Conflict):
     """A refund may not give back more than was captured and not yet refunded."""
 

@@ -160,7 +160,7 @@ class AddressSchema(InputSchema):
     def check_for_country(self, data: dict[str, Any], **_: Any) -> None:
         problems = address.problems(data)
         if problems:
-            raise ValidationError(problems)  # type: ignore[arg-type]
+            raise ValidationError(problems)
 
     @post_load
     def every_field(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:

@@ -52,3 +52,4 @@ class Reply:
     details: dict[str, Any] = field(default_factory=dict)
     items: list[dict[str, Any]] = field(default_factory=list)
     captured_at: str = ""  # payments' capture time (ISO 8601), for the captured → confirmed step
+    next_action: dict[str, str] = field(default_factory=dict)  # payment_action_required: the step

@@ -57,10 +57,11 @@ ORDER_SHIPPED = "OrderShipped"
 ORDER_DELIVERED = "OrderDelivered"
 COMPENSATION_FAILED = "CompensationFailed"
 COMPENSATION_RETRIED = "CompensationRetried"
-# Bookkeeping (failed compensations, a new address, money returned): they start no saga
-# step, so replies to the step in flight stay current (see ``Order.saga_version``).
+PAYMENT_ACTION_REQUIRED = "PaymentActionRequired"  # the card needs the customer (3-D Secure)
+# Bookkeeping (failed compensations, a new address, money returned, the customer's card step):
+# they start no saga step, so replies to the step in flight stay current (``Order.saga_version``).
 BOOKKEEPING = frozenset({COMPENSATION_FAILED, COMPENSATION_RETRIED, SHIPPING_ADDRESS_CHANGED,
-                         PAYMENT_REFUNDED, PAYMENT_VOIDED})
+                         PAYMENT_REFUNDED, PAYMENT_VOIDED, PAYMENT_ACTION_REQUIRED})
 # Never shown outside the service (event history, logs).
 SECRET_FIELDS = frozenset({"payment_token"})
 

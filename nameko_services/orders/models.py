@@ -60,6 +60,8 @@ class OrderRow(Base):
     pending_modification: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     payment_id: Mapped[str | None] = mapped_column(String(64))
     payment_status: Mapped[str] = mapped_column(String(20))
+    # What the customer must do for the payment to go on (3-D Secure): {"type": "redirect", "url"}.
+    payment_action: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     capture_requested: Mapped[bool] = mapped_column(Boolean)
     needs_attention: Mapped[bool] = mapped_column(Boolean)
     attention_reason: Mapped[str | None] = mapped_column(Text)

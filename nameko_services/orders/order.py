@@ -53,6 +53,7 @@ from nameko_services.orders.domain import (
     OUT_OF_STOCK,
     PAID,
     PARTIALLY_REFUNDED,
+    PAYMENT_ACTION_REQUIRED,
     PAYMENT_AUTHORISED,
     PAYMENT_CAPTURED,
     PAYMENT_FAILED,
@@ -105,6 +106,9 @@ class Order(Aggregate):
     saga_version: int = 0
     deadline_at: datetime | None = None
     captured_at: str | None = None  # when payments captured (ISO 8601 UTC), if its event said
+    # What the customer must do for the payment to go on (3-D Secure), {"type": "redirect", "url"},
+    # until it is authorised, fails or the order moves on.
+    payment_action: dict[str, str] | None = None
 
     def mutate(self, event_type: str, data: Mapping[str, Any]) -> None:
         _APPLY[event_type](self, data)
@@ -246,6 +250,16 @@ class Order(Aggregate):
         self.announce(messages.void_requested(self.id, payment_id))
         return f"{self._stale('payment_authorised', version)}; void requested"
 
+    def on_payment_action_required(self, version: int, payment_id: str,
+                                   next_action: Mapping[str, str]) -> str | None:
+        """The card needs the customer: show their step; the order keeps waiting (its deadline holds)."""
+        waiting = self.status == AWAITING_PAYMENT and not self.capture_requested
+        if not (waiting and version == self.saga_version):
+            return self._stale("payment_action_required", version)
+        self.trigger(PAYMENT_ACTION_REQUIRED, {"payment_id": payment_id,
+                                               "payment_action": dict(next_action)})
+        return None
+
     def on_payment_failed(self, version: int, payment_id: str, reason: str) -> str | None:
         # Once the capture is requested the payment is known by id; before, only the version tells.
         current = self.status == AWAITING_PAYMENT and (
@@ -360,6 +374,7 @@ def _set_items(order: Order, data: Mapping[str, Any]) -> None:
 
 def _modification_requested(order: Order, data: Mapping[str, Any]) -> None:
     order.pending_modification = dict(data)
+    order.payment_action = None  # the payment waiting for it is stale: a new one is requested
 
 
 def _modified(order: Order, data: Mapping[str, Any]) -> None:
@@ -389,7 +404,12 @@ def _payment_waived(order: Order, data: Mapping[str, Any]) -> None:
     order.payment_status = NOT_REQUIRED
 
 
+def _payment_action_required(order: Order, data: Mapping[str, Any]) -> None:
+    order.payment_action = dict(data["payment_action"])
+
+
 def _capture_requested(order: Order, data: Mapping[str, Any]) -> None:
+    order.payment_action = None
     order.payment_id = str(data["payment_id"])
     order.capture_requested = True
     order.payment_status = PAYMENT_AUTHORISED
@@ -412,6 +432,7 @@ def _voided(order: Order, data: Mapping[str, Any]) -> None:
 
 
 def _cancelled(order: Order, data: Mapping[str, Any]) -> None:
+    order.payment_action = None
     order.status = CANCELLED
     order.cancellation_reason = str(data["reason"])
     order.pending_modification = None
@@ -444,4 +465,5 @@ _APPLY: dict[str, Callable[[Order, Mapping[str, Any]], None]] = {
     PAYMENT_REFUNDED: _refunded, PAYMENT_VOIDED: _voided, ORDER_CANCELLED: _cancelled,
     ORDER_SHIPPED: _shipped, ORDER_DELIVERED: _delivered,
     COMPENSATION_FAILED: _compensation_failed, COMPENSATION_RETRIED: _compensation_retried,
+    PAYMENT_ACTION_REQUIRED: _payment_action_required,
 }

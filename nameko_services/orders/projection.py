@@ -21,8 +21,8 @@ orders = cast(Table, OrderRow.__table__)
 
 # Read from the order as they are.
 COLUMNS = ("id", "user_id", "status", "cancellation_reason", "total", "currency", "shipping_address",
-           "note", "payment_id", "payment_status", "capture_requested", "needs_attention",
-           "attention_reason", "version", "deadline_at", "created_at", "updated_at")
+           "note", "payment_id", "payment_status", "payment_action", "capture_requested",
+           "needs_attention", "attention_reason", "version", "deadline_at", "created_at", "updated_at")
 # Shaped for readers.
 SHAPED: dict[str, Callable[[Order], Any]] = {
     "items": Order.public_items,
@@ -32,8 +32,8 @@ SHAPED: dict[str, Callable[[Order], Any]] = {
 }
 # What callers see (docs/API.md), in this order.
 PUBLIC_FIELDS = ("id", "user_id", "status", "cancellation_reason", "items", "total", "currency",
-                 "shipping_address", "note", "pending_modification", "payment_status", "needs_attention",
-                 "attention_reason", "created_at", "updated_at")
+                 "shipping_address", "note", "pending_modification", "payment_status", "payment_action",
+                 "needs_attention", "attention_reason", "created_at", "updated_at")
 
 
 def columns(order: Order) -> dict[str, Any]:

@@ -22,6 +22,7 @@ ON_STOCK_RESERVATION_FAILED = "orders.on_stock_reservation_failed"
 ON_STOCK_ADJUSTED = "orders.on_stock_adjusted"
 ON_STOCK_ADJUSTMENT_FAILED = "orders.on_stock_adjustment_failed"
 ON_PAYMENT_AUTHORISED = "orders.on_payment_authorised"
+ON_PAYMENT_ACTION_REQUIRED = "orders.on_payment_action_required"
 ON_PAYMENT_FAILED = "orders.on_payment_failed"
 ON_PAYMENT_CAPTURED = "orders.on_payment_captured"
 ON_PAYMENT_COMPENSATION_FAILED = "orders.on_payment_compensation_failed"
@@ -37,6 +38,8 @@ REACTIONS: dict[str, Callable[[Order, Reply], str | None]] = {
     ON_STOCK_ADJUSTMENT_FAILED: lambda order, r: order.on_stock_adjustment_failed(
         r.order_version, r.reason, r.details, r.items),
     ON_PAYMENT_AUTHORISED: lambda order, r: order.on_payment_authorised(r.order_version, r.payment_id),
+    ON_PAYMENT_ACTION_REQUIRED: lambda order, r: order.on_payment_action_required(
+        r.order_version, r.payment_id, r.next_action),
     ON_PAYMENT_FAILED: lambda order, r: order.on_payment_failed(r.order_version, r.payment_id, r.reason),
     ON_PAYMENT_CAPTURED: lambda order, r: order.on_payment_captured(r.order_version, r.payment_id,
                                                                     r.captured_at),

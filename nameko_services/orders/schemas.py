@@ -7,7 +7,7 @@ from marshmallow import EXCLUDE, ValidationError, fields, post_load, validate, v
 
 from nameko_services.common.limits import MAX_LINE_QUANTITY, MAX_PER_PAGE
 from nameko_services.common.times import iso_utc
-from nameko_services.common.validation import InputSchema, OrderChangesSchema, OrderSchema
+from nameko_services.common.validation import InputSchema, OrderChangesSchema, OrderSchema, Pattern
 from nameko_services.orders.commands import ModifyOrder, OrderQuery, PlaceOrder, Reply
 from nameko_services.orders.domain import STATUSES
 
@@ -61,6 +61,18 @@ class OrderQuerySchema(PageSchema):
                           data["page"], data["per_page"])
 
 
+class NextActionSchema(InputSchema):
+    """What the customer must do for a payment (``payment_action_required``): open a URL, ours
+    (a path) or the provider's (https), which the storefront shows as it is."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    type = fields.String(required=True, validate=validate.OneOf(["redirect"]))
+    url = fields.String(required=True, validate=[validate.Length(max=2048), Pattern(
+        r"^(?:/(?!/)|https://)[!-~]*$", error="Must be a path on this site or an https URL.")])
+
+
 class ReplySchema(InputSchema):
     """A catalog or payments event: the fields orders reads; the rest is theirs."""
 
@@ -76,11 +88,13 @@ class ReplySchema(InputSchema):
     details = fields.Dict(load_default=dict)
     items = fields.List(fields.Dict(), load_default=list)
     captured_at = fields.AwareDateTime(load_default=None)
+    next_action = fields.Nested(NextActionSchema, load_default=dict)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Reply:
         captured_at = data["captured_at"]
         return Reply(str(data["order_id"]), data["order_version"], data["payment_id"],
                      data.get("reason") or "", data["action"], data["refunded_total"], data["details"],
-                     data["items"], "" if captured_at is None else iso_utc(captured_at))
+                     data["items"], "" if captured_at is None else iso_utc(captured_at),
+                     dict(data["next_action"]))
 

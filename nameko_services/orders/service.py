@@ -174,6 +174,11 @@ class OrdersService(ShopService):
         """Capture a current authorisation; void a stale one."""
         self._react(saga.ON_PAYMENT_AUTHORISED, payload)
 
+    @event_handler("payments", "payment_action_required")
+    def on_payment_action_required(self, payload: Json) -> None:
+        """The card needs the customer (3-D Secure): show their step while the order waits."""
+        self._react(saga.ON_PAYMENT_ACTION_REQUIRED, payload)
+
     @event_handler("payments", "payment_failed")
     def on_payment_failed(self, payload: Json) -> None:
         """The payment failed: cancel (payment_failed)."""

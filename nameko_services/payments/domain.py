@@ -4,7 +4,10 @@ Pure: standard library, the error catalogue and the common kernel (``common/aggr
 each rule ``record``s an event, which is applied at once and announced on ``payments.events``
 as ``messages.announcement`` says. A payment is created ``pending``
 (authorisation started) and moves ``authorised`` → ``captured`` → ``partially_refunded`` /
-``refunded``, or ``authorised`` → ``voided``, or ``pending`` → ``failed``.
+``refunded``, or ``authorised`` → ``voided``, or ``pending`` → ``failed``. A card that needs the
+customer (3-D Secure) goes ``pending`` → ``requires_action`` (with the ``next_action`` to show)
+→ ``authorised`` when they pass the challenge, ``failed`` when they fail it, ``voided`` when the
+order is cancelled first (its deadline passed).
 
 Every call to the processor is recorded first as an intent (``Pending``: action, amount,
 idempotency key) and then as its result, in two transactions (see ``handlers.py``).
@@ -24,13 +27,15 @@ from nameko_services.payments import messages
 
 PENDING, AUTHORISED, CAPTURED, VOIDED = "pending", "authorised", "captured", "voided"
 REFUNDED, PARTIALLY_REFUNDED, FAILED = "refunded", "partially_refunded", "failed"
-STATUSES = (PENDING, AUTHORISED, CAPTURED, VOIDED, REFUNDED, PARTIALLY_REFUNDED, FAILED)
+REQUIRES_ACTION = "requires_action"  # the customer must answer the card's challenge first
+STATUSES = (PENDING, REQUIRES_ACTION, AUTHORISED, CAPTURED, VOIDED, REFUNDED, PARTIALLY_REFUNDED, FAILED)
 
 AUTHORISE, CAPTURE, VOID, REFUND = "authorise", "capture", "void", "refund"
 
 # Stored event types (the payment stream).
 PAYMENT_INITIATED = "PaymentInitiated"  # intent: authorise
 PAYMENT_AUTHORISED = "PaymentAuthorised"
+PAYMENT_ACTION_REQUIRED = "PaymentActionRequired"  # authorisation answered: the customer must act
 PAYMENT_FAILED = "PaymentFailed"
 CAPTURE_STARTED = "CaptureStarted"
 PAYMENT_CAPTURED = "PaymentCaptured"
@@ -77,6 +82,7 @@ class Payment(Aggregate):
     attention_reason: str | None = None
     pending: Pending | None = None
     captured_at: str | None = None  # ISO 8601 UTC
+    next_action: dict[str, str] | None = None  # while requires_action: {"type": "redirect", "url"}
 
     # --- history -------------------------------------------------------------------------
 
@@ -97,11 +103,17 @@ class Payment(Aggregate):
         self.payment_token, self.status = d["payment_token"], PENDING
         self.pending = Pending(AUTHORISE, d["amount"], d["idempotency_key"], d["order_version"])
 
+    def _on_PaymentActionRequired(self, d: Mapping[str, Any]) -> None:
+        self.status, self.provider_reference, self.pending = REQUIRES_ACTION, d["provider_reference"], None
+        self.next_action = dict(d["next_action"])
+
     def _on_PaymentAuthorised(self, d: Mapping[str, Any]) -> None:
         self.status, self.provider_reference, self.pending = AUTHORISED, d["provider_reference"], None
+        self.next_action = None
 
     def _on_PaymentFailed(self, d: Mapping[str, Any]) -> None:
         self.status, self.failure_reason, self.pending = FAILED, d["reason"], None
+        self.next_action = None
 
     def _on_CaptureStarted(self, d: Mapping[str, Any]) -> None:
         self.pending = Pending(CAPTURE, d["amount"], d["idempotency_key"], d["order_version"])
@@ -117,7 +129,7 @@ class Payment(Aggregate):
         self.pending = Pending(VOID, 0, d["idempotency_key"], compensation=d["compensation"])
 
     def _on_PaymentVoided(self, d: Mapping[str, Any]) -> None:
-        self.status, self.pending = VOIDED, None
+        self.status, self.pending, self.next_action = VOIDED, None, None
         self.needs_attention, self.attention_reason = False, None
 
     def _on_RefundStarted(self, d: Mapping[str, Any]) -> None:
@@ -162,8 +174,9 @@ class Payment(Aggregate):
         return True
 
     def start_void(self, compensation: bool = True) -> bool:
-        """Record the void intent; False unless the payment is authorised and idle."""
-        if self.status != AUTHORISED or self.busy:
+        """Record the void intent; False unless the payment is authorised (or still waiting for the
+        customer's challenge) and idle."""
+        if self.status not in (AUTHORISED, REQUIRES_ACTION) or self.busy:
             return False
         self.record(VOID_STARTED, {"idempotency_key": self.next_key(VOID), "compensation": compensation})
         return True
@@ -185,17 +198,21 @@ class Payment(Aggregate):
         """Compensation for a cancelled order: void an authorisation, refund what was captured."""
         if self.busy:
             return False
-        if self.status == AUTHORISED:
+        if self.status in (AUTHORISED, REQUIRES_ACTION):
             return self.start_void(compensation=True)
         if self.status in (CAPTURED, PARTIALLY_REFUNDED):
             return self.start_refund(compensation=True)
         return False
 
-    def succeed(self, reference: str | None = None, at: datetime | None = None) -> None:
+    def succeed(self, reference: str | None = None, at: datetime | None = None,
+                next_action: dict[str, str] | None = None) -> None:
         """The processor carried out the open intent (``at``: when it answered, for the saga's
-        captured → confirmed step)."""
+        captured → confirmed step); an authorisation with ``next_action`` waits for the customer."""
         pending = self._open()
-        if pending.action == AUTHORISE:
+        if pending.action == AUTHORISE and next_action is not None:
+            self.record(PAYMENT_ACTION_REQUIRED, {"provider_reference": reference,
+                                                  "next_action": next_action})
+        elif pending.action == AUTHORISE:
             self.record(PAYMENT_AUTHORISED, {"provider_reference": reference})
         elif pending.action == CAPTURE:
             self.record(PAYMENT_CAPTURED, {"amount": pending.amount, "order_version": pending.order_version,
@@ -219,6 +236,20 @@ class Payment(Aggregate):
                                               "message": message})
         else:
             self.record(REFUND_FAILED, {"reason": reason, "message": message})
+
+    def customer_passed(self) -> bool:
+        """The provider says the customer passed the challenge: authorised (False: not waiting)."""
+        if self.status != REQUIRES_ACTION or self.busy:
+            return False
+        self.record(PAYMENT_AUTHORISED, {"provider_reference": self.provider_reference})
+        return True
+
+    def customer_failed(self, reason: str, message: str) -> bool:
+        """The provider says the customer failed the challenge: failed (False: not waiting)."""
+        if self.status != REQUIRES_ACTION or self.busy:
+            return False
+        self.record(PAYMENT_FAILED, {"reason": reason, "message": message})
+        return True
 
     def _open(self) -> Pending:
         if self.pending is None:

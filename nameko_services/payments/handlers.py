@@ -1,16 +1,23 @@
-"""Use cases behind the RPC methods: read payments (owners and admins) and refund them (admins)."""
+"""Use cases behind the RPC methods: read payments (owners and admins), refund them (admins), and
+learn how a customer answered a card's challenge (the provider's return, the sandbox's challenge page)."""
 from __future__ import annotations
 
 from typing import Any
 
 from nameko_services.common.auth import READ_ALL_PAYMENTS, Principal
-from nameko_services.common.errors import PaymentNotFound, PaymentProviderError, PermissionDenied
+from nameko_services.common.errors import (
+    PaymentNotAwaitingAction,
+    PaymentNotFound,
+    PaymentProviderError,
+    PermissionDenied,
+)
 from nameko_services.common.pagination import Page
 from nameko_services.payments import domain
 from nameko_services.payments.commands import PaymentQuery
 from nameko_services.payments.domain import Payment
+from nameko_services.payments.gateways import GatewayError, SandboxGateway
 from nameko_services.payments.ports import UnitOfWork
-from nameko_services.payments.processor import Processor, carry_out, require_provider
+from nameko_services.payments.processor import Processor, carry_out, confirm_action, require_provider
 
 
 def sees_all(principal: Principal) -> bool:
@@ -62,6 +69,48 @@ def refund_payment(uow: UnitOfWork, processor: Processor, principal: Principal, 
         raise PaymentProviderError("The payment processor refused the refund.",
                                    {"payment_id": payment_id})
     return done
+
+
+def confirm_payment_action(uow: UnitOfWork, processor: Processor, principal: Principal,
+                           payment_id: str) -> Payment:
+    """The customer is back from the card's challenge (the provider's return URL): ask the
+    provider how it went and record it. Asking again changes nothing."""
+    with uow:
+        payment = _visible(uow, principal, payment_id)
+    return confirm_action(uow, processor, payment)
+
+
+def sandbox_challenge(uow: UnitOfWork, processor: Processor, reference: str) -> Payment:
+    """The payment a sandbox challenge page is for: its reference is the capability (unguessable,
+    as a provider's challenge URL is), so no caller check; unknown is not found."""
+    _sandbox(processor)
+    with uow:
+        payment = uow.payments.by_reference(SANDBOX, reference)
+    if payment is None:
+        raise PaymentNotFound(details={"reference": reference})
+    return payment
+
+
+def answer_sandbox_challenge(uow: UnitOfWork, processor: Processor, reference: str, passed: bool) -> Payment:
+    """The customer passes or fails the sandbox's challenge: the sandbox records it (the
+    provider's side), then the payment learns it as from any provider (``confirm_action``)."""
+    payment = sandbox_challenge(uow, processor, reference)
+    if payment.status != domain.REQUIRES_ACTION:
+        raise PaymentNotAwaitingAction(details={"status": payment.status})
+    try:
+        _sandbox(processor).answer_challenge(reference, passed)
+    except GatewayError as refused:  # answered meanwhile, or voided at the provider
+        raise PaymentNotAwaitingAction(refused.message, {"status": payment.status}) from None
+    return confirm_action(uow, processor, payment)
+
+
+SANDBOX = "sandbox"
+
+
+def _sandbox(processor: Processor) -> SandboxGateway:
+    gateway = processor.adapters.by_provider.get(SANDBOX)
+    assert isinstance(gateway, SandboxGateway)  # the sandbox is always configured
+    return gateway
 
 
 def _visible(uow: UnitOfWork, principal: Principal, payment_id: str) -> Payment:

@@ -17,6 +17,9 @@ def announcement(payment: Payment, event_type: str, data: Mapping[str, Any]) -> 
     money = {"amount": payment.amount, "currency": payment.currency}
     if event_type == domain.PAYMENT_AUTHORISED:
         return Message("payment_authorised", {**ids, "order_version": payment.order_version, **money})
+    if event_type == domain.PAYMENT_ACTION_REQUIRED:
+        return Message("payment_action_required", {**ids, "order_version": payment.order_version,
+                                                   "next_action": dict(data["next_action"])})
     if event_type == domain.PAYMENT_FAILED:
         return Message("payment_failed", {**ids, "order_version": payment.order_version,
                                           "reason": data["reason"], "message": data["message"]})

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     false,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from nameko_services.common.db import new_metadata
@@ -45,8 +47,8 @@ class PaymentRow(Base):
         UniqueConstraint("order_id", "order_version", name="uq_payments_order_id_order_version"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount", name="refund_within_amount"),
-        CheckConstraint("status IN ('pending', 'authorised', 'captured', 'voided', 'refunded', "
-                        "'partially_refunded', 'failed')", name="status_known"),
+        CheckConstraint("status IN ('pending', 'requires_action', 'authorised', 'captured', 'voided', "
+                        "'refunded', 'partially_refunded', 'failed')", name="status_known"),
         Index("ix_payments_user_id_created_at", "user_id", "created_at"),
         # The recovery timer looks for processor calls whose result was never recorded.
         Index("ix_payments_pending", "updated_at", postgresql_where=text("pending_action IS NOT NULL")),
@@ -66,6 +68,8 @@ class PaymentRow(Base):
     needs_attention: Mapped[bool] = mapped_column(Boolean, server_default=false())
     attention_reason: Mapped[str | None] = mapped_column(String(500))
     pending_action: Mapped[str | None] = mapped_column(String(20))
+    # While requires_action: what the customer must do, {"type": "redirect", "url": ...}.
+    next_action: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

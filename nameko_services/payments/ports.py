@@ -23,6 +23,8 @@ class PaymentRepository(Protocol):
         """Payments newest first (of one user / one order when given) and how many match."""
     def pending_ids(self, started_before: datetime) -> list[str]:
         """Payments with a processor call started before ``started_before`` and no result yet."""
+    def by_reference(self, provider: str, reference: str) -> Payment | None:
+        """The payment the provider knows as ``reference``."""
 
 
 class CancelledOrders(Protocol):

@@ -29,7 +29,9 @@ from nameko_services.common.spans import child_span
 from nameko_services.payments import domain
 from nameko_services.payments.domain import Payment, Pending
 from nameko_services.payments.gateways import (
+    ActionStillRequired,
     Adapters,
+    Authorisation,
     GatewayError,
     PaymentDeclined,
     ProviderNotConfigured,
@@ -53,14 +55,16 @@ class Processor:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the processor made of an intent: a reference, or a failure (reason, message)."""
+    """What the processor made of an intent: a reference (and the customer's next action, for a
+    card that needs them), or a failure (reason, message)."""
 
     reference: str | None = None
     failure: tuple[str, str] | None = None
+    next_action: dict[str, str] | None = None
 
     def apply(self, payment: Payment) -> None:
         if self.failure is None:
-            payment.succeed(self.reference)
+            payment.succeed(self.reference, next_action=self.next_action)
         else:
             payment.fail(*self.failure)
 
@@ -68,8 +72,11 @@ class Outcome:
 def call(processor: Processor, payment: Payment, pending: Pending) -> Outcome:
     """Make the intent's call (retrying transient errors) and say how it went."""
     try:
-        return Outcome(reference=with_retries(lambda: _invoke(processor.adapters, payment, pending),
-                                              processor.retry_delays, processor.sleep))
+        answer = with_retries(lambda: _invoke(processor.adapters, payment, pending),
+                              processor.retry_delays, processor.sleep)
+        if isinstance(answer, Authorisation):
+            return Outcome(reference=answer.reference, next_action=answer.action)
+        return Outcome(reference=answer)
     except PaymentDeclined as declined:
         return Outcome(failure=(declined.reason, declined.message))
     except ProviderNotConfigured as missing:
@@ -85,7 +92,7 @@ def call(processor: Processor, payment: Payment, pending: Pending) -> Outcome:
         return Outcome(failure=(reason, error.message))
 
 
-def _invoke(adapters: Adapters, payment: Payment, pending: Pending) -> str | None:
+def _invoke(adapters: Adapters, payment: Payment, pending: Pending) -> Authorisation | str | None:
     """One try of the intent's call: a span of its own (a declined card is an answer, not an error;
     the Stripe adapter's HTTP request nests under it)."""
     attributes = {"shop.payment.provider": payment.provider, "shop.payment.action": pending.action,
@@ -95,11 +102,11 @@ def _invoke(adapters: Adapters, payment: Payment, pending: Pending) -> str | Non
         return _call_provider(adapters, payment, pending)
 
 
-def _call_provider(adapters: Adapters, payment: Payment, pending: Pending) -> str | None:
+def _call_provider(adapters: Adapters, payment: Payment, pending: Pending) -> Authorisation | str | None:
     gateway = adapters.of_provider(payment.provider)
     key, reference = pending.idempotency_key, payment.provider_reference or ""
     if pending.action == domain.AUTHORISE:
-        return gateway.authorise(pending.amount, payment.currency, payment.payment_token, key).reference
+        return gateway.authorise(pending.amount, payment.currency, payment.payment_token, key)
     if pending.action == domain.CAPTURE:
         gateway.capture(reference, pending.amount, key)
         return None
@@ -142,6 +149,39 @@ def carry_out(uow: UnitOfWork, processor: Processor, payment: Payment) -> Paymen
         uow.commit()
     log.info("processor call recorded", extra={"action": pending.action, "status": current.status,
                                                 "failed": outcome.failure is not None})
+    return carry_out(uow, processor, current)
+
+
+def confirm_action(uow: UnitOfWork, processor: Processor, payment: Payment) -> Payment:
+    """Ask the provider how the customer's challenge went and record it (authorised or failed);
+    a payment that is not waiting, or a customer who has not answered, changes nothing. Passed for
+    an order cancelled meanwhile, the authorisation is voided at once (as ``carry_out`` does)."""
+    if payment.status != domain.REQUIRES_ACTION or payment.provider_reference is None:
+        return payment
+    reference = payment.provider_reference
+    try:
+        gateway = processor.adapters.of_provider(payment.provider)
+        with_retries(lambda: gateway.confirm(reference), processor.retry_delays, processor.sleep)
+        failure = None
+    except ActionStillRequired:
+        return payment
+    except PaymentDeclined as declined:
+        failure = (declined.reason, declined.message)
+    except GatewayError as error:  # a transient error past its retries too: the customer may retry
+        log.warning("provider could not confirm the customer's action", extra={"code": error.code})
+        return payment
+    with uow:
+        uow.lock_order(payment.order_id)
+        current = uow.payments.load(payment.id)
+        if current is None:
+            return payment
+        changed = current.customer_passed() if failure is None else current.customer_failed(*failure)
+        if changed and uow.cancelled_orders.contains(current.order_id):
+            current.start_undo()
+        if changed:
+            uow.payments.save(current)
+            uow.commit()
+    log.info("customer's action confirmed", extra={"status": current.status, "changed": changed})
     return carry_out(uow, processor, current)
 
 

@@ -28,6 +28,7 @@ def columns(payment: Payment) -> dict[str, Any]:
             "provider_reference": payment.provider_reference, "failure_reason": payment.failure_reason,
             "needs_attention": payment.needs_attention, "attention_reason": payment.attention_reason,
             "pending_action": payment.pending.action if payment.pending else None,
+            "next_action": payment.next_action,
             "version": payment.version, "created_at": payment.created_at, "updated_at": payment.updated_at}
 
 
@@ -37,7 +38,8 @@ def from_row(row: Mapping[str, Any] | Any) -> Payment:
                    row["amount"], row["currency"], row["provider"], status=row["status"],
                    refunded_amount=row["refunded_amount"], provider_reference=row["provider_reference"],
                    failure_reason=row["failure_reason"], needs_attention=row["needs_attention"],
-                   attention_reason=row["attention_reason"], version=row["version"],
+                   attention_reason=row["attention_reason"], next_action=row["next_action"],
+                   version=row["version"],
                    created_at=row["created_at"], updated_at=row["updated_at"])
 
 

@@ -63,6 +63,10 @@ class SqlPayments(AggregateRepository[Payment]):
         return self._id_where(payments.c.pending_action.is_not(None),
                               payments.c.updated_at < started_before)
 
+    def by_reference(self, provider: str, reference: str) -> Payment | None:
+        ids = self._id_where(payments.c.provider == provider, payments.c.provider_reference == reference)
+        return self.load(ids[0]) if ids else None
+
 
 class SqlCancelledOrders:
     def __init__(self, session: Session) -> None:

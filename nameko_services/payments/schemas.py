@@ -1,6 +1,7 @@
 """Payloads in (marshmallow) and payments out (plain JSON dicts)."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import EXCLUDE, ValidationError, fields, post_load, validate
@@ -93,12 +94,28 @@ def payment_id(value: Any) -> str:
         raise PaymentNotFound(details={"payment_id": str(value)}) from None
 
 
+SANDBOX_REFERENCE = re.compile(r"sbx_pi_[0-9a-f]{32}")
+
+
+def sandbox_reference(value: Any) -> str:
+    """A sandbox payment reference (``sbx_pi_`` and 32 hex digits); anything else does not exist."""
+    if not isinstance(value, str) or not SANDBOX_REFERENCE.fullmatch(value):
+        raise PaymentNotFound(details={"reference": "unknown"})
+    return value
+
+
+def dump_challenge(payment: Payment) -> dict[str, Any]:
+    """What the challenge page may show (no ids beyond the payment's own)."""
+    return {"payment_id": payment.id, "order_id": payment.order_id, "amount": payment.amount,
+            "currency": payment.currency, "status": payment.status}
+
+
 def dump_payment(payment: Payment) -> dict[str, Any]:
     """The public shape of a payment."""
     return {"id": payment.id, "order_id": payment.order_id, "status": payment.status,
             "amount": payment.amount, "currency": payment.currency,
             "refunded_amount": payment.refunded_amount, "provider": payment.provider,
-            "needs_attention": payment.needs_attention,
+            "needs_attention": payment.needs_attention, "next_action": payment.next_action,
             "created_at": iso_utc(payment.created_at) if payment.created_at else None,
             "updated_at": iso_utc(payment.updated_at) if payment.updated_at else None}
 

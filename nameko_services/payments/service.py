@@ -123,6 +123,27 @@ class PaymentsService(ShopService):
         return handlers.get_payment_events(self.uow, self.caller, schemas.payment_id(payment_id))
 
     @rpc
+    def confirm_payment_action(self, payment_id: str) -> Json:
+        """The customer is back from the card's challenge: the payment as the provider now says (owner)."""
+        bind(payment_id=payment_id)
+        payment_id = schemas.payment_id(payment_id)
+        return schemas.dump_payment(handlers.confirm_payment_action(self.uow, self.processor, self.caller,
+                                                                    payment_id))
+
+    @rpc
+    def get_sandbox_challenge(self, reference: str) -> Json:
+        """What the sandbox's challenge page shows: the payment waiting for this reference."""
+        return schemas.dump_challenge(handlers.sandbox_challenge(self.uow, self.processor,
+                                                                 schemas.sandbox_reference(reference)))
+
+    @rpc
+    def answer_sandbox_challenge(self, reference: str, passed: bool) -> Json:
+        """The customer passed or failed the sandbox's challenge; the payment as it ends up."""
+        reference = schemas.sandbox_reference(reference)
+        return schemas.dump_challenge(handlers.answer_sandbox_challenge(self.uow, self.processor, reference,
+                                                                        passed is True))
+
+    @rpc
     def refund_payment(self, payment_id: str, amount: int | None = None) -> Json:
         """Refund all or part of what remains of a captured payment (admin)."""
         bind(payment_id=payment_id)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from nameko_services.payments.gateways.base import (
+    ActionStillRequired,
     Authorisation,
     GatewayError,
     PaymentDeclined,
@@ -23,9 +24,9 @@ from nameko_services.payments.gateways.sandbox import SandboxGateway
 from nameko_services.payments.gateways.sandbox_ledger import SqlSandboxLedger
 from nameko_services.payments.gateways.stripe import StripeGateway
 
-__all__ = ["ADAPTERS", "Adapters", "Authorisation", "GatewayError", "PaymentDeclined", "PaymentGateway",
-           "ProviderNotConfigured", "SandboxGateway", "StripeGateway", "TransientGatewayError",
-           "adapters_from_config", "with_retries"]
+__all__ = ["ADAPTERS", "ActionStillRequired", "Adapters", "Authorisation", "GatewayError",
+           "PaymentDeclined", "PaymentGateway", "ProviderNotConfigured", "SandboxGateway", "StripeGateway",
+           "TransientGatewayError", "adapters_from_config", "with_retries"]
 
 # How to build each provider's adapter from the service config and the payments database's engine;
 # None when the config does not configure that provider.
@@ -42,7 +43,8 @@ def stripe_gateway(config: Mapping[str, Any], engine: Engine | None) -> PaymentG
     if not config.get("STRIPE_API_KEY"):
         return None
     return StripeGateway(str(config["STRIPE_API_KEY"]),
-                         str(config.get("STRIPE_API_BASE") or "https://api.stripe.com"))
+                         str(config.get("STRIPE_API_BASE") or "https://api.stripe.com"),
+                         return_url=str(config.get("STRIPE_RETURN_URL") or "") or None)
 
 
 ADAPTERS: dict[str, AdapterFactory] = {"sandbox": sandbox_gateway, "stripe": stripe_gateway}

@@ -3,8 +3,14 @@
 Errors are split by what the caller should do about them::
 
     GatewayError                 permanent: do not retry (bad request, unknown reference, auth)
-    ├── PaymentDeclined          the card was refused (``reason``: declined | insufficient_funds)
+    ├── PaymentDeclined          the card was refused (``reason``: declined | insufficient_funds |
+    │                            authentication_failed, when the customer failed 3-D Secure)
+    ├── ActionStillRequired      the customer has not answered the card's challenge yet
     └── TransientGatewayError    try again with the same idempotency key (timeouts, 5xx, 429)
+
+A card that needs the customer (3-D Secure, Stripe's ``requires_action``) is no error: ``authorise``
+answers an ``Authorisation`` with the ``action`` the customer must take, and ``confirm`` later
+asks the provider how the customer's answer went.
 
 Every call carries an idempotency key: the same key always means the same
 operation, so a retry after a timeout or a crash never charges twice.
@@ -18,6 +24,8 @@ from typing import Protocol, TypeVar
 
 DECLINED = "declined"
 INSUFFICIENT_FUNDS = "insufficient_funds"
+AUTHENTICATION_FAILED = "authentication_failed"
+REDIRECT = "redirect"  # the one kind of customer action: open ``url``, answer there
 
 T = TypeVar("T")
 
@@ -43,11 +51,23 @@ class TransientGatewayError(GatewayError):
     """The provider could not answer now (timeout, 5xx, rate limit): retry with the same key."""
 
 
+class ActionStillRequired(GatewayError):
+    """The customer has not passed or failed the card's challenge yet: ask again later."""
+
+    def __init__(self, message: str = "The customer has not answered the challenge yet.") -> None:
+        super().__init__("requires_action", message)
+
+
 @dataclass(frozen=True)
 class Authorisation:
-    """A successful authorisation: the provider's reference, for capturing or voiding it."""
+    """An authorisation: the provider's reference, for capturing or voiding it.
+
+    With ``action`` (``{"type": "redirect", "url": ...}``) it is not authorised yet: the customer
+    must answer the card's challenge first (``PaymentGateway.confirm`` tells how it went).
+    """
 
     reference: str
+    action: dict[str, str] | None = None
 
 
 class PaymentGateway(Protocol):
@@ -56,7 +76,11 @@ class PaymentGateway(Protocol):
     name: str
 
     def authorise(self, amount: int, currency: str, token: str, idempotency_key: str) -> Authorisation:
-        """Hold ``amount`` minor units on the card ``token``."""
+        """Hold ``amount`` minor units on the card ``token`` (or say what the customer must do first)."""
+
+    def confirm(self, reference: str) -> Authorisation:
+        """After the customer's challenge: the authorisation, ``PaymentDeclined`` if they failed it,
+        ``ActionStillRequired`` if they have not answered. Reads only: no idempotency key."""
 
     def capture(self, reference: str, amount: int, idempotency_key: str) -> None:
         """Take ``amount`` of an authorisation."""

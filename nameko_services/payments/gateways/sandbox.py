@@ -6,7 +6,10 @@ Tokens: ``tok_visa`` succeeds; ``tok_chargeDeclined`` is declined;
 ``processing_error`` once the retries are used up); ``tok_processingErrorOnce`` fails
 transiently on the first attempt of an idempotency key and succeeds on the retry;
 ``tok_refundFail`` authorises and captures, but every void and refund of it fails
-(to exercise ``payment_compensation_failed``).
+(to exercise ``payment_compensation_failed``); ``tok_threeDSecure2Required`` needs the customer
+(3-D Secure, like Stripe's card of that name): the authorisation answers a redirect to the
+sandbox's challenge page (``/sandbox/3ds/<reference>``, served by the gateway), where the
+customer passes or fails it (``answer_challenge``); ``confirm`` then says how it went.
 
 Only development and tests use it, but it behaves like a processor: the same idempotency
 key gives the same answer and never a second charge, capture, void and refund check the
@@ -21,8 +24,11 @@ from collections.abc import Callable
 from typing import cast
 
 from nameko_services.payments.gateways.base import (
+    AUTHENTICATION_FAILED,
     DECLINED,
     INSUFFICIENT_FUNDS,
+    REDIRECT,
+    ActionStillRequired,
     Authorisation,
     GatewayError,
     PaymentDeclined,
@@ -41,7 +47,12 @@ DECLINES = {"tok_chargeDeclined": DECLINED, "tok_chargeDeclinedInsufficientFunds
 ALWAYS_TRANSIENT = "tok_processingError"
 TRANSIENT_ONCE = "tok_processingErrorOnce"
 COMPENSATIONS_FAIL = "tok_refundFail"
-KNOWN_TOKENS = frozenset({SUCCEEDS, ALWAYS_TRANSIENT, TRANSIENT_ONCE, COMPENSATIONS_FAIL, *DECLINES})
+NEEDS_AUTHENTICATION = "tok_threeDSecure2Required"
+KNOWN_TOKENS = frozenset({SUCCEEDS, ALWAYS_TRANSIENT, TRANSIENT_ONCE, COMPENSATIONS_FAIL,
+                          NEEDS_AUTHENTICATION, *DECLINES})
+CHALLENGE_PATH = "/sandbox/3ds/"  # the gateway serves the challenge page there
+REQUIRES_ACTION, REQUIRES_CAPTURE = "requires_action", "requires_capture"
+CHALLENGE_FAILED = "requires_payment_method"  # Stripe's status after a failed challenge
 ERROR_KINDS: dict[str, type[GatewayError]] = {
     "declined": PaymentDeclined, "transient": TransientGatewayError, "refused": GatewayError}
 
@@ -59,9 +70,36 @@ class SandboxGateway:
         self.charges = 0  # authorisations this instance made (tests check that retries add none)
 
     def authorise(self, amount: int, currency: str, token: str, idempotency_key: str) -> Authorisation:
-        reference = self._once(idempotency_key,
-                               lambda book, calls: self._authorise(book, calls, amount, currency, token))
-        return Authorisation(cast(str, reference))
+        reference = cast(str, self._once(
+            idempotency_key, lambda book, calls: self._authorise(book, calls, amount, currency, token)))
+        if token == NEEDS_AUTHENTICATION:
+            return Authorisation(reference, {"type": REDIRECT, "url": CHALLENGE_PATH + reference})
+        return Authorisation(reference)
+
+    def confirm(self, reference: str) -> Authorisation:
+        with self.ledger.transaction() as book:
+            payment = _payment(book, reference)
+        if payment.status == REQUIRES_ACTION:
+            raise ActionStillRequired()
+        if payment.status == CHALLENGE_FAILED:
+            raise PaymentDeclined(AUTHENTICATION_FAILED, "The customer failed the card's challenge.")
+        if payment.status != REQUIRES_CAPTURE:
+            raise GatewayError("payment_intent_unexpected_state", f"The payment is {payment.status}.")
+        return Authorisation(reference)
+
+    def challenge(self, reference: str) -> SandboxPayment | None:
+        """The payment a challenge page is about (None: no such payment)."""
+        with self.ledger.transaction() as book:
+            return book.payment(reference)
+
+    def answer_challenge(self, reference: str, passed: bool) -> None:
+        """The customer's answer on the challenge page: once; a payment no longer waiting refuses it."""
+        with self.ledger.transaction() as book:
+            payment = _payment(book, reference)
+            if payment.status != REQUIRES_ACTION:
+                raise GatewayError("payment_intent_unexpected_state", f"The payment is {payment.status}.")
+            payment.status = REQUIRES_CAPTURE if passed else CHALLENGE_FAILED
+            book.save(payment)
 
     def capture(self, reference: str, amount: int, idempotency_key: str) -> None:
         self._once(idempotency_key, lambda book, _: _capture(book, reference, amount))
@@ -91,7 +129,8 @@ class SandboxGateway:
             raise GatewayError("invalid_token", f"Unknown sandbox token {token!r}.")
         if amount <= 0:
             raise GatewayError("invalid_amount", "The amount must be positive.")
-        payment = SandboxPayment(f"sbx_pi_{uuid.uuid4().hex}", amount, currency, token)
+        payment = SandboxPayment(f"sbx_pi_{uuid.uuid4().hex}", amount, currency, token,
+                                 REQUIRES_ACTION if token == NEEDS_AUTHENTICATION else REQUIRES_CAPTURE)
         book.save(payment)
         self.charges += 1
         return payment.id
@@ -135,7 +174,7 @@ def _void(book: SandboxBook, reference: str) -> None:
     payment = _payment(book, reference)
     if payment.card_token == COMPENSATIONS_FAIL:
         raise GatewayError("processing_error", "The sandbox refuses to void this payment.")
-    if payment.status != "requires_capture":
+    if payment.status not in (REQUIRES_CAPTURE, REQUIRES_ACTION):  # a challenge never answered too
         raise GatewayError("payment_intent_unexpected_state", f"The payment is {payment.status}.")
     payment.status = "canceled"
     book.save(payment)

@@ -58,7 +58,8 @@ sandbox_payments = Table(
     CheckConstraint("captured_amount >= 0 AND captured_amount <= amount", name="capture_within_amount"),
     CheckConstraint("refunded_amount >= 0 AND refunded_amount <= captured_amount",
                     name="refund_within_capture"),
-    CheckConstraint("status IN ('requires_capture', 'succeeded', 'canceled')", name="status_known"),
+    CheckConstraint("status IN ('requires_capture', 'succeeded', 'canceled', 'requires_action', "
+                    "'requires_payment_method')", name="status_known"),
 )
 
 sandbox_idempotency_keys = Table(
@@ -79,7 +80,9 @@ class SandboxPayment:
     amount: int
     currency: str
     card_token: str
-    status: str = "requires_capture"  # -> succeeded (captured) | canceled (voided)
+    # requires_capture -> succeeded (captured) | canceled (voided); a 3-D Secure card starts
+    # requires_action -> requires_capture (challenge passed) | requires_payment_method (failed) | canceled
+    status: str = "requires_capture"
     captured_amount: int = 0
     refunded_amount: int = 0
 

@@ -2,8 +2,15 @@
 
 authorise = ``POST /v1/payment_intents`` (``confirm=true``, ``capture_method=manual``),
 capture = ``POST /v1/payment_intents/{id}/capture``, void = ``POST /v1/payment_intents/{id}/cancel``,
-refund = ``POST /v1/refunds``. Every request sends the secret key as a bearer token, the
-caller's ``Idempotency-Key`` and a pinned ``Stripe-Version``, and has a timeout.
+refund = ``POST /v1/refunds``, confirm = ``GET /v1/payment_intents/{id}``. Every request sends the
+secret key as a bearer token, a pinned ``Stripe-Version`` and (POSTs) the caller's
+``Idempotency-Key``, and has a timeout.
+
+A card that needs 3-D Secure answers ``requires_action`` with a ``next_action``: its
+``redirect_to_url.url`` is the customer's step (an ``Authorisation`` with that action, not a
+decline); a ``return_url`` (``STRIPE_RETURN_URL``) is where Stripe sends the customer back.
+``confirm`` reads the intent again: ``requires_capture`` is authorised, ``requires_payment_method``
+(the challenge failed) a decline ``authentication_failed``, ``requires_action`` still waiting.
 
 Stripe's answers are translated here, once: a 402 ``card_error`` is a ``PaymentDeclined``
 (``insufficient_funds`` kept apart) unless its code says to try again; 429, 5xx, timeouts
@@ -19,8 +26,11 @@ from typing import Any
 import requests
 
 from nameko_services.payments.gateways.base import (
+    AUTHENTICATION_FAILED,
     DECLINED,
     INSUFFICIENT_FUNDS,
+    REDIRECT,
+    ActionStillRequired,
     Authorisation,
     GatewayError,
     PaymentDeclined,
@@ -40,23 +50,30 @@ class StripeGateway:
 
     def __init__(self, api_key: str, base_url: str = "https://api.stripe.com", *,
                  timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None, return_url: str | None = None) -> None:
         if not api_key:
             raise GatewayError("authentication_error", "STRIPE_API_KEY is not set.")
         self.api_key = api_key
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = session or requests.Session()
+        self.return_url = return_url
 
     def authorise(self, amount: int, currency: str, token: str, idempotency_key: str) -> Authorisation:
-        intent = self._post("/v1/payment_intents", idempotency_key, {
-            "amount": amount, "currency": currency.lower(), "payment_method": token,
-            "confirm": "true", "capture_method": "manual"})
-        if intent.get("status") == "requires_capture":
-            return Authorisation(_stripe_id(intent, "pi_"))
-        if intent.get("status") == "requires_action":
-            raise PaymentDeclined(DECLINED, "The card needs authentication the shop cannot offer.")
-        raise GatewayError("unexpected_status", f"Payment intent is {intent.get('status')!r}.")
+        form: dict[str, Any] = {"amount": amount, "currency": currency.lower(), "payment_method": token,
+                                "confirm": "true", "capture_method": "manual"}
+        if self.return_url:
+            form["return_url"] = self.return_url
+        return _authorisation(self._post("/v1/payment_intents", idempotency_key, form))
+
+    def confirm(self, reference: str) -> Authorisation:
+        intent = self._send("GET", f"/v1/payment_intents/{reference}", None, None)
+        if intent.get("status") == "requires_payment_method":
+            raise PaymentDeclined(AUTHENTICATION_FAILED, "The customer failed the card's authentication.")
+        authorisation = _authorisation(intent)
+        if authorisation.action is not None:
+            raise ActionStillRequired()
+        return authorisation
 
     def capture(self, reference: str, amount: int, idempotency_key: str) -> None:
         self._post(f"/v1/payment_intents/{reference}/capture", idempotency_key,
@@ -70,11 +87,16 @@ class StripeGateway:
         return _stripe_id(refund, "re_")
 
     def _post(self, path: str, idempotency_key: str, form: dict[str, Any]) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {self.api_key}", "Idempotency-Key": idempotency_key,
-                   "Stripe-Version": STRIPE_VERSION}
+        return self._send("POST", path, idempotency_key, form)
+
+    def _send(self, method: str, path: str, idempotency_key: str | None,
+              form: dict[str, Any] | None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.api_key}", "Stripe-Version": STRIPE_VERSION}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
         try:
-            response = self.session.post(self.base_url + path, data=form, headers=headers,
-                                         timeout=self.timeout)
+            response = self.session.request(method, self.base_url + path, data=form, headers=headers,
+                                            timeout=self.timeout)
         except (requests.Timeout, requests.ConnectionError) as exc:
             raise TransientGatewayError("network_error", str(exc)) from exc
         except requests.RequestException as exc:
@@ -88,6 +110,28 @@ class StripeGateway:
         if not isinstance(answer, dict):
             raise GatewayError("invalid_response", "The provider's answer is not a JSON object.")
         return answer
+
+
+def _authorisation(intent: dict[str, Any]) -> Authorisation:
+    """A payment intent as an authorisation: held, or waiting for the customer's redirect."""
+    status = intent.get("status")
+    if status == "requires_capture":
+        return Authorisation(_stripe_id(intent, "pi_"))
+    if status == "requires_action":
+        return Authorisation(_stripe_id(intent, "pi_"), {"type": REDIRECT, "url": _redirect_url(intent)})
+    raise GatewayError("unexpected_status", f"Payment intent is {status!r}.")
+
+
+def _redirect_url(intent: dict[str, Any]) -> str:
+    """Where the customer authenticates: an https URL from the answer, nothing else (OWASP API10)."""
+    next_action = intent.get("next_action")
+    redirect = next_action.get("redirect_to_url") if isinstance(next_action, dict) else None
+    url = redirect.get("url") if isinstance(redirect, dict) else None
+    if not isinstance(url, str) or not url.startswith("https://") or len(url) > 2048 or \
+            any(ch.isspace() or ord(ch) < 0x21 for ch in url):
+        raise GatewayError("unsupported_next_action",
+                           "The card needs an authentication step this shop cannot show (no redirect URL).")
+    return url
 
 
 def _stripe_id(answer: dict[str, Any], prefix: str) -> str:

@@ -53,8 +53,8 @@ CONSUMERS = {
     **{("catalog", event): [("orders", orders_schemas.ReplySchema)] for event in (
         "stock_reserved", "stock_reservation_failed", "stock_adjusted", "stock_adjustment_failed")},
     **{("payments", event): [("orders", orders_schemas.ReplySchema)] for event in (
-        "payment_authorised", "payment_failed", "payment_captured", "payment_compensation_failed",
-        "payment_refunded", "payment_voided")},
+        "payment_authorised", "payment_action_required", "payment_failed", "payment_captured",
+        "payment_compensation_failed", "payment_refunded", "payment_voided")},
 }
 
 

@@ -56,6 +56,9 @@ class FakePayments:
     def pending_ids(self, started_before):
         return [p.id for p in self.all() if p.pending and p.updated_at < started_before]
 
+    def by_reference(self, provider, reference):
+        return next((p for p in self.all() if (p.provider, p.provider_reference) == (provider, reference)), None)
+
 
 class FakeCancelledOrders:
     def __init__(self):

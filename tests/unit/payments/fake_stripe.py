@@ -14,6 +14,7 @@ from tests.local_http import LocalHttpServer
 API_KEY = "sk_test_fake"
 DECLINES = {"tok_chargeDeclined": "generic_decline",
             "tok_chargeDeclinedInsufficientFunds": "insufficient_funds"}
+THREE_D_SECURE = "tok_threeDSecure2Required"
 REQUIRED = {"/v1/payment_intents": {"amount", "currency", "payment_method", "confirm", "capture_method"},
             "/v1/refunds": {"payment_intent", "amount"}}
 
@@ -30,12 +31,32 @@ class FakeStripe:
         self.base_url = self.http.base_url
 
     def respond(self, method, path, headers, body):
+        if method == "GET" and path.startswith("/v1/payment_intents/"):
+            return self.retrieve(path.rsplit("/", 1)[1], headers)
         if method != "POST":
             self.problems.append(f"unexpected {method} {path}")
             return 405, json.dumps({"error": {"type": "invalid_request_error"}}).encode()
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
         status, answer = self.handle("POST", path, form, headers)
         return status, json.dumps(answer).encode()
+
+    def retrieve(self, intent_id, headers):
+        with self.lock:
+            self.requests.append(("GET", f"/v1/payment_intents/{intent_id}", {}, headers))
+            if headers.get("Authorization") != f"Bearer {API_KEY}":
+                self.problems.append("GET: bad Authorization")
+            intent = self.intents.get(intent_id)
+        if intent is None:
+            return 404, json.dumps({"error": {"type": "invalid_request_error", "code": "resource_missing"}}).encode()
+        return 200, json.dumps(intent).encode()
+
+    def authenticate(self, intent_id, passed):
+        """The customer answers the 3-D Secure challenge on Stripe's page."""
+        with self.lock:
+            intent = self.intents[intent_id]
+            assert intent["status"] == "requires_action"
+            intent.pop("next_action")
+            intent["status"] = "requires_capture" if passed else "requires_payment_method"
 
     def close(self):
         self.http.close()
@@ -89,6 +110,11 @@ class FakeStripe:
             intent = {"id": f"pi_{uuid.uuid4().hex[:24]}", "object": "payment_intent",
                       "amount": int(form["amount"]), "currency": form["currency"],
                       "status": "requires_capture", "amount_received": 0}
+            if token == THREE_D_SECURE:
+                intent.update(status="requires_action", next_action={
+                    "type": "redirect_to_url", "redirect_to_url": {
+                        "url": f"https://hooks.stripe.test/3d_secure_2/{intent['id']}",
+                        "return_url": form.get("return_url")}})
             self.intents[intent["id"]] = intent
             return 200, intent
         if path == "/v1/refunds":
@@ -102,7 +128,8 @@ class FakeStripe:
             if intent is None:
                 return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing",
                                        "message": f"No such payment_intent: '{parts[2]}'"}}
-            if intent["status"] != "requires_capture":
+            if intent["status"] != "requires_capture" and not (parts[3] == "cancel"
+                                                                and intent["status"] == "requires_action"):
                 return 400, {"error": {"type": "invalid_request_error",
                                        "code": "payment_intent_unexpected_state"}}
             if parts[3] == "capture":

@@ -4,6 +4,8 @@ import socket
 import pytest
 
 from nameko_services.payments.gateways import (
+    ActionStillRequired,
+    Authorisation,
     GatewayError,
     PaymentDeclined,
     StripeGateway,
@@ -128,3 +130,52 @@ def test_a_server_that_does_not_answer_in_time_is_transient():
 def test_the_adapter_refuses_to_run_without_an_api_key():
     with pytest.raises(GatewayError):
         StripeGateway("")
+
+
+def test_a_card_that_needs_3d_secure_is_an_authorisation_with_the_customer_s_redirect(stripe, stripe_server):
+    auth = stripe.authorise(1250, "EUR", "tok_threeDSecure2Required", "pay-3ds:authorise:1")
+    assert auth.reference.startswith("pi_")
+    assert auth.action == {"type": "redirect",
+                           "url": f"https://hooks.stripe.test/3d_secure_2/{auth.reference}"}
+
+
+def test_the_return_url_is_sent_when_configured(stripe_server):
+    gateway = StripeGateway(API_KEY, stripe_server.base_url, timeout=2,
+                            return_url="https://shop.example/payments/return")
+    gateway.authorise(1250, "EUR", "tok_threeDSecure2Required", "pay-3ds:authorise:2")
+    [(_, _, form, _)] = requests_to(stripe_server, "/v1/payment_intents")
+    assert form["return_url"] == "https://shop.example/payments/return"
+
+
+def test_confirm_reads_the_intent_after_the_challenge_passed_or_failed(stripe, stripe_server):
+    waiting = stripe.authorise(1250, "EUR", "tok_threeDSecure2Required", "pay-3ds:authorise:3")
+    with pytest.raises(ActionStillRequired):
+        stripe.confirm(waiting.reference)
+    stripe_server.authenticate(waiting.reference, passed=True)
+    assert stripe.confirm(waiting.reference) == Authorisation(waiting.reference)
+    failing = stripe.authorise(1250, "EUR", "tok_threeDSecure2Required", "pay-3ds:authorise:4")
+    stripe_server.authenticate(failing.reference, passed=False)
+    with pytest.raises(PaymentDeclined) as declined:
+        stripe.confirm(failing.reference)
+    assert declined.value.reason == "authentication_failed"
+    [(method, _, _, headers)] = requests_to(stripe_server, f"/v1/payment_intents/{waiting.reference}")[:1]
+    assert method == "GET" and "Idempotency-Key" not in headers
+
+
+def test_an_intent_waiting_for_the_customer_can_be_cancelled(stripe, stripe_server):
+    waiting = stripe.authorise(1250, "EUR", "tok_threeDSecure2Required", "pay-3ds:authorise:5")
+    stripe.void(waiting.reference, "pay-3ds:void:6")
+    assert stripe_server.intents[waiting.reference]["status"] == "canceled"
+
+
+@pytest.mark.parametrize("next_action", [None, {"type": "use_stripe_sdk", "use_stripe_sdk": {}},
+                                         {"type": "redirect_to_url", "redirect_to_url": {"url": "javascript:x"}},
+                                         {"type": "redirect_to_url", "redirect_to_url": {"url": "http://x.test/"}}])
+def test_a_next_action_without_a_safe_redirect_is_refused_not_followed(stripe, stripe_server, next_action):
+    intent = {"id": "pi_scripted123", "object": "payment_intent", "status": "requires_action",
+              "next_action": next_action}
+    stripe_server.script.append((200, intent))
+    with pytest.raises(GatewayError) as refused:
+        stripe.authorise(1250, "EUR", "tok_visa", "pay-3ds:authorise:7")
+    assert refused.value.code == "unsupported_next_action"
+    assert not isinstance(refused.value, PaymentDeclined)
