@@ -99,7 +99,9 @@ def test_an_order_placed_through_the_gateway_is_one_trace_from_request_to_confir
 
 
 def test_a_request_without_traceparent_starts_a_trace_at_the_gateway(client, otlp_receiver):
-    answer = client.get("/api/v1/categories", headers={"X-Request-ID": f"trace-{secrets.token_hex(6)}"})
+    # A search of its own: never answered from the gateway's cache, so the catalog is called.
+    answer = client.get(f"/api/v1/products?q={secrets.token_hex(6)}",
+                        headers={"X-Request-ID": f"trace-{secrets.token_hex(6)}"})
     assert answer.status_code == 200
     request_id = answer.headers["X-Request-ID"]
 
@@ -108,9 +110,9 @@ def test_a_request_without_traceparent_starts_a_trace_at_the_gateway(client, otl
                      and s.attributes.get("shop.correlation_id") == request_id), None)
 
     span = otlp_receiver.wait_until(request_span)
-    assert span is not None and span.parent_id is None and span.name == "GET /api/v1/categories"
+    assert span is not None and span.parent_id is None and span.name == "GET /api/v1/products"
     served = otlp_receiver.wait_until(lambda: [s for s in otlp_receiver.spans(span.trace_id)
-                                               if s.name == "catalog.list_categories"])
+                                               if s.name == "catalog.list_products"])
     assert served and served[0].parent_id == span.span_id
 
 
