@@ -66,7 +66,9 @@ ANSWERS: dict[str, Any] = {
 }
 # Non-JSON answers, by the endpoint's media type.
 MEDIA_ANSWERS = {"text/html": "<!doctype html><html lang=\"en\">...</html>",
-                 "text/plain": "# HELP gateway_http_requests_total ...\n"}
+                 "text/plain": "# HELP gateway_http_requests_total ...\n",
+                 "text/event-stream": 'event: order\ndata: {"id": "...", "status": "confirmed", ...}\n\n'
+                                      ": heartbeat\n\n"}
 
 BODIES: dict[str, Any] = {
     "RegisterBody": {"email": "grace@example.com", "password": "a long and unusual secret", "name": "Grace"},

@@ -87,5 +87,5 @@ async def stream_order(ctx: Context) -> EventStream:
 ENDPOINTS = [
     Endpoint("GET", "/api/v1/orders/{order_id}/stream", stream_order,
              "The order as Server-Sent Events: the document, then each change; ends at a final status",
-             "orders", CUSTOMER, errors=(404,)),
+             "orders", CUSTOMER, errors=(404,), media="text/event-stream"),
 ]
