@@ -1,6 +1,6 @@
 """Payments that need the customer (3-D Secure): status ``requires_action`` and its
 ``next_action`` (``{"type": "redirect", "url"}``); the sandbox's own payments may wait for the
-challenge too (``requires_action``, then ``requires_capture`` or ``requires_payment_method``).
+challenge too (``requires_action``, then ``requires_capture`` or ``challenge_failed``).
 
 Expand only: a nullable column and wider status checks, which older code never reaches.
 
@@ -35,7 +35,7 @@ def _checks(payments: str, sandbox: str) -> None:
 def upgrade() -> None:
     op.add_column("payments", sa.Column("next_action", postgresql.JSONB(), nullable=True))
     _checks(f"{PAYMENT_STATUSES}, 'requires_action'",
-            f"{SANDBOX_STATUSES}, 'requires_action', 'requires_payment_method'")
+            f"{SANDBOX_STATUSES}, 'requires_action', 'challenge_failed'")
 
 
 def downgrade() -> None:

@@ -52,7 +52,7 @@ KNOWN_TOKENS = frozenset({SUCCEEDS, ALWAYS_TRANSIENT, TRANSIENT_ONCE, COMPENSATI
                           NEEDS_AUTHENTICATION, *DECLINES})
 CHALLENGE_PATH = "/sandbox/3ds/"  # the gateway serves the challenge page there
 REQUIRES_ACTION, REQUIRES_CAPTURE = "requires_action", "requires_capture"
-CHALLENGE_FAILED = "requires_payment_method"  # Stripe's status after a failed challenge
+CHALLENGE_FAILED = "challenge_failed"  # Stripe says requires_payment_method (too long a column here)
 ERROR_KINDS: dict[str, type[GatewayError]] = {
     "declined": PaymentDeclined, "transient": TransientGatewayError, "refused": GatewayError}
 

@@ -59,7 +59,7 @@ sandbox_payments = Table(
     CheckConstraint("refunded_amount >= 0 AND refunded_amount <= captured_amount",
                     name="refund_within_capture"),
     CheckConstraint("status IN ('requires_capture', 'succeeded', 'canceled', 'requires_action', "
-                    "'requires_payment_method')", name="status_known"),
+                    "'challenge_failed')", name="status_known"),
 )
 
 sandbox_idempotency_keys = Table(
@@ -81,7 +81,7 @@ class SandboxPayment:
     currency: str
     card_token: str
     # requires_capture -> succeeded (captured) | canceled (voided); a 3-D Secure card starts
-    # requires_action -> requires_capture (challenge passed) | requires_payment_method (failed) | canceled
+    # requires_action -> requires_capture (challenge passed) | challenge_failed | canceled
     status: str = "requires_capture"
     captured_amount: int = 0
     refunded_amount: int = 0

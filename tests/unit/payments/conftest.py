@@ -57,7 +57,8 @@ class FakePayments:
         return [p.id for p in self.all() if p.pending and p.updated_at < started_before]
 
     def by_reference(self, provider, reference):
-        return next((p for p in self.all() if (p.provider, p.provider_reference) == (provider, reference)), None)
+        return next((p for p in self.all() if (p.provider, p.provider_reference) == (provider, reference)),
+                    None)
 
 
 class FakeCancelledOrders:

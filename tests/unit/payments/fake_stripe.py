@@ -47,7 +47,8 @@ class FakeStripe:
                 self.problems.append("GET: bad Authorization")
             intent = self.intents.get(intent_id)
         if intent is None:
-            return 404, json.dumps({"error": {"type": "invalid_request_error", "code": "resource_missing"}}).encode()
+            missing = {"error": {"type": "invalid_request_error", "code": "resource_missing"}}
+            return 404, json.dumps(missing).encode()
         return 200, json.dumps(intent).encode()
 
     def authenticate(self, intent_id, passed):

@@ -29,7 +29,7 @@ def test_the_sandbox_answers_a_3d_secure_card_with_its_challenge_page(sandbox):
     assert sandbox.authorise(2500, "EUR", "tok_visa", "k-2").action is None
 
 
-@pytest.mark.parametrize(("passed", "status"), [(True, "requires_capture"), (False, "requires_payment_method")])
+@pytest.mark.parametrize(("passed", "status"), [(True, "requires_capture"), (False, "challenge_failed")])
 def test_the_customer_s_answer_is_kept_once_by_the_sandbox(sandbox, passed, status):
     auth = sandbox.authorise(2500, "EUR", THREE_DS, "k-1")
     sandbox.answer_challenge(auth.reference, passed)

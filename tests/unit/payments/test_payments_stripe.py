@@ -168,9 +168,12 @@ def test_an_intent_waiting_for_the_customer_can_be_cancelled(stripe, stripe_serv
     assert stripe_server.intents[waiting.reference]["status"] == "canceled"
 
 
+def _redirect(url):
+    return {"type": "redirect_to_url", "redirect_to_url": {"url": url}}
+
+
 @pytest.mark.parametrize("next_action", [None, {"type": "use_stripe_sdk", "use_stripe_sdk": {}},
-                                         {"type": "redirect_to_url", "redirect_to_url": {"url": "javascript:x"}},
-                                         {"type": "redirect_to_url", "redirect_to_url": {"url": "http://x.test/"}}])
+                                         _redirect("javascript:x"), _redirect("http://x.test/")])
 def test_a_next_action_without_a_safe_redirect_is_refused_not_followed(stripe, stripe_server, next_action):
     intent = {"id": "pi_scripted123", "object": "payment_intent", "status": "requires_action",
               "next_action": next_action}
