@@ -60,15 +60,17 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned: AmqpRpcClient | None = None
-        events: EventSubscriber | None = None
+        order_events: list[EventSubscriber] = []
         catalog_events: EventSubscriber | None = None
         if rpc is None:
             owned = AmqpRpcClient(config.amqp_uri, timeout=config.rpc_timeout)
             await owned.start()
             app.state.rpc = owned
-            # The order streams' wake-ups: one queue of this process's own on orders.events.
-            events = EventSubscriber(config.amqp_uri, "orders", app.state.order_updates.heard)
-            await events.start()
+            # The order streams' wake-ups: queues of this process's own on orders and payments events.
+            order_events = [EventSubscriber(config.amqp_uri, service, app.state.order_updates.heard)
+                            for service in ("orders", "payments")]
+            for subscriber in order_events:
+                await subscriber.start()
             # The public catalog reads' cache drops what catalog events say changed.
             catalog_events = EventSubscriber(config.amqp_uri, "catalog", listener(app.state.read_cache))
             await catalog_events.start()
@@ -77,8 +79,8 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
         finally:
             if catalog_events is not None:
                 await catalog_events.close()
-            if events is not None:
-                await events.close()
+            for subscriber in order_events:
+                await subscriber.close()
             if owned is not None:
                 await owned.close()
 

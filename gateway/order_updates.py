@@ -1,9 +1,10 @@
-"""Who is watching which order in this gateway process, woken when the orders service announces it.
+"""Who is watching which order in this gateway process, woken when a service announces it.
 
-``OrderUpdates.heard`` is the ``gateway.events`` handler for ``orders.events``: every event of the
-orders saga names its ``order_id``. A watcher is an ``asyncio.Event`` set on each such event (many
-events before the watcher wakes are one wake-up: it reads the order once). Changes no orders event
-announces (ship, deliver, refunds) are caught by the stream's periodic re-read instead.
+``OrderUpdates.heard`` is the ``gateway.events`` handler for ``orders.events`` and
+``payments.events``: every event of the saga names its ``order_id``. A watcher is an
+``asyncio.Event`` set on each such event (many events before the watcher wakes are one wake-up: it
+reads the order once). Changes no event announces (ship, deliver) are caught by the stream's
+periodic re-read instead.
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ class OrderUpdates:
         return sum(len(watchers) for watchers in self._watchers.values())
 
     def heard(self, event_type: str, payload: dict[str, Any]) -> None:
-        """An orders event: wake whoever watches its order."""
+        """An orders or payments event: wake whoever watches its order."""
         order_id = payload.get("order_id")
         for changed in self._watchers.get(order_id, ()) if isinstance(order_id, str) else ():
             changed.set()

@@ -1,11 +1,13 @@
 """GET /api/v1/orders/{order_id}/stream: the order's status, live, as Server-Sent Events.
 
 Who may read the order may hold its stream (the order GET decides: others get its 404 before any
-stream starts). The first event is the order document; then, each time the orders service
-announces something about the order (``gateway.order_updates``), the document is read again and
-sent if it changed, so a step of the saga reaches the page within a second. Every heartbeat
-interval a comment line keeps proxies from closing the stream, and the order is read again then
-too (ship and deliver announce no event). The stream ends once the order can change no more.
+stream starts). The first event is the order document; then, each time the orders or payments
+service announces something about the order (``gateway.order_updates``), the document is read again
+and sent if it changed, so a step of the saga reaches the page within a second. A payments event
+reaches us as it reaches the orders service, which may not have applied it yet: when the read shows
+no change it is repeated a few times soon after (``FOLLOW_UPS``). Every heartbeat interval a comment
+line keeps proxies from closing the stream, and the order is read again then too (ship and deliver
+announce no event). The stream ends once the order can change no more.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from nameko_services.common.errors import NotFound, ServiceError
 log = logging.getLogger(__name__)
 
 FINAL = frozenset({"cancelled", "delivered"})  # nothing follows these
+FOLLOW_UPS = (0.2, 0.5, 1.0)  # seconds: reads again after an event whose change had not shown yet
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # nginx must not buffer it
 
 
@@ -53,11 +56,15 @@ async def _changes(ctx: Context, order_id: str, first: dict[str, Any], changed: 
                    heartbeat: float) -> AsyncIterator[str]:
     last = first
     yield sse("order", first)
+    follow_ups: list[float] = []
     while last.get("status") not in FINAL:
+        following_up = bool(follow_ups)
         try:
-            await asyncio.wait_for(changed.wait(), heartbeat)
+            await asyncio.wait_for(changed.wait(), follow_ups.pop(0) if following_up else heartbeat)
+            follow_ups = list(FOLLOW_UPS)
         except TimeoutError:
-            yield ": heartbeat\n\n"
+            if not following_up:
+                yield ": heartbeat\n\n"
         changed.clear()  # before the read: an event during it wakes the next round
         try:
             order = await ctx.call("orders", "get_order", order_id=order_id)
@@ -67,7 +74,7 @@ async def _changes(ctx: Context, order_id: str, first: dict[str, Any], changed: 
             log.warning("order stream could not read the order: %s", exc.code)
             continue
         if order != last:
-            last = order
+            last, follow_ups = order, []
             yield sse("order", order)
 
 

@@ -108,3 +108,14 @@ async def test_the_stream_reads_the_order_as_the_caller(client, rpc, bearer):
     assert _events(response.text)[0]["status"] == "cancelled"
     [call] = rpc.calls_to("orders", "get_order")
     assert call.principal is not None and call.principal.user_id == user
+
+
+async def test_an_event_the_orders_service_has_not_applied_yet_is_read_again_soon(client, rpc, customer):
+    # A payments event reaches the gateway as it reaches orders: the first read may not show it.
+    _scripted(rpc, "pending", "pending", "cancelled")
+    _updates(client).heartbeat = 30
+    announcing = asyncio.create_task(_announce_while_streaming(client, "payment_failed"))
+    response = await asyncio.wait_for(client.get(STREAM, headers=customer), 5)
+    await announcing
+    assert [order["status"] for order in _events(response.text)] == ["pending", "cancelled"]
+    assert ": heartbeat" not in response.text  # a follow-up read, not the heartbeat's

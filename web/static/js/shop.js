@@ -15,10 +15,12 @@ export const TEST_CARDS = [
   ["tok_chargeDeclinedInsufficientFunds", "Declined: insufficient funds"],
   ["tok_processingErrorOnce", "Processor error once, then approved"],
   ["tok_processingError", "Processor keeps failing"],
+  ["tok_threeDSecure2Required", "Needs 3-D Secure: your bank asks you to confirm"],
 ];
 const CAUSES = {
   declined: "The card was declined.", insufficient_funds: "The card was declined: insufficient funds.",
   processing_error: "The payment processor failed.",
+  authentication_failed: "You did not confirm the payment with your bank.",
 };
 const CANCELLABLE = new Set(["pending", "awaiting_payment", "confirmed"]);
 const FINAL = new Set(["cancelled", "delivered"]); // the stream ends there
