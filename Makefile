@@ -69,6 +69,7 @@ migrate: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/product_get.py
+	$(BIN)/python bench/product_get.py --search --rounds 1
 	$(BIN)/python bench/order_confirm.py
 
 clean:
