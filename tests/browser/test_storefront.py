@@ -44,7 +44,7 @@ def _checkout(page: Page, card: str) -> None:
 
 def _open_product(page: Page, product: dict) -> None:
     page.goto(f"/#/product/{product['id']}")
-    expect(page.get_by_role("heading", name=product["name"])).to_be_visible()
+    expect(page.get_by_role("heading", name=product["name"], level=1)).to_be_visible()
 
 
 def _registered(register_customer) -> str:
@@ -191,3 +191,35 @@ def test_the_access_token_is_refreshed_before_it_expires(page, register_customer
     assert after["access"] != before["access"] and after["expiresAt"] > before["expiresAt"] - 1000
     page.get_by_role("link", name="My orders").click()
     expect(page.get_by_text("You have no orders yet.")).to_be_visible()
+
+
+def _three_d_secure_order(page: Page, client, admin_token, register_customer) -> None:
+    [vase] = _products(client, admin_token, uuid.uuid4().hex[:6], "Vase", stock=2)
+    sign_in(page, _registered(register_customer), CUSTOMER_PASSWORD)
+    _open_product(page, vase)
+    page.get_by_role("button", name="Add to cart").click()
+    _checkout(page, "Needs 3-D Secure: your bank asks you to confirm")
+    # The order waits for the customer; the page offers the bank's step as soon as it is known.
+    expect(page.locator("#order-status")).to_have_text("Awaiting payment", timeout=CONFIRMED_WITHIN)
+    page.get_by_role("link", name="Confirm the payment with your bank").click()
+    expect(page).to_have_url(re.compile(r"/sandbox/3ds/"))
+
+
+def test_a_3d_secure_card_passes_its_challenge_and_the_order_is_confirmed(page, client, admin_token,
+                                                                          register_customer):
+    _three_d_secure_order(page, client, admin_token, register_customer)
+    screenshot(page, "sandbox-3ds-challenge")
+    page.get_by_role("button", name="Pass").click()
+    expect(page).to_have_url(re.compile(r"/#/order/"))  # back in the shop, on the order
+    expect(page.locator("#order-status")).to_have_text("Confirmed", timeout=CONFIRMED_WITHIN)
+    expect(page.locator("#payment-action")).to_be_empty()
+
+
+def test_a_3d_secure_card_that_fails_its_challenge_cancels_the_order_with_the_reason(
+        page, client, admin_token, register_customer):
+    _three_d_secure_order(page, client, admin_token, register_customer)
+    page.get_by_role("button", name="Fail").click()
+    expect(page).to_have_url(re.compile(r"/#/order/"))
+    expect(page.locator("#order-status")).to_have_text("Cancelled", timeout=CONFIRMED_WITHIN)
+    expect(page.locator("#order-reason")).to_have_text(
+        "The payment failed. You did not confirm the payment with your bank.")
