@@ -16,6 +16,11 @@ logged as a security event and moved straight to the dead-letter queue with the
 reason in ``x-shop-refused`` (no retries: it would fail the same way). Retries and
 replays keep the original headers, so the original token.
 
+A handler gets the payload as this code's event contract reads it (``event_contracts.read``):
+without ``schema_version``, and without the fields of a newer minor version; an event of a major
+version this code has no schema for is dead-lettered the same way, its reason in
+``x-shop-refused``, and logged.
+
 Handlers must be idempotent (see ``idempotency.py``): retries and the outbox's
 at-least-once delivery both deliver an event more than once.
 """
@@ -37,6 +42,8 @@ from nameko_services.common.event_auth import (
     EVENT_TOKEN_HEADER,
     verify_event,
 )
+from nameko_services.common.event_contracts import UnsupportedVersion
+from nameko_services.common.event_contracts import read as read_event
 from nameko_services.common.event_keys import Resign, emitter_keys
 from nameko_services.common.metrics import observe_entrypoint
 from nameko_services.common.outbox import EVENT_ID_HEADER
@@ -106,27 +113,39 @@ class ReliableEventHandler(EventHandler):
         except NotAuthenticated as exc:
             self._observe(message, "refused")
             self._refuse(message, str(exc))
-        else:
-            self._started[id(message)] = time.perf_counter()
-            super().handle_message(body, message)
+            return
+        try:  # the handler gets what this code's contract reads (common.event_contracts)
+            readable = read_event(self.event_type, body)
+        except UnsupportedVersion as exc:
+            self._observe(message, "refused")
+            self._refuse(message, str(exc), error="UnsupportedVersion")
+            return
+        self._started[id(message)] = time.perf_counter()
+        super().handle_message(readable, message)
 
     def _observe(self, message: Any, outcome: str) -> None:
         started = self._started.pop(id(message), None)
         seconds = 0.0 if started is None else time.perf_counter() - started
         observe_entrypoint(self.container.service_name, self.method_name, "event", outcome, seconds)
 
-    def _refuse(self, message: Any, reason: str) -> None:
-        """Park an unauthenticated event in the dead-letter queue, unhandled, for an operator."""
+    def _refuse(self, message: Any, reason: str, error: str = "NotAuthenticated") -> None:
+        """Park an unauthenticated event, or one of a version this code cannot read, in the
+        dead-letter queue, unhandled, for an operator (``shopctl replay`` once code reads it)."""
         headers = message.headers or {}
-        log.warning("security: refused an unauthenticated event on %s: %s", self.queue.name, reason,
-                    extra={"security_event": "event_refused", "queue": self.queue.name,
-                           "event_type": self.event_type, "claimed_event_id": headers.get(EVENT_ID_HEADER),
-                           "reason": reason})
+        if error == "NotAuthenticated":
+            log.warning("security: refused an unauthenticated event on %s: %s", self.queue.name, reason,
+                        extra={"security_event": "event_refused", "queue": self.queue.name,
+                               "event_type": self.event_type,
+                               "claimed_event_id": headers.get(EVENT_ID_HEADER), "reason": reason})
+        else:
+            log.error("refused an event this code cannot read on %s: %s", self.queue.name, reason,
+                      extra={"queue": self.queue.name, "event_type": self.event_type,
+                             "event_id": headers.get(EVENT_ID_HEADER), "reason": reason})
         try:
             self.publisher.publish(message.payload, exchange=DEFAULT_EXCHANGE,
                                    routing_key=dead_letter_queue_name(self.queue.name),
                                    headers={**headers, REFUSED_HEADER: reason[:500],
-                                            LAST_ERROR_HEADER: f"NotAuthenticated: {reason}"[:500]},
+                                            LAST_ERROR_HEADER: f"{error}: {reason}"[:500]},
                                    use_confirms=True, mandatory=True)
         except Exception:
             log.exception("could not park refused event; requeueing it")

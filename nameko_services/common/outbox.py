@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Session
 
+from nameko_services.common.event_contracts import stamp
 from nameko_services.common.trace_context import message_headers
 
 EVENT_ID_HEADER = "nameko.event_id"
@@ -84,8 +85,11 @@ def outbox_channel(table: Table) -> str:
 
 def add_to_outbox(session: Session, table: Table, event_type: str, payload: dict[str, Any], *,
                   headers: dict[str, Any] | None = None, event_id: str | None = None) -> str:
-    """Queue an event in the current transaction and announce it on commit; return its id."""
+    """Queue an event in the current transaction and announce it on commit; return its id.
+
+    The payload gets this code's ``schema_version`` of ``event_type`` (``common.event_contracts``)."""
     event_id = event_id or str(uuid.uuid4())
+    payload = stamp(event_type, payload)
     # pg_notify in RETURNING: the notification rides on the insert, no extra round trip.
     # PostgreSQL delivers it on commit only, once per transaction however many rows.
     session.execute(insert(table).values(
