@@ -30,7 +30,14 @@ REASONS = {400: "Malformed request", 401: "Missing or invalid token", 403: "Role
            429: "Rate limited (see Retry-After)",
            502: "Bad gateway", 503: "A service is unavailable", 504: "A service did not answer in time"}
 SUCCESS = {200: "Success", 201: "Created", 202: "Accepted: the change waits for the catalog",
-           204: "No content", 303: "Redirect to the client's redirect_uri"}
+           204: "No content", 303: "Redirect to the client's redirect_uri",
+           304: "Not modified: the copy If-None-Match names is current (no body)"}
+# The public catalog reads (gateway.catalog_cache), the endpoints that may answer 304.
+CACHEABLE_HEADERS = {
+    "ETag": {"schema": {"type": "string"}, "description": "Strong validator of this answer's body"},
+    "Cache-Control": {"schema": {"type": "string"}, "description": "public, max-age=1"}}
+IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                 "description": "ETags the client holds: 304 without a body when one is current"}
 # The statuses an OAuth endpoint answers in RFC 6749 shape; the rest (413, 503, ...) are ours.
 OAUTH_STATUSES = {400, 401, 429}
 OAUTH_SCOPES = {"shop": "Act as the signed-in user (customer or admin, by the user's roles)",
@@ -128,6 +135,8 @@ class _Builder:
                        for name, field in endpoint.query().fields.items()]
         if endpoint.idempotency_key:
             params.append(IDEMPOTENCY_KEY)
+        if 304 in endpoint.also:
+            params.append(IF_NONE_MATCH)
         return params
 
     def request_body(self, endpoint: Endpoint) -> dict[str, Any] | None:
@@ -148,8 +157,10 @@ class _Builder:
     def responses(self, endpoint: Endpoint) -> dict[str, Any]:
         def ok(status: int) -> dict[str, Any]:
             out: dict[str, Any] = {"description": SUCCESS.get(status, "Success")}
-            if status not in (204, 303):
+            if status not in (204, 303, 304):
                 out["content"] = self.answer(endpoint)
+            if 304 in endpoint.also and status in (200, 304):
+                out["headers"] = CACHEABLE_HEADERS
             if status == 303:
                 out["headers"] = {"Location": {"schema": {"type": "string"},
                                                "description": "The client's redirect_uri with code or error"}}

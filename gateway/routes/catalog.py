@@ -111,7 +111,7 @@ PRODUCT = "/api/v1/products/{product_id}"
 
 ENDPOINTS = [
     Endpoint("GET", "/api/v1/categories", list_categories, "Every category", "catalog",
-             answer=Category, many=True),
+             answer=Category, many=True, also=(304,)),
     Endpoint("POST", "/api/v1/categories", create_category, "Add a category", "catalog", ADMIN,
              status=201, body=CategoryBody, errors=(409,), scope=CATALOG_WRITE, answer=Category),
     Endpoint("PATCH", CATEGORY, update_category, "Rename, re-slug or move a category", "catalog", ADMIN,
@@ -119,9 +119,9 @@ ENDPOINTS = [
     Endpoint("DELETE", CATEGORY, delete_category, "Delete an unused category", "catalog", ADMIN,
              status=204, errors=(404, 409), scope=CATALOG_WRITE),
     Endpoint("GET", "/api/v1/products", list_products, "A page of products, searched and filtered",
-             "catalog", ANYONE, query=ProductQuery, rate=EXPENSIVE, answer=ProductPage),
+             "catalog", ANYONE, query=ProductQuery, rate=EXPENSIVE, answer=ProductPage, also=(304,)),
     Endpoint("GET", PRODUCT, get_product, "One product", "catalog", ANYONE, errors=(404,),
-             answer=Product),
+             answer=Product, also=(304,)),
     Endpoint("POST", "/api/v1/products", create_product, "Add a product with its initial stock", "catalog",
              ADMIN, scope=CATALOG_WRITE, status=201, body=ProductBody, errors=(409,), answer=Product),
     Endpoint("PATCH", PRODUCT, update_product, "Change a product", "catalog", ADMIN, body=ProductChanges,

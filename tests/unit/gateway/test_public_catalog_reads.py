@@ -192,3 +192,15 @@ def test_if_none_match_compares_weakly_and_accepts_a_star():
     assert etag_matches('"a"', '"a"') and etag_matches('W/"a"', '"a"') and etag_matches("*", '"a"')
     assert etag_matches('"b", "a"', '"a"')
     assert not etag_matches('"b"', '"a"') and not etag_matches(None, '"a"') and not etag_matches("", '"a"')
+
+
+def test_the_openapi_document_describes_the_304_of_the_public_reads_only():
+    from gateway.app import ENDPOINTS
+    from gateway.openapi import build_openapi
+    paths = build_openapi(ENDPOINTS)["paths"]
+    for path in ("/api/v1/products", "/api/v1/products/{product_id}", "/api/v1/categories"):
+        get = paths[path]["get"]
+        assert "content" not in get["responses"]["304"] and "ETag" in get["responses"]["304"]["headers"]
+        assert "ETag" in get["responses"]["200"]["headers"]
+        assert "If-None-Match" in [parameter["name"] for parameter in get["parameters"]]
+    assert "304" not in paths["/api/v1/products/{product_id}/stock"]["get"]["responses"]
