@@ -7,6 +7,8 @@ status, and an operation that declares bearer auth refuses the same request with
 broken token (schemathesis ``ignored_auth``). Bounded: a fixed number of examples per
 operation, a deterministic seed, no example database, and a time cap per operation.
 """
+import time
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -49,3 +51,44 @@ def test_no_generated_request_gets_a_5xx_a_body_off_schema_or_in_without_auth(ca
         headers["Authorization"] = f"Bearer {admin_token}"
     case.call_and_validate(base_url=gateway_url, headers=headers, timeout=REQUEST_TIMEOUT,
                            checks=[not_a_server_error, response_schema_conformance, ignored_auth])
+
+
+def _seeded_reads(client, victim, admin_token):
+    """(path template, concrete path, token) of reads whose answers hold real documents: the fuzzer's
+    random ids find nothing, so without these its schema checks would see only empty pages."""
+    from tests.security.support import bearer, new_product, order_body, place, wait_for
+
+    item = new_product(client, admin_token)
+    waiting = place(client, victim.token, order_body(item["id"], card="tok_threeDSecure2Required")).json()
+    waiting = wait_for(client, victim.token, waiting["id"], {"awaiting_payment"})
+    for _ in range(50):  # payments answers within a second: the order then shows the step
+        if waiting["payment_action"] is not None:
+            break
+        time.sleep(0.2)
+        waiting = client.get(f"/api/v1/orders/{waiting['id']}", headers=bearer(victim.token)).json()
+    order, payment = victim.order["id"], victim.payment["id"]
+    return [("/api/v1/products", "/api/v1/products", None),
+            ("/api/v1/products/{product_id}", f"/api/v1/products/{item['id']}", None),
+            ("/api/v1/products/{product_id}/stock", f"/api/v1/products/{item['id']}/stock", admin_token),
+            ("/api/v1/categories", "/api/v1/categories", None),
+            ("/api/v1/users", "/api/v1/users", admin_token),
+            ("/api/v1/users/me", "/api/v1/users/me", victim.token),
+            ("/api/v1/orders", "/api/v1/orders", admin_token),
+            ("/api/v1/orders/{order_id}", f"/api/v1/orders/{order}", victim.token),
+            ("/api/v1/orders/{order_id}", f"/api/v1/orders/{waiting['id']}", victim.token),
+            ("/api/v1/orders/{order_id}/events", f"/api/v1/orders/{order}/events", victim.token),
+            ("/api/v1/payments", "/api/v1/payments", admin_token),
+            ("/api/v1/payments/{payment_id}", f"/api/v1/payments/{payment}", victim.token),
+            ("/api/v1/payments/{payment_id}/events", f"/api/v1/payments/{payment}/events", victim.token),
+            ("/health/services", "/health/services", None),
+            ("/.well-known/jwks.json", "/.well-known/jwks.json", None)]
+
+
+def test_real_answers_with_documents_in_them_match_their_schemas(client, victim, admin_token):
+    reads = _seeded_reads(client, victim, admin_token)
+    for template, path, token in reads:
+        response = client.get(path, headers={"Authorization": f"Bearer {token}"} if token else {})
+        assert response.status_code == 200, (path, response.text)
+        schema[template]["GET"].validate_response(response)  # raises naming what is off-schema
+    shown = client.get(reads[8][1], headers={"Authorization": f"Bearer {victim.token}"}).json()
+    assert shown["payment_action"]["type"] == "redirect"  # the nullable step was checked filled in
