@@ -47,6 +47,14 @@ from nameko_services.common.event_contracts import read as read_event
 from nameko_services.common.event_keys import Resign, emitter_keys
 from nameko_services.common.metrics import observe_entrypoint
 from nameko_services.common.outbox import EVENT_ID_HEADER
+from nameko_services.common.queues import (
+    DEFAULT_QUEUE_TYPE,
+    dead_lettering_arguments,
+    declare,
+    of_type,
+    queue_type,
+    type_arguments,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,23 +73,28 @@ def dead_letter_queue_name(queue_name: str) -> str:
     return f"{queue_name}.dead-letter"
 
 
-def retry_queues(queue_name: str, delays: tuple[float, ...]) -> list[Queue]:
-    """One delay queue per back-off step; expired messages go back to the handler queue."""
+def retry_queues(queue_name: str, delays: tuple[float, ...], kind: str = DEFAULT_QUEUE_TYPE) -> list[Queue]:
+    """One delay queue per back-off step; expired messages go back to the handler queue
+    (at least once on quorum queues: see ``common.queues``)."""
     return [Queue(retry_queue_name(queue_name, delay), exchange=DEFAULT_EXCHANGE,
                   routing_key=retry_queue_name(queue_name, delay), durable=True,
                   queue_arguments={"x-message-ttl": int(delay * 1000),
                                    "x-dead-letter-exchange": "",
-                                   "x-dead-letter-routing-key": queue_name})
+                                   "x-dead-letter-routing-key": queue_name,
+                                   **type_arguments(kind), **dead_lettering_arguments(kind)})
             for delay in delays]
 
 
-def dead_letter_queue(queue_name: str) -> Queue:
+def dead_letter_queue(queue_name: str, kind: str = DEFAULT_QUEUE_TYPE) -> Queue:
     name = dead_letter_queue_name(queue_name)
-    return Queue(name, exchange=DEFAULT_EXCHANGE, routing_key=name, durable=True)
+    return Queue(name, exchange=DEFAULT_EXCHANGE, routing_key=name, durable=True,
+                 queue_arguments=type_arguments(kind))
 
 
 class ReliableEventHandler(EventHandler):
     """An event handler whose failures are retried, then dead-lettered, never dropped."""
+
+    queue: Queue
 
     def setup(self) -> None:
         super().setup()
@@ -92,16 +105,15 @@ class ReliableEventHandler(EventHandler):
         self.event_keys = emitter_keys(self.source_service)
         self.max_age = int(config.get("EVENT_TOKEN_MAX_AGE", DEFAULT_EVENT_TOKEN_MAX_AGE))
         self._started: dict[int, float] = {}  # message -> when its handling began (for the metrics)
+        self.queue_type = queue_type(config)
+        self.queue = of_type(self.queue, self.queue_type)  # nameko's, as the configured type
         self._declare(config[AMQP_URI_CONFIG_KEY])
 
     def _declare(self, amqp_uri: str) -> None:
-        with Connection(amqp_uri) as connection:
-            channel = connection.channel()
-            # The handler queue too: it must exist before the consumer starts, and
-            # before any retry dead-letters into it.
-            self.queue.bind(channel).declare()
-            for queue in [*retry_queues(self.queue.name, self.delays), dead_letter_queue(self.queue.name)]:
-                queue.bind(channel).declare()
+        # The handler queue too: it must exist before the consumer starts, and
+        # before any retry dead-letters into it.
+        declare(amqp_uri, [self.queue, *retry_queues(self.queue.name, self.delays, self.queue_type),
+                           dead_letter_queue(self.queue.name, self.queue_type)])
 
     def handle_message(self, body: Any, message: Any) -> None:
         headers = message.headers or {}

@@ -11,6 +11,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+from kombu import Queue
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc
@@ -61,6 +62,8 @@ def verified_principal(token: str | None, audience: str) -> Principal:
 
 class TypedRpcConsumer(LineageRpcConsumer):
     """The RPC consumer whose ``rpc-<service>`` queue is of the configured type (common.queues)."""
+
+    queue: Queue
 
     def setup(self) -> None:
         super().setup()
