@@ -51,18 +51,19 @@ def place_order(uow: UnitOfWork, catalog: Catalog, settings: Settings, actor: Ac
     if not actor.user_id:
         raise PermissionDenied("Only a customer can place an order.")
     digest = idempotency_keys.request_hash(cmd.fingerprint())
-    replayed = _claim_key(uow, settings, actor.user_id, key, digest)
+    claimed_at, replayed = _claim_key(uow, settings, actor.user_id, key, digest)
     if replayed is not None:
         return replayed, True
     try:
-        return _place(uow, catalog, settings, actor.user_id, key, cmd), False
+        return _place(uow, catalog, settings, actor.user_id, key, claimed_at, cmd), False
     except BaseException:
-        _release_key(uow, actor.user_id, key)
+        _release_key(uow, actor.user_id, key, claimed_at)
         raise
 
 
-def _claim_key(uow: UnitOfWork, settings: Settings, user_id: str, key: str, digest: str) -> Document | None:
-    """Commit the key ``in_progress`` (None), or return the order it already placed."""
+def _claim_key(uow: UnitOfWork, settings: Settings, user_id: str, key: str,
+               digest: str) -> tuple[datetime, Document | None]:
+    """Commit the key ``in_progress`` (when, None), or return the order it already placed."""
     with uow:
         at = now()
         record = uow.keys.claim(user_id, key, digest, at)
@@ -72,16 +73,16 @@ def _claim_key(uow: UnitOfWork, settings: Settings, user_id: str, key: str, dige
                 document = uow.orders.document(record.order_id or "")
                 if document is None:  # the key outlived its order: nothing sensible to replay
                     raise OrderNotFound(details={"order_id": record.order_id})
-                return document
+                return at, document
             if not uow.keys.take_over(record, at):
                 raise IdempotencyKeyInUse()
             log.warning("abandoned idempotency key taken over")
         uow.commit()
-        return None
+        return at, None
 
 
 def _place(uow: UnitOfWork, catalog: Catalog, settings: Settings, user_id: str, key: str,
-           cmd: PlaceOrder) -> Document:
+           claimed_at: datetime, cmd: PlaceOrder) -> Document:
     priced = catalog.price_items(list(cmd.items))
     order_id, at = str(uuid.uuid4()), now()
     bind(order_id=order_id)
@@ -89,16 +90,20 @@ def _place(uow: UnitOfWork, catalog: Catalog, settings: Settings, user_id: str, 
                         at + settings.payment_deadline, cmd.note)
     with uow:
         uow.orders.save(order, now=at)
-        uow.keys.complete(user_id, key, order_id)
+        if not uow.keys.complete(user_id, key, claimed_at, order_id):
+            # This request ran past key_abandoned_after and a retry took its key over: that
+            # retry's order is the key's, so this one is not saved (saving it would make two).
+            log.warning("idempotency key taken over while the order was placed; not saved")
+            raise IdempotencyKeyInUse()
         uow.commit()
     log.info("order placed", extra={"order_id": order_id, "total": order.total, "currency": order.currency})
     return projection.document(order)
 
 
-def _release_key(uow: UnitOfWork, user_id: str, key: str) -> None:
+def _release_key(uow: UnitOfWork, user_id: str, key: str, claimed_at: datetime) -> None:
     try:
         with uow:
-            uow.keys.release(user_id, key)
+            uow.keys.release(user_id, key, claimed_at)
             uow.commit()
     except Exception:  # the original error matters more; the key is taken over once abandoned
         log.exception("could not release the idempotency key")

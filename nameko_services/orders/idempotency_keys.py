@@ -2,7 +2,9 @@
 
 A key belongs to one customer. Its row is committed ``in_progress`` before the order is
 placed and becomes ``done`` (with the order id) in the order's own transaction; a request
-that fails deletes it, so the customer may try again with the same key.
+that fails deletes it, so the customer may try again with the same key. A claim is known by
+the time it was made (``created_at``), which a take-over replaces: a request that outlived
+its claim neither completes the key with a second order nor deletes the claim of its retry.
 """
 from __future__ import annotations
 

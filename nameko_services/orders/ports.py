@@ -34,9 +34,10 @@ class IdempotencyKeys(Protocol):
         """Insert the key ``in_progress`` and return None, or return the existing record."""
     def take_over(self, record: KeyRecord, now: datetime) -> bool:
         """Restart an abandoned ``in_progress`` key; False if someone else got it first."""
-    def complete(self, user_id: str, key: str, order_id: str) -> None: ...
-    def release(self, user_id: str, key: str) -> None:
-        """Forget an ``in_progress`` key whose request failed."""
+    def complete(self, user_id: str, key: str, claimed_at: datetime, order_id: str) -> bool:
+        """Mark the claim made at ``claimed_at`` done with its order; False if it was taken over."""
+    def release(self, user_id: str, key: str, claimed_at: datetime) -> None:
+        """Forget the claim made at ``claimed_at`` of a request that failed (never a later claim)."""
 
 
 class UnitOfWork(EventUnitOfWork, Protocol):

@@ -102,13 +102,20 @@ class SqlIdempotencyKeys:
             .values(created_at=now).returning(IdempotencyKeyRow.key)).first()
         return taken is not None
 
-    def complete(self, user_id: str, key: str, order_id: str) -> None:
-        self.session.execute(update(IdempotencyKeyRow).where(self._where(user_id, key))
-                             .values(state=DONE, order_id=order_id))
+    def complete(self, user_id: str, key: str, claimed_at: datetime, order_id: str) -> bool:
+        done = self.session.execute(update(IdempotencyKeyRow).where(self._claim(user_id, key, claimed_at))
+                                    .values(state=DONE, order_id=order_id)
+                                    .returning(IdempotencyKeyRow.key)).first()
+        return done is not None
 
-    def release(self, user_id: str, key: str) -> None:
-        self.session.execute(delete(IdempotencyKeyRow).where(
-            self._where(user_id, key), IdempotencyKeyRow.state == IN_PROGRESS))
+    def release(self, user_id: str, key: str, claimed_at: datetime) -> None:
+        self.session.execute(delete(IdempotencyKeyRow).where(self._claim(user_id, key, claimed_at)))
+
+    def _claim(self, user_id: str, key: str, claimed_at: datetime) -> Any:
+        # A claim is its claiming time: a take-over replaces it, so a request that was taken over
+        # can neither complete nor release the key any more.
+        return self._where(user_id, key) & (IdempotencyKeyRow.state == IN_PROGRESS) & (
+            IdempotencyKeyRow.created_at == claimed_at)
 
 
 def needing_attention(engine: Engine) -> int:

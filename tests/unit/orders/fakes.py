@@ -98,15 +98,22 @@ class FakeKeys:
             record.user_id, record.key, record.request_hash, IN_PROGRESS, None, now)
         return True
 
-    def complete(self, user_id, key, order_id):
-        record = self.uow.db.keys[(user_id, key)]
-        self.uow.db.keys[(user_id, key)] = KeyRecord(user_id, key, record.request_hash, DONE, order_id,
-                                                     record.created_at)
+    def complete(self, user_id, key, claimed_at, order_id):
+        record = self._claimed(user_id, key, claimed_at)
+        if record is not None:
+            self.uow.db.keys[(user_id, key)] = KeyRecord(user_id, key, record.request_hash, DONE, order_id,
+                                                         record.created_at)
+        return record is not None
 
-    def release(self, user_id, key):
-        record = self.uow.db.keys.get((user_id, key))
-        if record is not None and record.state == IN_PROGRESS:
+    def release(self, user_id, key, claimed_at):
+        if self._claimed(user_id, key, claimed_at) is not None:
             del self.uow.db.keys[(user_id, key)]
+
+    def _claimed(self, user_id, key, claimed_at):
+        record = self.uow.db.keys.get((user_id, key))
+        if record is not None and record.state == IN_PROGRESS and record.created_at == claimed_at:
+            return record
+        return None
 
 
 class FakeOutbox:

@@ -135,6 +135,43 @@ def test_a_failed_request_forgets_its_key_so_it_can_be_tried_again(uow, catalog)
     assert not replayed and order["status"] == "pending"
 
 
+class SlowCatalog(FakeCatalog):
+    """A catalog so slow to price an order that ``meanwhile()`` happens (once) before it answers."""
+
+    def __init__(self, catalog, meanwhile):
+        super().__init__()
+        self.products, self.meanwhile = catalog.products, meanwhile
+
+    def price_items(self, items):
+        meanwhile, self.meanwhile = self.meanwhile, lambda: None
+        meanwhile()
+        return super().price_items(items)
+
+
+def test_a_request_whose_key_a_retry_took_over_meanwhile_places_no_second_order(uow, catalog):
+    at_once = Settings(key_abandoned_after=timedelta(0))  # the retry finds the first claim abandoned
+    retries = []
+    slow = SlowCatalog(catalog, lambda: retries.append(
+        handlers.place_order(uow, catalog, at_once, CUSTOMER, "key-1", request())))
+    with pytest.raises(IdempotencyKeyInUse):
+        place(uow, slow)
+    [(order, replayed)] = retries
+    assert not replayed
+    assert list(uow.db.streams) == [order["id"]]  # the retry's order only
+    assert place(uow, catalog) == (order, True)  # and the key answers with it
+
+
+def test_a_request_that_fails_after_a_retry_took_its_key_over_leaves_the_retry_s_claim(uow):
+    def retry_takes_over():
+        with uow:
+            assert uow.keys.take_over(uow.db.keys[(USER, "key-1")], handlers.now())
+            uow.commit()
+
+    with pytest.raises(ProductNotFound):  # this catalog knows no product
+        place(uow, SlowCatalog(FakeCatalog(), retry_takes_over))
+    assert uow.db.keys[(USER, "key-1")].state == IN_PROGRESS
+
+
 def test_placing_needs_a_customer():
     with pytest.raises(PermissionDenied):
         place(FakeUnitOfWork(), FakeCatalog(), actor=Actor(None))
