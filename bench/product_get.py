@@ -134,7 +134,11 @@ def _seconds(text: str) -> float:
 def wrk(url: str, connections: int, duration: float) -> Load:
     """``wrk`` at ``connections`` for ``duration`` s (two threads: the machine's cores)."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{duration:.0f}s", "--latency", "--timeout", "10s", url]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return wrk_load(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def wrk_load(out: str) -> Load:
+    """What ``wrk --latency`` printed: answered (2xx, 3xx), errors (other statuses, socket errors)."""
     total, seconds = re.search(r"(\d+) requests in ([0-9.]+\w+)", out).groups()  # type: ignore[union-attr]
     latency = dict(re.findall(r"^\s+(50|99)%\s+([0-9.]+\w+)$", out, re.MULTILINE))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
