@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 MANAGEMENT_PORT = 15672
+PROMETHEUS_PORT = 15692  # the rabbitmq_prometheus plugin: queue and dead-letter depths
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", ""})
 
 
@@ -59,6 +60,13 @@ def management_url(uri: str, env: Mapping[str, str] = os.environ) -> str:
         return env["SHOP_RABBIT_MANAGEMENT_URL"].rstrip("/")
     server = amqp_server(uri)
     return f"http://{server.host}:{MANAGEMENT_PORT}"
+
+
+def broker_metrics_url(uri: str, env: Mapping[str, str] = os.environ) -> str:
+    """The broker's Prometheus endpoint: ``SHOP_RABBIT_METRICS_URL``, else its host on 15692."""
+    if env.get("SHOP_RABBIT_METRICS_URL"):
+        return env["SHOP_RABBIT_METRICS_URL"].rstrip("/")
+    return f"http://{amqp_server(uri).host}:{PROMETHEUS_PORT}/metrics"
 
 
 def amqp_credentials(uri: str) -> tuple[str, str]:

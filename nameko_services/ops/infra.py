@@ -21,6 +21,7 @@ from nameko_services.ops.endpoints import (
     Server,
     amqp_server,
     amqp_uri,
+    broker_metrics_url,
     management_url,
     postgres_server,
     redact,
@@ -57,6 +58,7 @@ class Tools:
     probe_rabbitmq: Callable[[str], probes.Probe] = probes.probe_rabbitmq
     probe_postgres: Callable[[str], probes.Probe] = probes.probe_postgres
     management_answers: Callable[[str, str], bool] = probes.management_answers
+    metrics_answer: Callable[[str], bool] = probes.metrics_answer
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     say: Callable[[str], None] = _say
@@ -140,33 +142,40 @@ def explain(problems: list[Problem]) -> str:
     return "\n".join(lines)
 
 
-def enable_management(env: Mapping[str, str], tools: Tools, wait: float = MANAGEMENT_WAIT) -> bool:
-    """Turn on the RabbitMQ management plugin (console + API) if it is off; never fatal."""
+def enable_broker_plugins(env: Mapping[str, str], tools: Tools, wait: float = MANAGEMENT_WAIT) -> bool:
+    """Turn on RabbitMQ's management (console, API) and Prometheus (queue depths, port 15692)
+    plugins if either does not answer; never fatal."""
     broker = amqp_uri(env)
-    root = management_url(broker, env)
-    if tools.management_answers(root, broker):
+    root, metrics = management_url(broker, env), broker_metrics_url(broker, env)
+
+    def answering() -> bool:
+        return tools.management_answers(root, broker) and tools.metrics_answer(metrics)
+
+    if answering():
         return True
     command = local_servers.rabbitmq_plugins_command(tools.which)
     if command is None or not amqp_server(broker).is_local:
-        tools.say(f"the RabbitMQ management API does not answer at {root} and cannot be enabled "
-                  "here (ignored; the console and the e2e tests need it).")
+        tools.say(f"the RabbitMQ management API ({root}) or Prometheus endpoint ({metrics}) does not "
+                  "answer and cannot be enabled here (ignored; the console, queue metrics and the "
+                  "e2e tests need them).")
         return False
     if tools.run(command) != 0:
-        tools.say("`rabbitmq-plugins enable rabbitmq_management` failed (ignored).")
+        tools.say(f"`{' '.join(command)}` failed (ignored).")
         return False
     deadline = tools.clock() + wait
-    while not tools.management_answers(root, broker):
+    while not answering():
         if tools.clock() >= deadline:
-            tools.say(f"the management plugin is enabled but {root} does not answer yet (ignored).")
+            tools.say(f"the broker plugins are enabled but {root} or {metrics} does not answer yet "
+                      "(ignored).")
             return False
         tools.sleep(POLL)
     return True
 
 
 def ensure_infrastructure(env: Mapping[str, str] = os.environ, tools: Tools | None = None) -> None:
-    """RabbitMQ and PostgreSQL up (started if need be), management plugin on; else raise."""
+    """RabbitMQ and PostgreSQL up (started if need be), the broker's plugins on; else raise."""
     tools = tools or Tools()
     problems = [problem for dep in dependencies(env, tools) if (problem := ensure_running(dep, tools))]
     if problems:
         raise InfrastructureUnavailable(explain(problems))
-    enable_management(env, tools)
+    enable_broker_plugins(env, tools)

@@ -35,8 +35,12 @@ def postgres_start_commands(which: Which, etc_dir: Path = DEBIAN_CLUSTERS) -> li
             for version in postgres_clusters(etc_dir)[:1]]
 
 
+BROKER_PLUGINS = ("rabbitmq_management", "rabbitmq_prometheus")
+
+
 def rabbitmq_plugins_command(which: Which) -> Command | None:
-    """The command that turns the management plugin on, if ``rabbitmq-plugins`` is installed."""
+    """The command that turns the management (console, API) and Prometheus (queue depths)
+    plugins on, if ``rabbitmq-plugins`` is installed; enabling one already on is a no-op."""
     if not which("rabbitmq-plugins"):
         return None
-    return ["rabbitmq-plugins", "enable", "rabbitmq_management"]
+    return ["rabbitmq-plugins", "enable", *BROKER_PLUGINS]

@@ -71,3 +71,11 @@ def management_answers(root: str, amqp_uri: str) -> bool:
     except requests.RequestException:
         return False
     return response.status_code == 200
+
+
+def metrics_answer(url: str) -> bool:
+    """Whether a Prometheus endpoint (the broker's plugin) answers at ``url``."""
+    try:
+        return requests.get(url, timeout=TIMEOUT).status_code == 200
+    except requests.RequestException:
+        return False

@@ -4,11 +4,13 @@ import shutil
 import socket
 import subprocess
 import time
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
 import yaml
 
+from nameko_services.ops.endpoints import broker_metrics_url
 from tests.e2e.saga_support import FINAL, place, wait_for
 
 pytestmark = pytest.mark.slow
@@ -33,6 +35,12 @@ def prometheus(platform, tmp_path):
     jobs = [{"job_name": "gateway", "static_configs": [{"targets": [gateway]}]}]
     jobs += [{"job_name": name, "static_configs": [{"targets": [
         f"127.0.0.1:{platform.env[f'SHOP_METRICS_PORT_{name.upper()}']}"]}]} for name in SERVICES]
+    # The broker's own plugin, as deploy/prometheus/prometheus.yml scrapes it (shopctl enables it).
+    broker = urlsplit(broker_metrics_url(platform.env["SHOP_AMQP_URI"], {})).netloc
+    jobs += [{"job_name": "rabbitmq", "static_configs": [{"targets": [broker]}]},
+             {"job_name": "rabbitmq-queues", "metrics_path": "/metrics/detailed",
+              "params": {"family": ["queue_coarse_metrics", "queue_consumer_count"]},
+              "static_configs": [{"targets": [broker]}]}]
     config = tmp_path / "prometheus.yml"
     config.write_text(yaml.safe_dump({"global": {"scrape_interval": "1s"}, "scrape_configs": jobs}))
     port = free_port()
@@ -58,13 +66,14 @@ def eventually(check, timeout=30):
     return result
 
 
-def test_prometheus_finds_every_target_up_and_every_series_after_one_order(prometheus, client,
+def test_prometheus_finds_every_target_up_and_every_series_after_one_order(prometheus, platform, client,
                                                                           register_customer, product):
     _, token = register_customer(name="Scraped")
     order = wait_for(client, token, place(client, token, product()["id"]).json()["id"], FINAL)
     assert order["status"] == "confirmed"
-    up = eventually(lambda: len(query(prometheus, "up == 1")) == 5 and query(prometheus, "up"))
-    assert sorted(sample["metric"]["job"] for sample in up) == sorted(("gateway", *SERVICES))
+    up = eventually(lambda: len(query(prometheus, "up == 1")) == 7 and query(prometheus, "up"))
+    assert sorted(sample["metric"]["job"] for sample in up) == sorted(
+        ("gateway", *SERVICES, "rabbitmq", "rabbitmq-queues"))
     missing = [name for name in SERIES
                if not eventually(lambda name=name: query(prometheus, f'count({{__name__="{name}"}})'))]
     assert missing == []
@@ -72,3 +81,9 @@ def test_prometheus_finds_every_target_up_and_every_series_after_one_order(prome
     assert confirmed and float(confirmed[0]["value"][1]) >= 1
     captured = query(prometheus, 'shop_payments_amount_minor_total{kind="captured",currency="EUR"}')
     assert captured and float(captured[0]["value"][1]) >= order["total"]
+    # Queue and dead-letter depths of this platform's vhost come from the broker's plugin.
+    vhost = unquote(urlsplit(platform.env["SHOP_AMQP_URI"]).path.lstrip("/"))
+    queues = {sample["metric"]["queue"] for sample in eventually(
+        lambda: query(prometheus, f'rabbitmq_detailed_queue_messages{{vhost="{vhost}"}}'))}
+    assert {"rpc-orders", "evt-orders-order_placed--catalog.on_order_placed"} <= queues
+    assert any(queue.endswith(".dead-letter") for queue in queues), sorted(queues)

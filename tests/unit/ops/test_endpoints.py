@@ -3,6 +3,7 @@ from nameko_services.ops.endpoints import (
     Server,
     amqp_server,
     amqp_uri,
+    broker_metrics_url,
     management_url,
     postgres_server,
     redact,
@@ -49,3 +50,9 @@ def test_passwords_never_appear_in_messages():
     assert redact("postgresql+psycopg2://app:s3cret@db:5432/shop") == "postgresql+psycopg2://app:***@db:5432/shop"
     assert redact("amqp://guest:guest@127.0.0.1/") == "amqp://guest:***@127.0.0.1/"
     assert redact("postgresql://postgres@db/shop") == "postgresql://postgres@db/shop"
+
+
+def test_the_broker_metrics_endpoint_is_the_broker_host_on_15692_unless_configured():
+    assert broker_metrics_url("amqp://u:p@mq.internal:5673/shop", {}) == "http://mq.internal:15692/metrics"
+    assert broker_metrics_url("amqp://mq/", {"SHOP_RABBIT_METRICS_URL": "https://mq/prom/metrics/"}) == \
+        "https://mq/prom/metrics"

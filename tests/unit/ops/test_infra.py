@@ -4,7 +4,7 @@ import pytest
 from nameko_services.ops.infra import (
     InfrastructureUnavailable,
     Tools,
-    enable_management,
+    enable_broker_plugins,
     ensure_infrastructure,
 )
 from nameko_services.ops.probes import OK, Probe
@@ -17,12 +17,13 @@ class FakeMachine:
     """Servers that come up after a given number of probes once started; records commands."""
 
     def __init__(self, installed=(), rabbit=OK, postgres=OK, probes_to_start=2, management=True,
-                 plugins_rc=0):
+                 plugins_rc=0, metrics=None):
         self.installed = set(installed)
         self.state = {"rabbit": rabbit, "postgres": postgres}
         self.started = {}
         self.probes_to_start = probes_to_start
         self.management = management
+        self.metrics = management if metrics is None else metrics
         self.plugins_rc = plugins_rc
         self.commands, self.said, self.now = [], [], 0.0
 
@@ -36,7 +37,7 @@ class FakeMachine:
         if command[0] == "pg_ctlcluster":
             self.started["postgres"] = self.probes_to_start
         if command[0] == "rabbitmq-plugins":
-            self.management = self.plugins_rc == 0
+            self.management = self.metrics = self.plugins_rc == 0
             return self.plugins_rc
         return 0
 
@@ -51,6 +52,7 @@ class FakeMachine:
         return Tools(which=self.which, run=self.run, probe_rabbitmq=lambda url: self._probe("rabbit"),
                      probe_postgres=lambda url: self._probe("postgres"),
                      management_answers=lambda root, uri: self.management,
+                     metrics_answer=lambda url: self.metrics,
                      sleep=self.advance, clock=lambda: self.now, say=self.said.append,
                      postgres_etc=etc_dir)
 
@@ -123,8 +125,15 @@ def test_a_started_server_that_never_answers_fails_after_the_wait(etc):
 
 def test_the_management_plugin_is_enabled_when_its_api_does_not_answer(etc):
     machine = FakeMachine(installed={"rabbitmq-plugins"}, management=False)
-    assert enable_management({}, machine.tools(etc)) is True
-    assert machine.commands == [["rabbitmq-plugins", "enable", "rabbitmq_management"]]
+    assert enable_broker_plugins({}, machine.tools(etc)) is True
+    assert machine.commands == [["rabbitmq-plugins", "enable", "rabbitmq_management", "rabbitmq_prometheus"]]
+
+
+def test_the_prometheus_plugin_is_enabled_when_only_the_management_api_answers(etc):
+    machine = FakeMachine(installed={"rabbitmq-plugins"}, management=True, metrics=False)
+    assert enable_broker_plugins({}, machine.tools(etc)) is True
+    assert machine.commands == [["rabbitmq-plugins", "enable", "rabbitmq_management", "rabbitmq_prometheus"]]
+    assert machine.metrics
 
 
 def test_failing_to_enable_the_management_plugin_is_said_and_ignored(etc):
@@ -135,5 +144,5 @@ def test_failing_to_enable_the_management_plugin_is_said_and_ignored(etc):
 
 def test_without_rabbitmq_plugins_a_silent_management_api_is_only_reported(etc):
     machine = FakeMachine(installed=(), management=False)
-    assert enable_management({}, machine.tools(etc)) is False
+    assert enable_broker_plugins({}, machine.tools(etc)) is False
     assert machine.commands == [] and "ignored" in machine.said[-1]
