@@ -14,6 +14,9 @@
                                     register an OAuth client; prints its id (and secret, once)
     shopctl list-clients            every OAuth client
     shopctl disable-client ID       an OAuth client gets no more tokens
+    shopctl migrate-queues [--to quorum|classic] [--dry-run]
+                                    with the services stopped: give existing queues the type the
+                                    services declare (SHOP_QUEUE_TYPE), keeping messages and bindings
     shopctl rebuild-projections [--service orders|payments|all] [--check]
                                     recompute projection tables from the event stores
                                     (--check: change nothing, exit 1 if rows differ)
@@ -116,6 +119,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
              "as the RabbitMQ console shows it (evt-<source>-<event>--<service>.<handler>)")
         return 2
     _say(f"moved {moved} message(s) from {dead_letters} back to {args.queue}")
+    return 0
+
+
+def cmd_migrate_queues(args: argparse.Namespace) -> int:
+    from nameko_services.common.queues import queue_type
+    from nameko_services.ops.endpoints import amqp_uri, management_url
+    from nameko_services.ops.queue_migration import ServicesRunning, migrate_queues
+
+    broker = amqp_uri(os.environ)
+    kind = args.to or queue_type({"QUEUE_TYPE": os.environ.get("SHOP_QUEUE_TYPE")})
+    try:
+        migrate_queues(broker, kind, _say, management=management_url(broker.split(";")[0], os.environ),
+                       dry_run=args.dry_run)
+    except ServicesRunning as exc:
+        _say(str(exc))
+        return 2
     return 0
 
 
@@ -264,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shopctl", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True,
-                                     metavar="{up,migrate,create-admin,token,replay,rebuild-projections,attention,"
+                                     metavar="{up,migrate,create-admin,token,replay,migrate-queues,rebuild-projections,attention,"
                                              "register-client,list-clients,disable-client,rotate-key}")
     up = commands.add_parser("up", help="prepare everything and run all processes",
                              description=UP_HELP.format(crashes=crash_behaviour()))
@@ -294,6 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="give genuine events a fresh token (those refused as too old); "
                              "needs the emitting service's key; forged ones stay dead-lettered")
     replay.set_defaults(handler=cmd_replay)
+    queues = commands.add_parser("migrate-queues", help="give existing queues the configured type "
+                                                        "(services stopped; messages and bindings kept)")
+    queues.add_argument("--to", choices=["quorum", "classic"],
+                        help="the type (default $SHOP_QUEUE_TYPE, else quorum)")
+    queues.add_argument("--dry-run", action="store_true", help="only list the queues it would migrate")
+    queues.set_defaults(handler=cmd_migrate_queues)
     rebuild = commands.add_parser("rebuild-projections",
                                   help="recompute the orders/payments tables from their events")
     rebuild.add_argument("--service", choices=["orders", "payments", "all"], default="all")
