@@ -55,8 +55,33 @@ def test_an_admin_creates_a_product_and_sets_its_stock(page, client, admin_token
     expect(page.locator("#stock-on-hand")).to_have_text("7")
     expect(page.locator("#stock-available")).to_have_text("7")
     check_accessibility(page, "back office product")
-    [found] = [p for p in client.get("/api/v1/products", params={"q": name}).json()["items"]]
-    assert found["price"] == 2490 and found["available"] == 7
+    page.get_by_label("Price in minor units (cents)").fill("2590")
+    page.get_by_role("button", name="Save product").click()
+    expect(page.get_by_text("Product saved.")).to_be_visible()
+    [found] = client.get("/api/v1/products", params={"q": name}).json()["items"]
+    assert found["price"] == 2590 and found["available"] == 7
+    page.get_by_role("link", name="All products").click()
+    page.get_by_role("button", name=f"Deactivate {name}").click()
+    expect(page.get_by_text(f"{name} deactivated.")).to_be_visible()
+    expect(page.locator("tr", has_text=name)).to_contain_text("Inactive")
+    # Customers no longer find it (the gateway's catalog cache hears the change).
+    assert wait_until(lambda: client.get("/api/v1/products", params={"q": name}).json()["items"] == [])
+
+
+def test_an_admin_creates_renames_and_deletes_a_category(page, admin_token):
+    _admin(page, admin_token)
+    page.get_by_role("link", name="Categories").click()
+    name = f"Garden {uuid.uuid4().hex[:6]}"
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_role("button", name="Create category").click()
+    expect(page.get_by_text("Category created.")).to_be_visible()
+    page.get_by_label(f"New name for {name}").fill(f"{name} and patio")
+    page.get_by_role("button", name=f"Rename {name}").click()
+    expect(page.get_by_text("Category renamed.")).to_be_visible()
+    check_accessibility(page, "back office categories")
+    page.get_by_role("button", name=f"Delete {name} and patio").click()
+    expect(page.get_by_text("Category deleted.")).to_be_visible()
+    expect(page.get_by_role("cell", name=f"{name} and patio")).to_have_count(0)
 
 
 def test_an_admin_ships_and_refunds_an_order(page, client, admin_token, register_customer):

@@ -223,3 +223,17 @@ def test_a_3d_secure_card_that_fails_its_challenge_cancels_the_order_with_the_re
     expect(page.locator("#order-status")).to_have_text("Cancelled", timeout=CONFIRMED_WITHIN)
     expect(page.locator("#order-reason")).to_have_text(
         "The payment failed. You did not confirm the payment with your bank.")
+
+
+def test_a_customer_can_shop_with_the_keyboard_alone(page, client, admin_token):
+    [bowl] = _products(client, admin_token, uuid.uuid4().hex[:6], "Bowl")
+    _open_product(page, bowl)
+    page.get_by_label("Quantity").focus()
+    page.keyboard.press("Tab")  # the next stop after the quantity is the button
+    assert page.evaluate("() => document.activeElement.textContent") == "Add to cart"
+    page.keyboard.press("Enter")
+    expect(page.get_by_text(f"{bowl['name']} added to the cart.")).to_be_visible()
+    page.get_by_role("link", name="Cart").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Checkout")).to_be_visible()
+    expect(page.locator("tbody tr")).to_have_count(1)

@@ -5,6 +5,7 @@ import * as api from "./api.js";
 import { isAdmin, session, signIn, signOut } from "./auth.js";
 import { field, h, message, money, show, statusWord, values } from "./dom.js";
 
+api.alwaysRevalidate();
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const STATUSES = ["pending", "awaiting_payment", "confirmed", "shipped", "delivered", "cancelled"];
@@ -122,14 +123,16 @@ async function productView(id) {
 async function categoriesView() {
   const categories = await api.listCategories();
   const status = notice();
-  return [title("Categories"), status, table(["Name", "Slug", "Rename"], categories.map((category) => h("tr", {},
+  return [title("Categories"), status, table(["Name", "Slug", "Rename", ""], categories.map((category) => h("tr", {},
     h("td", {}, category.name), h("td", {}, category.slug),
     h("td", {}, h("form", { class: "inline", onsubmit: submitted(async (data) => {
       await api.updateCategory(category.id, { name: data.name });
       return "Category renamed.";
     }, status) }, h("label", { for: `rename-${category.id}`, class: "visually-hidden" }, `New name for ${category.name}`),
     h("input", { id: `rename-${category.id}`, name: "name", required: true, value: category.name }),
-    h("button", { type: "submit" }, `Rename ${category.name}`)))))),
+    h("button", { type: "submit" }, `Rename ${category.name}`))),
+    // Only an unused category can go (409 category_in_use otherwise); products move first.
+    h("td", {}, action(`Delete ${category.name}`, async () => { await api.deleteCategory(category.id); return "Category deleted."; }, status))))),
   h("h2", {}, "New category"),
   h("form", { onsubmit: submitted(async (data) => { await api.createCategory({ name: data.name, slug: data.slug }); return "Category created."; }, status) },
     field("Name", "name", { required: true }, "cat"), field("Slug (optional)", "slug", {}, "cat"),

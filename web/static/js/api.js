@@ -23,6 +23,11 @@ function url(template, path = {}, query = {}) {
   return search ? `${filled}?${search}` : filled;
 }
 
+// The back office reads right after its own writes: the browser must not answer from its cache
+// (public catalog reads may be kept a second); no-cache revalidates, a 304 when nothing changed.
+let cacheMode = "default";
+export function alwaysRevalidate() { cacheMode = "no-cache"; }
+
 async function call(method, template, { path, query, body, headers = {}, anonymous = false } = {}) {
   const sent = { ...headers, Accept: "application/json" };
   if (!anonymous) {
@@ -31,7 +36,7 @@ async function call(method, template, { path, query, body, headers = {}, anonymo
   }
   if (body !== undefined) sent["Content-Type"] = "application/json";
   const response = await fetch(url(template, path, query), {
-    method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body),
+    method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body), cache: cacheMode,
   });
   const text = await response.text();
   const data = text ? JSON.parse(text) : null;
@@ -62,6 +67,7 @@ export const updateMe = (body) => call("PATCH", "/api/v1/users/me", { body });
 export const listCategories = () => call("GET", "/api/v1/categories");
 export const createCategory = (body) => call("POST", "/api/v1/categories", { body });
 export const updateCategory = (id, body) => call("PATCH", "/api/v1/categories/{category_id}", { path: { category_id: id }, body });
+export const deleteCategory = (id) => call("DELETE", "/api/v1/categories/{category_id}", { path: { category_id: id } });
 export const listProducts = (query) => call("GET", "/api/v1/products", { query });
 export const getProduct = (id) => call("GET", "/api/v1/products/{product_id}", { path: { product_id: id } });
 export const createProduct = (body) => call("POST", "/api/v1/products", { body });
