@@ -6,6 +6,10 @@ the ``nameko-rpc`` exchange with routing key ``<service>.<method>``, ``mandatory
 publisher confirms, so a service with no queue fails fast; one whose queue nobody consumes
 (every instance stopped) fails fast too, by ``gateway.presence``. Broker trouble, timeouts and
 unknown remote errors are translated here, once, into typed errors.
+
+The broker may be several nodes (``AMQP_URI`` with addresses separated by ``;``, as the services'
+kombu takes it): the client connects to the first that answers, and when its connection is lost
+and does not come back within ``reconnect_interval`` it moves on to the next.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from gateway.context import current_request_id
 from gateway.errors import BadGateway
 from gateway.presence import PRESENCE_TTL, ServicePresence
 from nameko_services.common.auth import Principal, issue_service_token
+from nameko_services.common.broker import broker_addresses, redact_addresses
 from nameko_services.common.errors import ServiceTimeout, ServiceUnavailable, rebuild
 from nameko_services.common.keys import SigningKey, load_signing_key
 from nameko_services.common.trace_context import message_headers
@@ -87,6 +92,8 @@ class AmqpRpcClient:
     def __init__(self, amqp_uri: str, *, timeout: float = 10.0, key: SigningKey | None = None,
                  reconnect_interval: float = RECONNECT_INTERVAL, presence_ttl: float = PRESENCE_TTL) -> None:
         self.amqp_uri = amqp_uri
+        self.addresses = broker_addresses(amqp_uri)
+        self._address = 0  # the one connected to, or to try first
         self.timeout = timeout
         self.reconnect_interval = reconnect_interval
         self.presence_ttl = presence_ttl
@@ -99,6 +106,8 @@ class AmqpRpcClient:
         self._queue: AbstractQueue | None = None
         self._presence: ServicePresence | None = None
         self._starting: asyncio.Task[None] | None = None
+        self._failing_over: asyncio.Task[None] | None = None
+        self._closing = False
 
     @property
     def connected(self) -> bool:
@@ -130,7 +139,22 @@ class AmqpRpcClient:
                 log.warning("broker still not reachable: %s", exc)
 
     async def _open(self) -> None:
-        connection = await aio_pika.connect_robust(self.amqp_uri, reconnect_interval=self.reconnect_interval,
+        """Connect to the first broker address that answers, from the current one on."""
+        error: BaseException | None = None
+        for _ in self.addresses:
+            try:
+                return await self._open_at(self.addresses[self._address])
+            except BROKER_ERRORS as exc:
+                error = exc
+                if len(self.addresses) > 1:
+                    log.warning("broker %s not reachable (%s); trying the next",
+                                redact_addresses(self.addresses[self._address]), exc)
+                self._address = (self._address + 1) % len(self.addresses)
+        assert error is not None
+        raise error
+
+    async def _open_at(self, address: str) -> None:
+        connection = await aio_pika.connect_robust(address, reconnect_interval=self.reconnect_interval,
                                                    client_properties={"connection_name": self.reply_to})
         try:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
@@ -147,23 +171,46 @@ class AmqpRpcClient:
         connection.reconnect_callbacks.add(self._on_reconnected)
         self._connection, self._channel, self._exchange, self._queue = connection, channel, exchange, queue
         self._presence = presence
-        log.info("RPC client connected; replies on %s", self.reply_to)
+        log.info("RPC client connected to %s; replies on %s", redact_addresses(address), self.reply_to)
 
     async def close(self) -> None:
         """Fail whatever is still waiting and close the connection."""
-        if self._starting is not None:
-            self._starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._starting
+        self._closing = True
+        for task in (self._starting, self._failing_over):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._fail_pending("The gateway is shutting down.")
         if self._connection is not None:
             await self._connection.close()
         self._connection = self._channel = self._exchange = self._queue = None
         self._presence = None
 
-    def _on_connection_lost(self, *_: Any) -> None:
+    def _on_connection_lost(self, connection: Any = None, *_: Any) -> None:
         log.warning("broker connection lost; %d calls in flight fail", len(self._pending))
         self._fail_pending("The connection to the message broker was lost.")
+        current = self._connection
+        if len(self.addresses) > 1 and current is not None and connection is current and not self._closing:
+            self._failing_over = asyncio.get_running_loop().create_task(self._fail_over(current))
+
+    async def _fail_over(self, lost: AbstractRobustConnection) -> None:
+        """Give the lost node ``reconnect_interval`` to come back (a blip), else use the next one."""
+        await asyncio.sleep(self.reconnect_interval)
+        if lost is not self._connection or lost.connected.is_set():
+            return
+        self._connection = self._channel = self._exchange = self._queue = None
+        self._presence = None
+        with contextlib.suppress(Exception):  # it is reconnecting to a dead node: just stop it
+            await lost.close()
+        self._address = (self._address + 1) % len(self.addresses)
+        while not self._closing:
+            try:
+                await self._open()
+                return
+            except BROKER_ERRORS as exc:
+                log.warning("no broker node reachable (%s); retrying in %.0f s", exc, self.reconnect_interval)
+                await asyncio.sleep(self.reconnect_interval)
 
     def _on_reconnected(self, *_: Any) -> None:
         log.info("broker connection restored; replies on %s", self.reply_to)
