@@ -37,7 +37,7 @@ def test_postgres_cannot_be_started_without_pg_ctlcluster_or_a_cluster(tmp_path)
     assert postgres_start_commands(installed("pg_ctlcluster"), tmp_path / "missing") == []
 
 
-def test_the_management_plugin_is_enabled_with_rabbitmq_plugins_when_present():
+def test_the_management_and_prometheus_plugins_are_enabled_with_rabbitmq_plugins_when_present():
     assert rabbitmq_plugins_command(installed("rabbitmq-plugins")) == [
-        "rabbitmq-plugins", "enable", "rabbitmq_management"]
+        "rabbitmq-plugins", "enable", "rabbitmq_management", "rabbitmq_prometheus"]
     assert rabbitmq_plugins_command(installed()) is None
