@@ -10,6 +10,7 @@ from typing import Any
 from nameko.extensions import DependencyProvider
 from pythonjsonlogger.json import JsonFormatter
 
+from nameko_services.common.broker import redact_addresses
 from nameko_services.common.trace_context import TraceIdsFilter
 
 # Under eventlet's monkey patching this is greenthread-local: one slot per worker.
@@ -34,9 +35,18 @@ class ContextFilter(TraceIdsFilter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
+        _redact_broker_passwords(record)
         for key, value in getattr(_current, "fields", {}).items():
             setattr(record, key, value)
         return super().filter(record)
+
+
+def _redact_broker_passwords(record: logging.LogRecord) -> None:
+    """nameko hides the password of the first broker address only (``sanitize_url``): with several
+    (``a;b``) the others would reach the log. Every ``scheme://user:password@`` is hidden here."""
+    message = record.getMessage()
+    if "://" in message and "@" in message:
+        record.msg, record.args = redact_addresses(message), None
 
 
 def json_formatter() -> logging.Formatter:

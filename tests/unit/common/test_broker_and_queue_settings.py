@@ -80,3 +80,19 @@ def test_reply_and_broadcast_queues_keep_their_type_and_shared_ones_get_the_conf
     assert (typed.name, typed.routing_key, typed.durable) == ("rpc-orders", "orders.*", True)
     assert typed.queue_arguments == {"x-queue-type": "quorum"}
     assert of_type(rpc, "classic").queue_arguments == {}
+
+
+def test_a_log_line_naming_several_broker_addresses_shows_no_password():
+    import logging
+
+    from nameko_services.common.logging import ContextFilter
+
+    # What nameko's QueueConsumer logs when a node is down: only the first password is masked.
+    record = logging.LogRecord("nameko.messaging", logging.WARNING, __file__, 1,
+                               "Error connecting to broker at %s (%s).", (
+                                   "amqp://shop:********@rabbit-0:5672/;amqp://shop:s3cret@rabbit-1:5672/",
+                                   "connection refused"), None)
+    assert ContextFilter("orders").filter(record)
+    assert "s3cret" not in record.getMessage()
+    assert record.getMessage() == ("Error connecting to broker at amqp://shop:***@rabbit-0:5672/;"
+                                   "amqp://shop:***@rabbit-1:5672/ (connection refused).")
