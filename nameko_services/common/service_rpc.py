@@ -4,8 +4,9 @@ nameko's ``RpcProxy`` forwards the incoming context headers unchanged and waits
 forever. ``ServiceRpc`` replaces the ``authorization`` header with a fresh service
 token (``iss`` = this service, ``aud`` = the target, the end user carried over),
 turns an unknown service into ``ServiceUnavailable`` and a slow one into
-``ServiceTimeout``. Its ``SignedMethodProxy`` is also what ``nameko shell`` calls through
-(``common.shell``), with the operator's tokens.
+``ServiceTimeout``, and raises an error class it does not know as its nearest known base.
+Its ``SignedMethodProxy`` is also what ``nameko shell`` calls through (``common.shell``), with
+the operator's tokens.
 """
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 import eventlet
-from nameko.exceptions import UnknownService
+from nameko.exceptions import RemoteError, UnknownService
 from nameko.rpc import MethodProxy, RpcProxy, ServiceProxy
 
 from nameko_services.common.auth import Principal, issue_service_token
-from nameko_services.common.errors import ServiceTimeout, ServiceUnavailable
+from nameko_services.common.errors import ServiceTimeout, ServiceUnavailable, rebuild
 from nameko_services.common.keys import load_signing_key
 from nameko_services.common.rpc import AUTH_HEADER, verified_principal
 from nameko_services.common.trace_context import message_headers
@@ -56,10 +57,24 @@ class SignedMethodProxy(MethodProxy):
         except UnknownService:
             raise ServiceUnavailable(f"The {self.service_name} service is not running.") from None
         if self.timeout is None:
-            return reply.result()
+            return _result(reply)
         with eventlet.Timeout(self.timeout, False):
-            return reply.result()
+            return _result(reply)
         raise ServiceTimeout(f"The {self.service_name} service did not answer in time.")
+
+
+def _result(reply: Any) -> Any:
+    """The reply's result; an error class newer than this code (nameko's ``RemoteError``) is
+    raised as its nearest known base with its own code, as the gateway does (``common.errors``)."""
+    try:
+        return reply.result()
+    except RemoteError:
+        error = (reply.resp_body or {}).get("error") or {}
+        rebuilt = rebuild(str(error.get("exc_type", "")), error.get("exc_args"),
+                          error.get("exc_bases"), error.get("exc_code"))
+        if rebuilt is None:
+            raise
+        raise rebuilt from None
 
 
 class SignedServiceProxy(ServiceProxy):

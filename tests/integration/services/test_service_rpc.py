@@ -9,6 +9,12 @@ from nameko_services.common.rpc import Caller, rpc
 from nameko_services.common.service_rpc import ServiceRpc
 
 
+class GiftCardExpired(Conflict):
+    """An error class newer than the caller: never registered with nameko or common.errors."""
+
+    code = "gift_card_expired"
+
+
 # Only the platform's own services hold trusted keys, so the test services borrow two names.
 class Downstream:
     name = "payments"
@@ -21,6 +27,10 @@ class Downstream:
     @rpc
     def slow(self):
         eventlet.sleep(3)
+
+    @rpc
+    def redeem(self):
+        raise GiftCardExpired("The gift card has expired.", {"card": "c-1"})
 
     @rpc
     def append_late(self):
@@ -44,6 +54,13 @@ class Upstream:
     @rpc
     def relay_nowhere(self):
         return self.nowhere.anything()
+
+    @rpc
+    def relay_redeem(self):
+        try:
+            self.downstream.redeem()
+        except Conflict as caught:
+            return {"class": type(caught).__name__, "code": caught.code, "details": caught.details}
 
     @rpc
     def relay_conflict(self):
@@ -83,3 +100,8 @@ def test_a_stream_conflict_reaches_the_caller_as_itself_with_its_details_after_o
         call(service, method)
     assert isinstance(raised.value, Conflict) and raised.value.code == "concurrent_modification"
     assert raised.value.details == {"stream_id": "s-1", "expected_version": 3}
+
+
+def test_an_error_class_the_caller_does_not_know_reaches_it_as_its_base_with_its_code(services, call):
+    assert call("orders", "relay_redeem") == {"class": "Conflict", "code": "gift_card_expired",
+                                              "details": {"card": "c-1"}}
