@@ -433,16 +433,15 @@ def _known_base(bases: Any) -> type[ServiceError] | None:
 def rebuild(exc_type: str, exc_args: list[Any] | None, bases: Any = None,
             code: Any = None) -> ServiceError | None:
     """Rebuild a ServiceError from a nameko error payload: its own class, else (a class newer
-    than this code) its nearest known base carrying the remote's code; None if neither."""
-    cls = REGISTRY.get(exc_type)
-    adopted = cls is None
-    cls = cls or _known_base(bases)
+    than this code) its nearest known base; None if neither. The code is the one the callee sent
+    (a class's own, or that of an error a service in between rebuilt by its base), else the class's."""
+    cls = REGISTRY.get(exc_type) or _known_base(bases)
     if cls is None:
         return None
     args = list(exc_args or [])
     message = args[0] if args and isinstance(args[0], str) else None
     details = args[1] if len(args) > 1 and isinstance(args[1], (str, dict)) else None
     error = cls(message, details)
-    if adopted and isinstance(code, str) and CODE.fullmatch(code):
+    if isinstance(code, str) and CODE.fullmatch(code):
         error.code = code
     return error

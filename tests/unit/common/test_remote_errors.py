@@ -95,9 +95,17 @@ def test_a_code_that_is_not_snake_case_leaves_the_base_s_code(code):
     assert errors.rebuild("GiftCardExpired", ["Expired."], ["Conflict"], code).code == "conflict"
 
 
-def test_a_known_class_keeps_its_own_class_and_code_whatever_the_bases_say():
-    rebuilt = errors.rebuild("OutOfStock", ["Short."], ["NotFound"], "other_code")
+def test_a_known_class_keeps_its_own_class_whatever_the_bases_say():
+    rebuilt = errors.rebuild("OutOfStock", ["Short."], ["NotFound"])
     assert type(rebuilt) is errors.OutOfStock and rebuilt.code == "out_of_stock"
+
+
+def test_a_code_carried_through_a_service_in_between_survives_the_second_hop():
+    # orders rebuilt catalog's unknown GiftCardExpired as a Conflict; its reply names Conflict.
+    in_between = errors.rebuild("GiftCardExpired", ["Expired."], ["Conflict"], "gift_card_expired")
+    wire = {**over_the_wire(in_between), **errors.lineage(in_between)}
+    rebuilt = errors.rebuild(wire["exc_type"], wire["exc_args"], wire["exc_bases"], wire["exc_code"])
+    assert (type(rebuilt), rebuilt.code) == (errors.Conflict, "gift_card_expired")
 
 
 def test_a_nameko_caller_ignores_the_lineage_fields():
