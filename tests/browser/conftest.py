@@ -31,6 +31,9 @@ AXE = Path(__file__).with_name("vendor") / "axe-core" / "axe.min.js"
 # temporary folder: a run does not leave the work tree changed.
 UPDATE_SCREENSHOTS = os.environ.get("SHOP_UPDATE_SCREENSHOTS") == "1"
 MEASURES: dict[str, Any] = {}
+# A busy machine (the whole platform, the browser and other suites on two cores) can take seconds
+# for one step of a saga; waits are for something to appear, so a longer bound costs nothing.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="session")
