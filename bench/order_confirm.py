@@ -26,6 +26,9 @@ equal to the confirmed totals. Any failure exits non-zero.
 ``--root`` runs the platform from another checkout (e.g. a ``git worktree`` of an earlier
 commit) to compare code; ``--env NAME=VALUE`` sets the platform's environment (compare settings
 by running twice, or give ``--compare-env`` to alternate rounds with and without it).
+``--queue-types classic,quorum --rounds 4`` compares the services' queue types (``SHOP_QUEUE_TYPE``):
+a session per type and round, alternating which goes first, each type on a vhost of its own (a
+queue's type cannot change), each session one round per ``--connections`` value.
 
 The old clients (poll each order until final, ``run`` below) stay for bench/tracing_overhead.py.
 """
@@ -392,7 +395,25 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--compare-env", action="append", default=[], metavar="NAME=VALUE",
                         help="alternate sessions without and with these settings")
+    parser.add_argument("--queue-types", type=lambda text: [t.strip() for t in text.split(",") if t.strip()],
+                        help="e.g. classic,quorum: alternate sessions of each SHOP_QUEUE_TYPE")
     return parser.parse_args()
+
+
+def compare_queue_types(args: argparse.Namespace, env: dict[str, str], scratch: Path, keys: Path,
+                        stack: ExitStack, rounds: list[Round]) -> None:
+    """Sessions alternating between queue types, each type on its own fresh vhost."""
+    from tests.e2e.conftest import fresh_vhost
+
+    vhosts = {kind: stack.enter_context(fresh_vhost()) for kind in args.queue_types}
+    once = argparse.Namespace(**{**vars(args), "rounds": 1})
+    for number in range(args.rounds):
+        kinds = args.queue_types if number % 2 == 0 else args.queue_types[::-1]
+        for kind in kinds:
+            setting = env | {"SHOP_QUEUE_TYPE": kind}
+            with platform_for(args.orders_instances[0], setting, args.root.resolve(), scratch,
+                              vhosts[kind], keys) as (platform, urls):
+                session(platform, urls, once, kind, rounds)
 
 
 def main() -> None:
@@ -409,8 +430,10 @@ def main() -> None:
     with ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         keys = stack.enter_context(temporary_keys(scratch / "keys"))
-        broker = args.amqp_uri or stack.enter_context(fresh_vhost())
-        for instances in args.orders_instances:
+        if args.queue_types:
+            compare_queue_types(args, env, scratch, keys, stack, rounds)
+        broker = "" if args.queue_types else args.amqp_uri or stack.enter_context(fresh_vhost())
+        for instances in [] if args.queue_types else args.orders_instances:
             for name, setting in settings.items():
                 label = f"orders×{instances}" + (f" {name}" if name else "")
                 started = platform_for(instances, setting, args.root.resolve(), scratch, broker, keys)
