@@ -256,6 +256,23 @@ def _banner(env: Mapping[str, str], exit_on_crash: bool = False) -> str:
                else "Ctrl-C stops everything; a process that crashes is restarted (with back-off)."))
 
 
+def _queues_of_the_configured_type() -> None:
+    """Before `up` starts the services: queues left as another type are migrated (as `shopctl
+    migrate-queues`), else the services would refuse to start; never fatal here."""
+    import requests
+
+    from nameko_services.common.queues import queue_type
+    from nameko_services.ops.endpoints import amqp_uri, management_url
+    from nameko_services.ops.queue_migration import ServicesRunning, migrate_queues
+
+    broker = amqp_uri(os.environ)
+    kind = queue_type({"QUEUE_TYPE": os.environ.get("SHOP_QUEUE_TYPE")})
+    try:
+        migrate_queues(broker, kind, _say, management=management_url(broker.split(";")[0], os.environ))
+    except (ServicesRunning, requests.RequestException, OSError) as exc:
+        _say(f"queues not checked for their type ({exc}); see `shopctl migrate-queues`")
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from nameko_services.common.auth import ensure_signing_keys
     from nameko_services.ops import bootstrap, procfile, runner
@@ -266,6 +283,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     os.chdir(root)  # config/, var/keys and the Procfile's relative paths all start here
     ensure_infrastructure()
     bootstrap.prepare_databases(_databases("all"), _say)
+    _queues_of_the_configured_type()
     email, password = os.environ.get("SHOP_ADMIN_EMAIL"), os.environ.get("SHOP_ADMIN_PASSWORD")
     if email and password:
         _say(f"admin {email}: {bootstrap.create_admin(email, password)}")

@@ -40,3 +40,18 @@ def test_running_services_are_a_message_and_exit_code_2(monkeypatch, capsys):
     monkeypatch.setattr(queue_migration, "migrate_queues", refuse)
     assert cli.main(["migrate-queues"]) == 2
     assert "rpc-orders (1)" in capsys.readouterr().err
+
+
+def test_up_migrates_queues_of_the_other_type_before_starting_the_services(calls, monkeypatch):
+    monkeypatch.delenv("SHOP_QUEUE_TYPE", raising=False)
+    cli._queues_of_the_configured_type()
+    assert [(kind, dry_run) for _, kind, _, dry_run in calls] == [("quorum", False)]
+
+
+def test_up_goes_on_with_a_note_when_the_queues_cannot_be_migrated(monkeypatch, capsys):
+    def refuse(*args, **kwargs):
+        raise queue_migration.ServicesRunning("stop every service first: rpc-orders (1)")
+
+    monkeypatch.setattr(queue_migration, "migrate_queues", refuse)
+    cli._queues_of_the_configured_type()
+    assert "see `shopctl migrate-queues`" in capsys.readouterr().err
