@@ -58,6 +58,16 @@ class OutboxMessage:
 Publish = Callable[[OutboxMessage], None]
 
 
+def publish_all(publish: Publish, messages: list[OutboxMessage]) -> None:
+    """Publish ``messages``: as one batch if the publisher can (``publish_batch``), else one by one."""
+    batch = getattr(publish, "publish_batch", None)
+    if batch is not None:
+        batch(messages)
+    else:
+        for message in messages:
+            publish(message)
+
+
 def outbox_table(metadata: MetaData) -> Table:
     """The ``outbox`` table of one service database."""
     table = Table(
@@ -145,10 +155,10 @@ class OutboxRelay:
                 .where(t.c.published_at.is_(None)).order_by(t.c.seq)
                 .limit(self.batch_size).with_for_update(skip_locked=True)
             ).all()
-            for row in rows:
-                # Raises if the broker does not confirm: the transaction rolls back and
-                # the rows stay unsent (those already published go again: at-least-once).
-                self.publish(OutboxMessage(str(row.event_id), row.event_type, row.payload, row.headers))
+            # Raises if the broker does not confirm: the transaction rolls back and
+            # the rows stay unsent (those already published go again: at-least-once).
+            publish_all(self.publish, [OutboxMessage(str(row.event_id), row.event_type, row.payload,
+                                                     row.headers) for row in rows])
             if rows:
                 conn.execute(update(t).where(t.c.seq.in_([r.seq for r in rows]))
                              .values(published_at=datetime.now(UTC)))

@@ -5,12 +5,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
 from sqlalchemy import Engine, Table
 
+from nameko_services.common.confirms import ConfirmingChannel, Outgoing
 from nameko_services.common.event_auth import (
     DEFAULT_EVENT_TOKEN_MAX_AGE,
     EVENT_TOKEN_HEADER,
@@ -25,31 +25,47 @@ from nameko_services.common.tracing import publishing
 log = logging.getLogger(__name__)
 
 
-def event_publisher(config: dict[str, Any], service_name: str) -> Any:
-    """A function publishing outbox messages to ``<service_name>.events``, confirmed and signed.
+class EventPublisher:
+    """Publishes outbox messages to ``<service_name>.events``, confirmed and signed.
 
     Each event is signed here, at publish time, with the service's own key (see
     ``event_auth``): its age bound then runs from when it left, not from when it was queued.
     It goes with the row's headers, its trace context replaced by the span of its publishing.
+    ``publish_batch`` sends a relay's whole batch before waiting once for the broker's confirms
+    (``common.confirms``); calling the publisher sends one message.
     """
-    exchange = get_event_exchange(service_name, config)
-    publisher = Publisher(config[AMQP_URI_CONFIG_KEY], serializer="json", declare=[exchange])
-    key = load_signing_key(f"service-{service_name}")
-    max_age = int(config.get("EVENT_TOKEN_MAX_AGE", DEFAULT_EVENT_TOKEN_MAX_AGE))
 
-    def publish(message: OutboxMessage) -> None:
-        with publishing(service_name, message) as trace_headers:
-            token = sign_event(key, service=service_name, event_type=message.event_type,
-                               event_id=message.event_id, payload=message.payload, max_age=max_age)
-            headers = {**message.headers, **trace_headers, EVENT_ID_HEADER: message.event_id,
-                       EVENT_TOKEN_HEADER: token}
-            publisher.publish(message.payload, exchange=exchange, routing_key=message.event_type,
-                              extra_headers=headers, use_confirms=True,
-                              retry=True, retry_policy={"max_retries": 3})
-        published.inc()
+    def __init__(self, config: dict[str, Any], service_name: str) -> None:
+        self.service_name = service_name
+        exchange = get_event_exchange(service_name, config)
+        self.channel = ConfirmingChannel(config[AMQP_URI_CONFIG_KEY], exchange)
+        self.key = load_signing_key(f"service-{service_name}")
+        self.max_age = int(config.get("EVENT_TOKEN_MAX_AGE", DEFAULT_EVENT_TOKEN_MAX_AGE))
+        self.published = RELAY_PUBLISHED.labels(service_name)
 
-    published = RELAY_PUBLISHED.labels(service_name)
-    return publish
+    def __call__(self, message: OutboxMessage) -> None:
+        self.publish_batch([message])
+
+    def publish_batch(self, messages: list[OutboxMessage]) -> None:
+        """Publish all of ``messages``; return once the broker has confirmed every one (else raise)."""
+        self.channel.publish([self._outgoing(message) for message in messages])
+        self.published.inc(len(messages))
+
+    def _outgoing(self, message: OutboxMessage) -> Outgoing:
+        with publishing(self.service_name, message) as trace_headers:
+            token = sign_event(self.key, service=self.service_name, event_type=message.event_type,
+                               event_id=message.event_id, payload=message.payload, max_age=self.max_age)
+            return Outgoing(message.event_type, message.payload, {
+                **message.headers, **trace_headers, EVENT_ID_HEADER: message.event_id,
+                EVENT_TOKEN_HEADER: token})
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+def event_publisher(config: dict[str, Any], service_name: str) -> EventPublisher:
+    """The service's ``EventPublisher`` (a callable publishing one message, or a batch)."""
+    return EventPublisher(config, service_name)
 
 
 FALLBACK_INTERVAL_KEY = "OUTBOX_RELAY_FALLBACK_INTERVAL"  # service config, seconds
@@ -87,6 +103,9 @@ class RelayLoop:
                     eventlet.sleep(self.error_pause)
         finally:
             self.listener.close()
+            close = getattr(getattr(self.relay, "publish", None), "close", None)
+            if close is not None:  # the publisher's broker connection
+                close()
 
 
 class OutboxRelayRunner(DependencyProvider):
