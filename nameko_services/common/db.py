@@ -1,10 +1,12 @@
 """SQLAlchemy engines and the per-worker session provider."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import Engine, MetaData
+from sqlalchemy import Engine, MetaData, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nameko_services.common.engine import create_engine
@@ -28,12 +30,41 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
+IDLE_PING_SECONDS = 5.0  # a pooled connection idle longer is pinged before use
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with a pool sized for one service process."""
+    """An engine with a pool sized for one service process, pinging only connections that idled."""
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    ping_when_idle(engine)
+    return engine
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> None:
+    """Ping a connection on checkout only if it sat in the pool ``idle_seconds`` or more.
+
+    ``pool_pre_ping`` pings on every checkout, a round trip per transaction; under load a
+    connection is reused at once and cannot have gone stale unnoticed, while one that idled
+    (perhaps across a database restart) is checked, and replaced if dead, before a worker gets it.
+    """
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_IDLE_SINCE, 0.0) < idle_seconds:
+            return
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError("pooled connection is dead") from exc  # the pool opens another
+
+
+_IDLE_SINCE = "shop_idle_since"
 
 
 def patch_psycopg_for_eventlet() -> None:
