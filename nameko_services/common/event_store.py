@@ -3,7 +3,7 @@
 Each aggregate type has its own table (``order_events``, ``payment_events``);
 ``event_table`` builds one. Appending a version that already exists means
 someone else changed the stream first: ``StreamConflict``, and the caller's
-transaction must roll back and retry from fresh state.
+transaction, which the conflict aborted, must roll back and retry from fresh state.
 """
 from __future__ import annotations
 
@@ -102,9 +102,10 @@ class EventStore:
                  "type": s.type, "data": s.data, "occurred_at": s.occurred_at,
                  "correlation_id": s.correlation_id, "causation_id": s.causation_id}
                 for s in stored]
+        # No savepoint (two more round trips per append): a conflict aborts the transaction,
+        # which the caller rolls back anyway to retry from fresh state (``retrying``).
         try:
-            with self.session.begin_nested():
-                self.session.execute(insert(self.table), rows)
+            self.session.execute(insert(self.table), rows)
         except IntegrityError as exc:
             raise StreamConflict(details={"stream_id": stream_id,
                                           "expected_version": expected_version}) from exc
