@@ -24,20 +24,25 @@ class SqlOrders(AggregateRepository[Order]):
 
     def __init__(self, session: Session, outbox: SessionOutbox, correlation_id: str | None = None) -> None:
         super().__init__(session, order_events, projection.PROJECTION, outbox, correlation_id)
+        self._first: dict[str, dict[str, datetime]] = {}  # stream -> when each event type first happened
+
+    def load(self, stream_id: str) -> Order | None:
+        events = self.store.load(stream_id)
+        first = self._first[stream_id] = {}
+        for event in events:  # kept for the metrics: no second read of the stream after the commit
+            first.setdefault(event.type, event.occurred_at)
+        return self.projection.fold(stream_id, events) if events else None
 
     def save(self, order: Order, *, causation_id: str | None = None, now: datetime | None = None) -> None:
         saved = [change.type for change in order.pending_events]
         super().save(order, causation_id=causation_id, now=now)
-        if saved:  # counted once the transaction commits, as the order stood when it was saved
-            after = copy.copy(order)
-            after_commit(self.session,
-                         lambda: metrics.observe(after, saved, lambda: self._first_times(after.id)))
-
-    def _first_times(self, order_id: str) -> dict[str, datetime]:
-        first: dict[str, datetime] = {}
-        for event in self.history(order_id):
-            first.setdefault(event.type, event.occurred_at)
-        return first
+        if saved and order.updated_at is not None:
+            first = self._first.setdefault(order.id, {})
+            for event_type in saved:  # appended together, at the order's updated_at
+                first.setdefault(event_type, order.updated_at)
+            # Counted once the transaction commits, as the order stood when it was saved.
+            after, times = copy.copy(order), dict(first)
+            after_commit(self.session, lambda: metrics.observe(after, saved, lambda: times))
 
     def lock_next_due(self, now: datetime) -> Order | None:
         found = self.session.scalar(
