@@ -206,7 +206,8 @@ class Meter:
     def read(self) -> dict[str, float]:
         used = {name: cpu_of(proc.pid) for name, proc in self.platform.processes.items()}  # type: ignore[attr-defined]
         used["postgres"] = sum(cpu_of(pid) for pid in self.backends())
-        used["rabbitmq*"] = sum(cpu_of(pid) for pid in rabbitmq_pids())
+        # Per node: a delta means something only for a node running at both readings.
+        used.update({f"rabbitmq*{pid}": cpu_of(pid) for pid in rabbitmq_pids()})
         return used
 
 
@@ -311,8 +312,10 @@ def one_round(label: str, platform: object, meter: Meter, urls: dict[str, str], 
     latencies = [(done - at).total_seconds() for at, done in times.values() if done is not None]
     in_window = query(urls["orders"], "SELECT count(*) FROM order_events WHERE type = 'PaymentCaptured' AND "
                       "occurred_at BETWEEN %s AND %s", started, ended)[0][0]
-    return Round(label, connections, seconds, placed, in_window, latencies, drain,
-                 {name: after[name] - before.get(name, 0.0) for name in after})
+    used = {name: after[name] - before[name] for name in after if name in before}
+    broker = [name for name in used if name.startswith("rabbitmq*")]
+    used["rabbitmq*"] = sum(used.pop(name) for name in broker)
+    return Round(label, connections, seconds, placed, in_window, latencies, drain, used)
 
 
 @contextmanager
