@@ -100,12 +100,24 @@ def test_the_configured_origin_is_allowed_by_name_without_credentials(client):
     assert "access-control-allow-credentials" not in response.headers
 
 
-@pytest.mark.parametrize("path", ["/docs", "/redoc", "/debug", "/.env", "/admin", "/server-status",
-                                  "/api/v1/debug", "/.git/config", "/console"])
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/debug", "/.env", "/server-status",
+                                  "/api/v1/debug", "/.git/config", "/console", "/admin/debug", "/admin/.env"])
 def test_there_are_no_debug_or_framework_pages(client, path):
     response = client.get(path)
     assert response.status_code == 404, (path, response.status_code)
     _clean(path, response)
+
+
+def test_admin_is_only_the_back_office_page_which_holds_no_data(client):
+    """/admin is the back office (issue 13): a static page whose data comes from the API, which
+    checks the role; no framework admin, and the redirect stays on this origin."""
+    redirect = client.get("/admin", follow_redirects=False)
+    assert redirect.status_code == 308 and redirect.headers["location"] == "/admin/"
+    page = client.get("/admin/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    # The page names the product (nameko-shop), never its internals.
+    assert not [word for word in INTERNALS if word != "nameko" and word in page.text.lower()]
 
 
 @pytest.mark.parametrize("method", ["TRACE", "CONNECT"])
