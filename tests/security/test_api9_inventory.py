@@ -5,9 +5,10 @@ under ``/api/v1`` except a few named operational and well-known paths; other ver
 prefixes do not exist.
 """
 import pytest
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from gateway.app import create_app
+from gateway.routes import pages
 from gateway.settings import Settings
 
 OPERATIONS = {"/health", "/ready", "/health/services", "/metrics"}
@@ -26,6 +27,8 @@ def _mounted():
     app = create_app(Settings(), rpc=object())  # only its routes are read; the RPC client is never used
     routes = set()
     for route in app.routes:
+        if route in pages.ROUTES:  # the storefront's web pages and their files: not the API
+            continue
         assert isinstance(route, Route), f"a mount or non-HTTP route escapes the route table: {route!r}"
         routes |= {(method, route.path) for method in route.methods or () if method != "HEAD"}
     return routes
@@ -35,6 +38,17 @@ def test_the_openapi_document_lists_exactly_the_mounted_routes(client):
     documented, mounted = _documented(client), _mounted()
     assert mounted - documented == set(), "served but not documented"
     assert documented - mounted == set(), "documented but not served"
+
+
+def test_the_web_pages_are_get_only_and_outside_the_api():
+    for route in pages.ROUTES:
+        assert not route.path.startswith("/api/"), route.path
+        assert isinstance(route, Mount) or route.methods <= {"GET", "HEAD"}, route
+
+
+def test_the_static_files_serve_only_the_web_folder(client):
+    assert client.get("/static/../../setup.cfg").status_code == 404
+    assert client.get("/static/%2e%2e/%2e%2e/setup.cfg").status_code == 404
 
 
 def test_every_route_is_versioned_or_a_named_operational_path(client):
