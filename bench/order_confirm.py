@@ -11,7 +11,9 @@ plus the extra orders processes, creates a product and a customer, warms up, the
 
 - closed loop (default): each connection POSTs one order after another, as wrk would;
 - open loop (``--rate R``): R orders a second at fixed intervals, whatever the answers (at most
-  ``--connections`` requests in flight), so a slow saga shows as latency, not as fewer arrivals.
+  ``--connections`` requests in flight), so a slow saga shows as latency, not as fewer arrivals
+  (an arrival waiting for a free connection is not in the server's latency: compare "placed" with
+  the rate to see whether the arrivals were kept up).
 
 After the load it waits until every order placed is final and reads the figures from the
 platform itself: throughput = orders confirmed per second within the load window, latency =
