@@ -6,8 +6,8 @@ service announces something about the order (``gateway.order_updates``), the doc
 and sent if it changed, so a step of the saga reaches the page within a second. A payments event
 reaches us as it reaches the orders service, which may not have applied it yet: when the read shows
 no change it is repeated a few times soon after (``FOLLOW_UPS``). Every heartbeat interval a comment
-line keeps proxies from closing the stream, and the order is read again then too (ship and deliver
-announce no event). The stream ends once the order can change no more.
+line keeps proxies from closing the stream, and the order is read again then too (a safety net for
+a missed event). The stream ends once the order can change no more.
 """
 from __future__ import annotations
 

@@ -38,6 +38,15 @@ def order_confirmed(order: Order) -> Message:
         "order_id": order.id, "order_version": order.saga_version, "payment_id": order.payment_id})
 
 
+def order_shipped(order: Order) -> Message:
+    """Nobody's saga step: the storefront's live order page (the gateway's stream) hears it."""
+    return Message("order_shipped", {"order_id": order.id})
+
+
+def order_delivered(order: Order) -> Message:
+    return Message("order_delivered", {"order_id": order.id})
+
+
 def order_cancelled(order: Order) -> Message:
     return Message("order_cancelled", {
         "order_id": order.id, "order_version": order.saga_version, "reason": order.cancellation_reason})

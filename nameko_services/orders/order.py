@@ -183,12 +183,14 @@ class Order(Aggregate):
         if self.status != CONFIRMED or self.payment_status == REFUNDED:
             raise OrderNotShippable(details={"status": self.status, "payment_status": self.payment_status})
         self.trigger(ORDER_SHIPPED, {})
+        self.announce(messages.order_shipped(self))
 
     def deliver(self, actor: Actor) -> None:
         _require_admin(actor)
         if self.status != SHIPPED:
             raise OrderNotDeliverable(details={"status": self.status})
         self.trigger(ORDER_DELIVERED, {})
+        self.announce(messages.order_delivered(self))
 
     def time_out(self, now: datetime) -> str | None:
         """An order still waiting on stock or payment after its deadline is cancelled."""

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import datetime
 
 import httpx
 
-from tests.e2e.saga_support import bearer, place
+from tests.e2e.saga_support import bearer, place, wait_for
 
 ARRIVAL_BUDGET = 1.0  # seconds from the order's change to its event at the client
 
@@ -59,3 +60,29 @@ def test_a_cancelled_order_ends_its_stream_and_others_cannot_open_it(client, reg
     seen = _read(client, token, order_id, until=set())
     assert seen[-1][0]["status"] == "cancelled" and seen[-1][0]["cancellation_reason"] == "payment_failed"
     assert time.monotonic() - started < 15, "the stream should end at the cancellation, not at a timeout"
+
+
+def test_shipping_and_delivery_reach_the_stream_within_a_second(client, register_customer, product,
+                                                                admin_token):
+    _, token = register_customer()
+    placed = place(client, token, product(stock=3)["id"])
+    order_id = placed.json()["id"]
+    assert wait_for(client, token, order_id, {"confirmed", "cancelled"})["status"] == "confirmed"
+    seen = []
+
+    def read_until_delivered():
+        seen.extend(_read(client, token, order_id, until={"delivered"}))
+
+    reader = threading.Thread(target=read_until_delivered)
+    reader.start()
+    time.sleep(0.5)  # the stream's first event (the confirmed order) is in before the admin acts
+    for step in ("ship", "deliver"):
+        answer = client.post(f"/api/v1/orders/{order_id}/{step}", headers=bearer(admin_token))
+        assert answer.status_code == 200, answer.text
+        time.sleep(0.3)
+    reader.join(timeout=20)
+    statuses = [order["status"] for order, _ in seen]
+    assert statuses[-2:] == ["shipped", "delivered"], statuses
+    # Pushed by order_shipped / order_delivered, well before the stream's 15 s heartbeat.
+    late = [round(lag, 3) for order, lag in seen if order["status"] != "confirmed" and lag > ARRIVAL_BUDGET]
+    assert late == [], f"shipping/delivery arrived {late} s after the change"

@@ -30,13 +30,15 @@ from tests.unit.catalog.conftest import ADMIN
 from tests.unit.catalog.conftest import FakeUnitOfWork as CatalogUnitOfWork
 from tests.unit.common.test_saga_limits import CONSUMERS, handled_events
 from tests.unit.orders.builders import ADDRESS, CUSTOMER, DEADLINE, decide, placing, price
+from tests.unit.orders.builders import ADMIN as ORDERS_ADMIN
 
 ORDER, PAYMENT, OTHER_PAYMENT = (str(uuid.uuid4()) for _ in range(3))
 
 
 def _order_events():
     """Every orders.events message of an order's life: placed, modified, paid, a stale
-    authorisation voided, confirmed; another cancelled; a free one confirmed without payment."""
+    authorisation voided, confirmed, shipped, delivered; another cancelled; a free one confirmed
+    without payment."""
     emitted = []
 
     def take(outcome):
@@ -51,7 +53,9 @@ def _order_events():
     order = take(decide(order, Order.on_stock_adjusted, order.saga_version))
     order = take(decide(order, Order.on_payment_authorised, order.saga_version, PAYMENT))
     take(decide(order, Order.on_payment_authorised, order.saga_version - 1, OTHER_PAYMENT))
-    take(decide(order, Order.on_payment_captured, order.saga_version, PAYMENT))
+    confirmed = take(decide(order, Order.on_payment_captured, order.saga_version, PAYMENT))
+    shipped = take(decide(confirmed, Order.ship, ORDERS_ADMIN))
+    take(decide(shipped, Order.deliver, ORDERS_ADMIN))
     other = take(placing(str(uuid.uuid4()), CUSTOMER.user_id, lines, ADDRESS, "tok_visa", DEADLINE))
     take(decide(other, Order.cancel, CUSTOMER))
     free = Priced("EUR", (Line(str(uuid.uuid4()), "Sticker", 0, 1),))

@@ -136,7 +136,11 @@ def test_only_a_confirmed_order_ships(state):
 def test_only_a_shipped_order_is_delivered(state):
     order = STATES[state]()
     if state == "shipped":
-        assert decide(order, Order.deliver, ADMIN).after.status == "delivered"
+        delivered = decide(order, Order.deliver, ADMIN)
+        assert delivered.after.status == "delivered"
+        # The customer's live order page hears it (the gateway's stream), no saga does.
+        assert [(m.type, m.payload) for m in delivered.messages] == [
+            ("order_delivered", {"order_id": order.id})]
     else:
         with pytest.raises(OrderNotDeliverable):
             decide(order, Order.deliver, ADMIN)
@@ -411,7 +415,7 @@ def test_a_void_of_the_authorised_payment_of_a_cancelled_order_makes_it_voided()
 
 def test_a_fully_refunded_order_cannot_be_shipped_but_a_partially_refunded_one_can():
     order = decide(confirmed(), Order.on_payment_refunded, PAYMENT, 500).after
-    assert types(decide(order, Order.ship, ADMIN)) == (["OrderShipped"], [])
+    assert types(decide(order, Order.ship, ADMIN)) == (["OrderShipped"], ["order_shipped"])
     order = decide(order, Order.on_payment_refunded, PAYMENT, 1998).after
     with pytest.raises(OrderNotShippable) as refused:
         decide(order, Order.ship, ADMIN)
