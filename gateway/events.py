@@ -19,7 +19,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
-from gateway.rpc import BROKER_ERRORS, RECONNECT_INTERVAL
+from gateway.rpc import RECONNECT_INTERVAL, open_or_keep_trying
 
 log = logging.getLogger(__name__)
 
@@ -45,20 +45,8 @@ class EventSubscriber:
 
     async def start(self) -> None:
         """Subscribe now if the broker is there, else keep trying in the background."""
-        try:
-            await self._open()
-        except BROKER_ERRORS as exc:
-            log.warning("cannot subscribe to %s yet (%s); retrying", self.exchange_name, exc)
-            self._starting = asyncio.create_task(self._open_eventually())
-
-    async def _open_eventually(self) -> None:
-        while True:
-            await asyncio.sleep(self.reconnect_interval)
-            try:
-                await self._open()
-                return
-            except BROKER_ERRORS as exc:
-                log.debug("still cannot subscribe to %s: %s", self.exchange_name, exc)
+        self._starting = await open_or_keep_trying(self._open, self.reconnect_interval,
+                                                   f"subscription to {self.exchange_name}")
 
     async def _open(self) -> None:
         connection = await aio_pika.connect_robust(self.amqp_uri, reconnect_interval=self.reconnect_interval,

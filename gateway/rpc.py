@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import aio_pika
@@ -50,6 +51,28 @@ RECONNECT_INTERVAL = 1.0
 BROKER_ERRORS: tuple[type[BaseException], ...] = (
     aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, ConnectionError, OSError,
 )
+
+
+async def open_or_keep_trying(open_: Callable[[], Awaitable[None]], interval: float,
+                              what: str) -> asyncio.Task[None] | None:
+    """Open now if the broker is there (None), else a task that retries every ``interval``
+    seconds until it opens: the gateway starts and serves its 503s while the broker is away."""
+    try:
+        await open_()
+        return None
+    except BROKER_ERRORS as exc:
+        log.warning("%s: broker not reachable (%s); retrying every %.0f s", what, exc, interval)
+
+    async def eventually() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await open_()
+                return
+            except BROKER_ERRORS as exc:
+                log.debug("%s: broker still not reachable: %s", what, exc)
+
+    return asyncio.create_task(eventually())
 
 
 class RpcClient(Protocol):
@@ -123,20 +146,7 @@ class AmqpRpcClient:
         """Connect now if the broker is there, else keep trying in the background."""
         if self._key is None:
             self._key = load_signing_key(f"service-{SERVICE_NAME}")
-        try:
-            await self._open()
-        except BROKER_ERRORS as exc:
-            log.warning("broker not reachable (%s); retrying every %.0f s", exc, self.reconnect_interval)
-            self._starting = asyncio.create_task(self._open_eventually())
-
-    async def _open_eventually(self) -> None:
-        while True:
-            await asyncio.sleep(self.reconnect_interval)
-            try:
-                await self._open()
-                return
-            except BROKER_ERRORS as exc:
-                log.warning("broker still not reachable: %s", exc)
+        self._starting = await open_or_keep_trying(self._open, self.reconnect_interval, "RPC client")
 
     async def _open(self) -> None:
         """Connect to the first broker address that answers, from the current one on."""
