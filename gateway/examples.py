@@ -21,7 +21,7 @@ ADDRESS = {"name": "Grace Hopper", "line1": "350 Fifth Avenue", "line2": "Floor 
            "region": "NY", "postal_code": "10118", "country": "US", "phone": "+12125550123"}
 USER = {"id": USER_ID, "email": "grace@example.com", "name": "Grace Hopper", "roles": ["customer"],
         "shipping_address": ADDRESS, "created_at": WHEN}
-CATEGORY = {"id": CATEGORY_ID, "name": "Kitchen", "slug": "kitchen", "parent_id": None}
+CATEGORY = {"id": CATEGORY_ID, "name": "Kitchen", "slug": "kitchen", "parent_id": None, "active": True}
 PRODUCT = {"id": PRODUCT_ID, "sku": "MUG-1", "name": "Mug", "description": "Stoneware, 350 ml",
            "price": 1250, "currency": "EUR", "category_id": CATEGORY_ID, "active": True, "available": 42,
            "created_at": WHEN, "updated_at": WHEN}

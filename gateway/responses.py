@@ -87,6 +87,7 @@ class Category(Answer):
     name = _always(fields.String)
     slug = _always(fields.String)
     parent_id = _maybe(fields.UUID)
+    active = _always(fields.Boolean, metadata={"description": "False: hidden from customers"})
 
 
 class Product(Answer):

@@ -66,6 +66,11 @@ class CategoryChanges(InputSchema):
     name = text(120)
     slug = fields.String(validate=[validate.Length(max=120), SLUG])
     parent_id = UuidString(allow_none=True)
+    active = fields.Boolean(metadata={"description": "False hides the category from customers"})
+
+
+class CategoryQuery(InputSchema):
+    include_inactive = fields.Boolean(load_default=False)
 
 
 class ProductBody(InputSchema):

@@ -19,6 +19,7 @@ from gateway.routing import Context, Endpoint
 from gateway.schemas import (
     CategoryBody,
     CategoryChanges,
+    CategoryQuery,
     ProductBody,
     ProductChanges,
     ProductQuery,
@@ -34,6 +35,9 @@ def _cache(ctx: Context) -> ReadCache:
 
 
 async def list_categories(ctx: Context) -> Response:
+    if ctx.query()["include_inactive"]:
+        authorize(ctx.principal, ADMIN)  # inactive categories are for admins only, never cached
+        return JSONResponse(await ctx.call("catalog", "list_categories", include_inactive=True))
     return await public_read(ctx, CATEGORIES, "list_categories")
 
 
@@ -110,12 +114,12 @@ CATEGORY = "/api/v1/categories/{category_id}"
 PRODUCT = "/api/v1/products/{product_id}"
 
 ENDPOINTS = [
-    Endpoint("GET", "/api/v1/categories", list_categories, "Every category", "catalog",
-             answer=Category, many=True, also=(304,)),
+    Endpoint("GET", "/api/v1/categories", list_categories, "Every active category (admins: include_inactive)",
+             "catalog", query=CategoryQuery, errors=(401, 403), answer=Category, many=True, also=(304,)),
     Endpoint("POST", "/api/v1/categories", create_category, "Add a category", "catalog", ADMIN,
              status=201, body=CategoryBody, errors=(409,), scope=CATALOG_WRITE, answer=Category),
-    Endpoint("PATCH", CATEGORY, update_category, "Rename, re-slug or move a category", "catalog", ADMIN,
-             body=CategoryChanges, errors=(404, 409), scope=CATALOG_WRITE, answer=Category),
+    Endpoint("PATCH", CATEGORY, update_category, "Rename, re-slug, move or (de)activate a category",
+             "catalog", ADMIN, body=CategoryChanges, errors=(404, 409), scope=CATALOG_WRITE, answer=Category),
     Endpoint("DELETE", CATEGORY, delete_category, "Delete an unused category", "catalog", ADMIN,
              status=204, errors=(404, 409), scope=CATALOG_WRITE),
     Endpoint("GET", "/api/v1/products", list_products, "A page of products, searched and filtered",

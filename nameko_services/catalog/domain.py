@@ -149,12 +149,13 @@ def becomes_own_ancestor(category_id: str, new_parent_id: str | None,
 
 @dataclass
 class Category:
-    """A node of the category tree."""
+    """A node of the category tree; inactive ones are hidden from customers (their products are not)."""
 
     id: str
     name: str
     slug: str
     parent_id: str | None = None
+    active: bool = True
 
 
 @dataclass

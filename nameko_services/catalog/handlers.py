@@ -48,9 +48,10 @@ from nameko_services.common.pagination import Page
 # --- categories ----------------------------------------------------------------------
 
 
-def list_categories(uow: UnitOfWork) -> list[Category]:
+def list_categories(uow: UnitOfWork, principal: Principal, include_inactive: bool = False) -> list[Category]:
+    """Every category by name; inactive ones only for an admin who asks for them."""
     with uow:
-        return uow.categories.list()
+        return uow.categories.list(include_inactive=include_inactive and principal.is_admin)
 
 
 def create_category(uow: UnitOfWork, principal: Principal, read: Callable[[], CreateCategory]) -> Category:

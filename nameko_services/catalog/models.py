@@ -45,6 +45,7 @@ class CategoryRow(Base):
     slug: Mapped[str] = mapped_column(String(120), unique=True)
     parent_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("categories.id", ondelete="RESTRICT"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     created_at: Mapped[datetime] = _created()
 
 

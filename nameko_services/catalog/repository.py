@@ -44,7 +44,7 @@ def _str(value: uuid.UUID | None) -> str | None:
 
 
 def _category(row: CategoryRow) -> Category:
-    return Category(str(row.id), row.name, row.slug, _str(row.parent_id))
+    return Category(str(row.id), row.name, row.slug, _str(row.parent_id), row.active)
 
 
 def _product(row: ProductRow) -> Product:
@@ -72,17 +72,22 @@ class SqlCategories:
         return _str(self.session.scalar(
             select(CategoryRow.parent_id).where(CategoryRow.id == uuid.UUID(category_id))))
 
-    def list(self) -> list[Category]:
-        rows = self.session.scalars(select(CategoryRow).order_by(CategoryRow.name, CategoryRow.id))
+    def list(self, include_inactive: bool = False) -> list[Category]:
+        query = select(CategoryRow).order_by(CategoryRow.name, CategoryRow.id)
+        if not include_inactive:
+            query = query.where(CategoryRow.active.is_(True))
+        rows = self.session.scalars(query)
         return [_category(row) for row in rows]
 
     def add(self, category: Category) -> None:
         self.session.add(CategoryRow(id=uuid.UUID(category.id), name=category.name,
-                                     slug=category.slug, parent_id=_uuid(category.parent_id)))
+                                     slug=category.slug, parent_id=_uuid(category.parent_id),
+                                     active=category.active))
 
     def update(self, category: Category) -> None:
         row = self.session.get_one(CategoryRow, uuid.UUID(category.id))
         row.name, row.slug, row.parent_id = category.name, category.slug, _uuid(category.parent_id)
+        row.active = category.active
 
     def delete(self, category_id: str) -> None:
         self.session.execute(delete(CategoryRow).where(CategoryRow.id == uuid.UUID(category_id)))

@@ -48,6 +48,7 @@ class UpdateCategorySchema(InputSchema):
     name = text(120)
     slug = fields.String(validate=rule(domain.validate_slug))
     parent_id = fields.UUID(allow_none=True)
+    active = fields.Boolean()
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -187,7 +188,7 @@ class StockAdjustmentRequestedSchema(Schema):
 
 def dump_category(category: domain.Category) -> dict[str, Any]:
     return {"id": category.id, "name": category.name, "slug": category.slug,
-            "parent_id": category.parent_id}
+            "parent_id": category.parent_id, "active": category.active}
 
 
 def dump_product(view: ProductView) -> dict[str, Any]:

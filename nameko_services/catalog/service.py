@@ -38,9 +38,10 @@ class CatalogService(ShopService):
         return SqlUnitOfWork(self.db)
 
     @rpc
-    def list_categories(self) -> list[Json]:
-        """Every category, ordered by name."""
-        return [schemas.dump_category(c) for c in handlers.list_categories(self.uow)]
+    def list_categories(self, include_inactive: bool = False) -> list[Json]:
+        """Every category, ordered by name; inactive ones only for admins who ask for them."""
+        listed = handlers.list_categories(self.uow, self.caller, include_inactive is True)
+        return [schemas.dump_category(c) for c in listed]
 
     @rpc
     def create_category(self, payload: Json) -> Json:
@@ -50,7 +51,7 @@ class CatalogService(ShopService):
 
     @rpc
     def update_category(self, category_id: str, changes: Json) -> Json:
-        """Rename, re-slug or move a category (admin)."""
+        """Rename, re-slug, move, deactivate or reactivate a category (admin)."""
         read = partial(load, schemas.UpdateCategorySchema(), changes)
         return schemas.dump_category(handlers.update_category(self.uow, self.caller, category_id, read))
 

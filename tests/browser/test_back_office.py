@@ -68,7 +68,7 @@ def test_an_admin_creates_a_product_and_sets_its_stock(page, client, admin_token
     assert wait_until(lambda: client.get("/api/v1/products", params={"q": name}).json()["items"] == [])
 
 
-def test_an_admin_creates_renames_and_deletes_a_category(page, admin_token):
+def test_an_admin_creates_renames_deactivates_and_deletes_a_category(page, client, admin_token):
     _admin(page, admin_token)
     page.get_by_role("link", name="Categories").click()
     name = f"Garden {uuid.uuid4().hex[:6]}"
@@ -79,6 +79,17 @@ def test_an_admin_creates_renames_and_deletes_a_category(page, admin_token):
     page.get_by_role("button", name=f"Rename {name}").click()
     expect(page.get_by_text("Category renamed.")).to_be_visible()
     check_accessibility(page, "back office categories")
+    renamed = f"{name} and patio"
+    public = lambda: [c["name"] for c in client.get("/api/v1/categories").json()]  # noqa: E731
+    page.get_by_role("button", name=f"Deactivate {renamed}", exact=True).click()
+    expect(page.get_by_text(f"{renamed} deactivated.")).to_be_visible()
+    expect(page.locator("tr", has_text=renamed)).to_contain_text("Inactive")
+    assert wait_until(lambda: renamed not in public())  # the shop no longer lists it
+    page.get_by_role("button", name=f"Activate {renamed}", exact=True).click()
+    expect(page.get_by_text(f"{renamed} activated.")).to_be_visible()
+    row = page.locator("tr", has_text=renamed)
+    expect(row.get_by_role("cell", name="Active", exact=True)).to_be_visible()
+    assert wait_until(lambda: renamed in public())
     page.get_by_role("button", name=f"Delete {name} and patio").click()
     expect(page.get_by_text("Category deleted.")).to_be_visible()
     expect(page.get_by_role("cell", name=f"{name} and patio")).to_have_count(0)

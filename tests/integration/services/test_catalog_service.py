@@ -23,8 +23,24 @@ def new_product(admin, sku="MUG-1", name="Mug", **fields):
 def test_an_admin_builds_a_category_tree_that_anyone_can_list(admin, customer):
     shoes = admin("create_category", {"name": "Running Shoes"})
     trail = admin("create_category", {"name": "Trail", "slug": "trail-shoes", "parent_id": shoes["id"]})
-    assert shoes == {"id": shoes["id"], "name": "Running Shoes", "slug": "running-shoes", "parent_id": None}
+    assert shoes == {"id": shoes["id"], "name": "Running Shoes", "slug": "running-shoes", "parent_id": None,
+                     "active": True}
     assert customer("list_categories") == [shoes, trail]
+
+
+def test_a_deactivated_category_is_listed_only_for_an_admin_who_asks(admin, customer):
+    shoes = admin("create_category", {"name": "Shoes"})
+    hats = admin("create_category", {"name": "Hats"})
+    mug = new_product(admin, category_id=shoes["id"])
+    hidden = admin("update_category", shoes["id"], {"active": False})
+    assert hidden == dict(shoes, active=False)
+    assert customer("list_categories") == [hats]
+    assert customer("list_categories", include_inactive=True) == [hats]
+    assert admin("list_categories") == [hats]
+    assert admin("list_categories", include_inactive=True) == [hats, hidden]
+    assert customer("get_product", mug["id"])["category_id"] == shoes["id"]  # its products stay
+    assert admin("update_category", shoes["id"], {"active": True})["active"] is True
+    assert customer("list_categories") == [hats, shoes]
 
 
 def test_a_duplicate_category_slug_is_refused(admin):

@@ -26,8 +26,9 @@ class FakeCategories:
     def parent_of(self, category_id):
         return self.rows[category_id].parent_id if category_id in self.rows else None
 
-    def list(self):
-        return sorted(self.rows.values(), key=lambda c: (c.name, c.id))
+    def list(self, include_inactive=False):
+        shown = [c for c in self.rows.values() if include_inactive or c.active]
+        return sorted(shown, key=lambda c: (c.name, c.id))
 
     def add(self, category):
         self.rows[category.id] = copy.copy(category)

@@ -42,7 +42,7 @@ def stock_of(uow, product):
 def test_a_category_gets_a_slug_from_its_name_when_none_is_given(uow):
     category = handlers.create_category(uow, ADMIN, lambda: CreateCategory("Running Shoes"))
     assert category.slug == "running-shoes"
-    assert handlers.list_categories(uow) == [category]
+    assert handlers.list_categories(uow, CUSTOMER) == [category]
 
 
 def test_a_second_category_with_the_same_slug_is_refused(uow):
@@ -55,7 +55,7 @@ def test_a_category_under_an_unknown_parent_is_invalid(uow, new_uuid):
     with pytest.raises(InvalidInput) as raised:
         handlers.create_category(uow, ADMIN, lambda: CreateCategory("Shoes", parent_id=new_uuid()))
     assert "parent_id" in raised.value.details
-    assert handlers.list_categories(uow) == []
+    assert handlers.list_categories(uow, CUSTOMER) == []
 
 
 def test_a_category_cannot_be_moved_under_its_own_child(uow):
@@ -81,6 +81,36 @@ def test_a_category_cannot_take_the_slug_of_another(uow):
     handlers.update_category(uow, ADMIN, hats.id, lambda: {"slug": "hats"})  # its own slug is fine
 
 
+def test_a_deactivated_category_is_hidden_from_customers_and_shown_to_admins_who_ask(uow):
+    shoes = handlers.create_category(uow, ADMIN, lambda: CreateCategory("Shoes"))
+    hats = handlers.create_category(uow, ADMIN, lambda: CreateCategory("Hats"))
+    mug = make_product(uow, category_id=shoes.id)
+    uow.outbox.rows.clear()
+    hidden = handlers.update_category(uow, ADMIN, shoes.id, lambda: {"active": False})
+    assert hidden.active is False
+    assert uow.outbox.of_type("category_changed") == [{"category_id": shoes.id}]  # caches drop
+    assert handlers.list_categories(uow, CUSTOMER) == [hats]
+    assert handlers.list_categories(uow, CUSTOMER, include_inactive=True) == [hats]  # not an admin
+    assert handlers.list_categories(uow, ADMIN) == [hats]
+    assert handlers.list_categories(uow, ADMIN, include_inactive=True) == [hats, hidden]
+    assert handlers.get_product(uow, CUSTOMER, mug.id).product.category_id == shoes.id  # unchanged
+
+
+def test_a_deactivated_category_can_be_activated_again(uow):
+    shoes = handlers.create_category(uow, ADMIN, lambda: CreateCategory("Shoes"))
+    handlers.update_category(uow, ADMIN, shoes.id, lambda: {"active": False})
+    shown = handlers.update_category(uow, ADMIN, shoes.id, lambda: {"active": True})
+    assert shown.active is True
+    assert handlers.list_categories(uow, CUSTOMER) == [shown]
+
+
+def test_only_an_admin_may_deactivate_a_category(uow):
+    shoes = handlers.create_category(uow, ADMIN, lambda: CreateCategory("Shoes"))
+    with pytest.raises(PermissionDenied):
+        handlers.update_category(uow, CUSTOMER, shoes.id, lambda: {"active": False})
+    assert handlers.list_categories(uow, CUSTOMER) == [shoes]
+
+
 def test_a_category_with_products_or_children_cannot_be_deleted(uow):
     root = handlers.create_category(uow, ADMIN, lambda: CreateCategory("Root"))
     child = handlers.create_category(uow, ADMIN, lambda: CreateCategory("Child", parent_id=root.id))
@@ -94,7 +124,7 @@ def test_a_category_with_products_or_children_cannot_be_deleted(uow):
 def test_an_unused_category_is_deleted(uow):
     category = handlers.create_category(uow, ADMIN, lambda: CreateCategory("Shoes"))
     handlers.delete_category(uow, ADMIN, category.id)
-    assert handlers.list_categories(uow) == []
+    assert handlers.list_categories(uow, CUSTOMER) == []
 
 
 @pytest.mark.parametrize("category_id", ["not-a-uuid", "00000000-0000-4000-8000-00000000dead"])

@@ -188,6 +188,23 @@ async def test_categories_are_cached_and_a_category_change_drops_them(client, rp
     assert len(rpc.calls_to("catalog", "list_categories")) == 2
 
 
+async def test_inactive_categories_are_for_admins_and_never_cached(client, rpc, admin, customer):
+    hidden = {"id": str(uuid.uuid4()), "name": "Hats", "slug": "hats", "parent_id": None, "active": False}
+    rpc.answer("catalog", "list_categories", [])
+    assert (await client.get("/api/v1/categories")).json() == []  # fills the public cache
+    rpc.handlers[("catalog", "list_categories")] = lambda include_inactive=False: (
+        [hidden] if include_inactive else [])
+    for _ in range(2):
+        seen = await client.get("/api/v1/categories?include_inactive=true", headers=admin)
+        assert seen.json() == [hidden] and seen.headers["cache-control"] == "no-store"
+    assert (await client.get("/api/v1/categories")).json() == []  # not the admin's answer
+    assert (await client.get("/api/v1/categories?include_inactive=true")).status_code == 401
+    assert (await client.get("/api/v1/categories?include_inactive=true", headers=customer)).status_code == 403
+    calls = rpc.calls_to("catalog", "list_categories")
+    assert [(call.principal is not None, call.kwargs) for call in calls] == [
+        (False, {}), (True, {"include_inactive": True}), (True, {"include_inactive": True})]
+
+
 def test_if_none_match_compares_weakly_and_accepts_a_star():
     assert etag_matches('"a"', '"a"') and etag_matches('W/"a"', '"a"') and etag_matches("*", '"a"')
     assert etag_matches('"b", "a"', '"a"')

@@ -62,12 +62,13 @@ function submitted(run, notice) {
 const notice = () => h("div", { id: "notice", "aria-live": "polite" });
 const table = (headings, rows) => h("table", {}, h("thead", {}, h("tr", {}, headings.map((text) => h("th", { scope: "col" }, text)))),
   h("tbody", {}, rows));
+const ALL = { include_inactive: true }; // an admin manages hidden categories too
 const categoryOptions = (categories) => [["", "No category"], ...categories.map((category) => [category.id, category.name])];
 
 // --- catalog -------------------------------------------------------------------------------
 
 async function productsView() {
-  const [products, categories] = await Promise.all([api.listProducts({ include_inactive: true, per_page: 100 }), api.listCategories()]);
+  const [products, categories] = await Promise.all([api.listProducts({ include_inactive: true, per_page: 100 }), api.listCategories(ALL)]);
   const status = notice();
   const names = Object.fromEntries(categories.map((category) => [category.id, category.name]));
   return [title("Products"), status, table(["Product", "SKU", "Category", "Price", "Available", "Active", ""],
@@ -93,7 +94,7 @@ async function productsView() {
 }
 
 async function productView(id) {
-  const [product, stock, categories] = await Promise.all([api.getProduct(id), api.getStock(id), api.listCategories()]);
+  const [product, stock, categories] = await Promise.all([api.getProduct(id), api.getStock(id), api.listCategories(ALL)]);
   const status = notice();
   return [title(product.name), status, h("form", { onsubmit: submitted(async (data) => {
     await api.updateProduct(id, {
@@ -121,10 +122,15 @@ async function productView(id) {
 }
 
 async function categoriesView() {
-  const categories = await api.listCategories();
+  const categories = await api.listCategories(ALL);
   const status = notice();
-  return [title("Categories"), status, table(["Name", "Slug", "Rename", ""], categories.map((category) => h("tr", {},
-    h("td", {}, category.name), h("td", {}, category.slug),
+  // An inactive category is hidden from the shop; its products stay as they are.
+  const toggle = (category) => action(`${category.active ? "Deactivate" : "Activate"} ${category.name}`, async () => {
+    await api.updateCategory(category.id, { active: !category.active });
+    return `${category.name} ${category.active ? "deactivated" : "activated"}.`;
+  }, status);
+  return [title("Categories"), status, table(["Name", "Slug", "Active", "Rename", "", ""], categories.map((category) => h("tr", {},
+    h("td", {}, category.name), h("td", {}, category.slug), h("td", {}, category.active ? "Active" : "Inactive"),
     h("td", {}, h("form", { class: "inline", onsubmit: submitted(async (data) => {
       await api.updateCategory(category.id, { name: data.name });
       return "Category renamed.";
@@ -132,6 +138,7 @@ async function categoriesView() {
     h("input", { id: `rename-${category.id}`, name: "name", required: true, value: category.name }),
     h("button", { type: "submit" }, `Rename ${category.name}`))),
     // Only an unused category can go (409 category_in_use otherwise); products move first.
+    h("td", {}, toggle(category)),
     h("td", {}, action(`Delete ${category.name}`, async () => { await api.deleteCategory(category.id); return "Category deleted."; }, status))))),
   h("h2", {}, "New category"),
   h("form", { onsubmit: submitted(async (data) => { await api.createCategory({ name: data.name, slug: data.slug }); return "Category created."; }, status) },

@@ -64,7 +64,7 @@ export const getMe = () => call("GET", "/api/v1/users/me");
 export const updateMe = (body) => call("PATCH", "/api/v1/users/me", { body });
 
 // Catalog
-export const listCategories = () => call("GET", "/api/v1/categories");
+export const listCategories = (query) => call("GET", "/api/v1/categories", { query }); // admins: { include_inactive: true }
 export const createCategory = (body) => call("POST", "/api/v1/categories", { body });
 export const updateCategory = (id, body) => call("PATCH", "/api/v1/categories/{category_id}", { path: { category_id: id }, body });
 export const deleteCategory = (id) => call("DELETE", "/api/v1/categories/{category_id}", { path: { category_id: id } });
