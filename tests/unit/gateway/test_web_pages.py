@@ -119,3 +119,55 @@ def test_every_status_has_its_word():
              "cancelled": "Cancelled", "shipped": "Shipped", "delivered": "Delivered"}
     for status, word in words.items():
         assert f'{status}: "{word}"' in dom
+
+
+# One api.js operation per line: call("METHOD", "PATH", { path: {...}, body: ..., headers: {...} }).
+OPERATION = re.compile(r'call\("([A-Z]+)", "([^"]+)"(?:, \{(.*)\})?\);')
+
+
+def _keys(options: str, part: str) -> set[str]:
+    """The keys of ``part: { a: x, b }`` in a call's options (names in shorthand too)."""
+    found = re.search(part + r": \{([^}]*)\}", options)
+    if found is None:
+        return set()
+    return {re.split(r"\s*:\s*", entry.strip())[0].strip('"') for entry in found.group(1).split(",")
+            if entry.strip()}
+
+
+def _resolve(document, schema):
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+async def test_every_call_sends_the_path_parameters_headers_and_body_its_operation_declares(client):
+    """The same shape as the document: path parameters by name, declared headers (Idempotency-Key),
+    a body where the operation takes one (and only there), and a literal body's fields among the
+    operation's request fields."""
+    document = (await client.get("/api/v1/openapi.json")).json()
+    # The JSON calls; the OAuth forms, the authorize page and the stream are named in comments only.
+    calls = [line for line in _text(API).splitlines() if OPERATION.search(line)]
+    assert len(calls) >= 25
+    problems = []
+    for line in calls:
+        method, path, options = OPERATION.search(line).groups()
+        options = options or ""
+        operation = document["paths"][path][method.lower()]
+        parameters = [*document["paths"][path].get("parameters", []), *operation.get("parameters", [])]
+        declared = {kind: {p["name"] for p in parameters if p["in"] == kind} for kind in ("path", "header")}
+        if _keys(options, "path") != declared["path"]:
+            problems.append(f"{method} {path}: path {_keys(options, 'path')} != {declared['path']}")
+        if not _keys(options, "headers") <= declared["header"]:
+            problems.append(f"{method} {path}: headers {_keys(options, 'headers') - declared['header']}")
+        required = {p["name"] for p in parameters if p["in"] == "header" and p.get("required")}
+        if not required <= _keys(options, "headers"):
+            problems.append(f"{method} {path}: required headers {required} not sent")
+        takes_body = "requestBody" in operation
+        if ("body" in options) != takes_body:
+            problems.append(f"{method} {path}: body sent={'body' in options}, declared={takes_body}")
+        literal = _keys(options, "body")
+        if takes_body and literal:
+            schema = _resolve(document, operation["requestBody"]["content"]["application/json"]["schema"])
+            if not literal <= set(schema.get("properties", {})):
+                problems.append(f"{method} {path}: body fields {literal - set(schema['properties'])}")
+    assert problems == []
