@@ -71,6 +71,8 @@ def test_an_admin_creates_a_product_and_sets_its_stock(page, client, admin_token
 def test_an_admin_creates_renames_deactivates_and_deletes_a_category(page, client, admin_token):
     _admin(page, admin_token)
     page.get_by_role("link", name="Categories").click()
+    # The products page has a "Name" field too: wait until the categories page has replaced it.
+    expect(page.get_by_role("heading", name="New category")).to_be_visible()
     name = f"Garden {uuid.uuid4().hex[:6]}"
     page.get_by_label("Name", exact=True).fill(name)
     page.get_by_role("button", name="Create category").click()
