@@ -7,26 +7,16 @@ import eventlet
 import pytest
 
 from nameko_services.common.errors import PaymentNotAwaitingAction, PaymentNotFound
-from nameko_services.common.events import event_handler
 from nameko_services.common.outbox import OutboxMessage
 from nameko_services.common.relay import event_publisher
 from nameko_services.payments.service import PaymentsService
+from tests.integration.services.event_listeners import recording_listener
 
 THREE_DS = "tok_threeDSecure2Required"
 EVENTS = ("payment_action_required", "payment_authorised", "payment_failed", "payment_voided")
 
 
-class CustomerActionEvents:
-    """Listens to payments.events the way the orders service does."""
-
-    name = "payments_action_listener"
-    received = []
-
-
-for _event in EVENTS:
-    def _handler(self, payload, _type=_event):
-        CustomerActionEvents.received.append((_type, payload))
-    setattr(CustomerActionEvents, f"on_{_event}", event_handler("payments", _event)(_handler))
+CustomerActionEvents = recording_listener("payments_action_listener", "payments", EVENTS)
 
 
 @pytest.fixture

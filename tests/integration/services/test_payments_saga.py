@@ -7,11 +7,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from nameko_services.common.errors import PaymentNotFound, PermissionDenied, RefundExceedsBalance
-from nameko_services.common.events import event_handler
 from nameko_services.common.outbox import OutboxMessage
 from nameko_services.common.relay import event_publisher
 from nameko_services.payments import projection
 from nameko_services.payments.service import PaymentsService
+from tests.integration.services.event_listeners import recording_listener
 from tests.unit.payments.fake_stripe import API_KEY, FakeStripe
 
 ADMIN = ("00000000-0000-4000-8000-0000000000ad", ["customer", "admin"])
@@ -19,17 +19,7 @@ EVENTS = ("payment_authorised", "payment_failed", "payment_captured", "payment_v
           "payment_compensation_failed")
 
 
-class PaymentEvents:
-    """Listens to payments.events the way the orders service does."""
-
-    name = "payments_events_listener"
-    received = []
-
-
-for _event in EVENTS:
-    def _handler(self, payload, _type=_event):
-        PaymentEvents.received.append((_type, payload))
-    setattr(PaymentEvents, f"on_{_event}", event_handler("payments", _event)(_handler))
+PaymentEvents = recording_listener("payments_events_listener", "payments", EVENTS)
 
 
 @pytest.fixture
