@@ -5,8 +5,8 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, Uuid, any_, bindparam, delete, exists, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,7 @@ from nameko_services.catalog.models import (
     processed_events,
 )
 from nameko_services.common.errors import CategoryInUse, Conflict, DuplicateSku, DuplicateSlug
+from nameko_services.common.precompiled import binds, precompile
 from nameko_services.common.unit_of_work import SqlEventUnitOfWork
 
 CATEGORY_TREE_LOCK = 0x636174616C6F67  # "catalog": one advisory lock for moves in the tree
@@ -163,23 +164,43 @@ class SqlProducts:
                 "updated_at": product.updated_at}
 
 
+# The saga's statements, compiled once (common.precompiled): each order runs them all.
+LOCK_STOCK = precompile(
+    select(StockLevelRow.product_id, StockLevelRow.on_hand, StockLevelRow.reserved)
+    .where(StockLevelRow.product_id == any_(bindparam("product_ids", type_=ARRAY(Uuid))))
+    .order_by(StockLevelRow.product_id).with_for_update())
+SAVE_STOCK = precompile(
+    update(StockLevelRow).where(StockLevelRow.product_id == bindparam("product_id"))
+    .values(on_hand=bindparam("on_hand"), reserved=bindparam("reserved"), updated_at=func.now()))
+CLAIM_RESERVATION = precompile(
+    insert(StockReservationRow).values(**binds("order_id", "status", "order_version"))
+    .on_conflict_do_nothing(index_elements=["order_id"]).returning(StockReservationRow.order_id))
+LOCK_RESERVATION = precompile(
+    select(StockReservationRow.status, StockReservationRow.order_version)
+    .where(StockReservationRow.order_id == bindparam("order_id")).with_for_update())
+RESERVED_ITEMS = precompile(
+    select(StockReservationItemRow.product_id, StockReservationItemRow.quantity)
+    .where(StockReservationItemRow.order_id == bindparam("order_id")))
+RESERVE_ITEMS = precompile(insert(StockReservationItemRow).values(**binds("order_id", "product_id",
+                                                                          "quantity")))
+RESERVATION_STATUS = precompile(
+    update(StockReservationRow).where(StockReservationRow.order_id == bindparam("order_id"))
+    .values(status=bindparam("status"), updated_at=func.now()))
+
+
 class SqlStock:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def lock(self, product_ids: Iterable[str]) -> dict[str, StockLevel]:
         # One lock order for everybody (product id), so two reservations never deadlock.
-        rows = self.session.execute(
-            select(StockLevelRow.product_id, StockLevelRow.on_hand, StockLevelRow.reserved)
-            .where(StockLevelRow.product_id.in_([uuid.UUID(pid) for pid in product_ids]))
-            .order_by(StockLevelRow.product_id).with_for_update())
+        rows = LOCK_STOCK.execute(self.session, {"product_ids": [uuid.UUID(pid) for pid in product_ids]})
         return {str(pid): StockLevel(str(pid), on_hand, reserved) for pid, on_hand, reserved in rows}
 
     def save(self, levels: Iterable[StockLevel]) -> None:
         for level in levels:
-            self.session.execute(
-                update(StockLevelRow).where(StockLevelRow.product_id == uuid.UUID(level.product_id))
-                .values(on_hand=level.on_hand, reserved=level.reserved, updated_at=func.now()))
+            SAVE_STOCK.execute(self.session, {"product_id": uuid.UUID(level.product_id),
+                                              "on_hand": level.on_hand, "reserved": level.reserved})
 
 
 class SqlReservations:
@@ -188,30 +209,23 @@ class SqlReservations:
 
     def claim(self, order_id: str, status: str, order_version: int = 1) -> Reservation | None:
         # A concurrent claim of the same order makes this INSERT wait until that one ends.
-        created = self.session.execute(
-            insert(StockReservationRow)
-            .values(order_id=uuid.UUID(order_id), status=status, order_version=order_version)
-            .on_conflict_do_nothing(index_elements=["order_id"])
-            .returning(StockReservationRow.order_id)).first()
+        created = CLAIM_RESERVATION.execute(self.session, {
+            "order_id": uuid.UUID(order_id), "status": status, "order_version": order_version}).first()
         return None if created is not None else self.lock(order_id)
 
     def lock(self, order_id: str) -> Reservation | None:
-        key = uuid.UUID(order_id)
-        found = self.session.execute(
-            select(StockReservationRow.status, StockReservationRow.order_version)
-            .where(StockReservationRow.order_id == key).with_for_update()).first()
+        key = {"order_id": uuid.UUID(order_id)}
+        found = LOCK_RESERVATION.execute(self.session, key).first()
         if found is None:
             return None
-        items = self.session.execute(
-            select(StockReservationItemRow.product_id, StockReservationItemRow.quantity)
-            .where(StockReservationItemRow.order_id == key))
+        items = RESERVED_ITEMS.execute(self.session, key)
         return Reservation(order_id, found.status, merge_items(ReservedItem(str(p), q) for p, q in items),
                            found.order_version)
 
     def add_items(self, reservation: Reservation) -> None:
         if not reservation.items:
             return
-        self.session.execute(insert(StockReservationItemRow), [
+        RESERVE_ITEMS.execute(self.session, [
             {"order_id": uuid.UUID(reservation.order_id), "product_id": uuid.UUID(item.product_id),
              "quantity": item.quantity} for item in reservation.items])
 
@@ -229,10 +243,8 @@ class SqlReservations:
             delete(StockReservationRow).where(StockReservationRow.order_id == uuid.UUID(order_id)))
 
     def update_status(self, reservation: Reservation) -> None:
-        self.session.execute(
-            update(StockReservationRow)
-            .where(StockReservationRow.order_id == uuid.UUID(reservation.order_id))
-            .values(status=reservation.status, updated_at=func.now()))
+        RESERVATION_STATUS.execute(self.session, {"order_id": uuid.UUID(reservation.order_id),
+                                                  "status": reservation.status})
 
 
 # Constraint name → the error a caller should see when the database, not the code, caught it.

@@ -22,16 +22,22 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    bindparam,
     insert,
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 # Defined with the other errors that cross RPC: a use case that gives up retrying lets it through.
 from nameko_services.common.errors import StreamConflict
+from nameko_services.common.precompiled import binds, compiled_once
 from nameko_services.common.times import iso_utc
+
+EVENT_COLUMNS = ("event_id", "stream_id", "version", "type", "data", "occurred_at", "correlation_id",
+                 "causation_id")
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,7 @@ class EventStore:
         # No savepoint (two more round trips per append): a conflict aborts the transaction,
         # which the caller rolls back anyway to retry from fresh state (``retrying``).
         try:
-            self.session.execute(insert(self.table), rows)
+            _append(self.table).execute(self.session, rows[0] if len(rows) == 1 else rows)
         except IntegrityError as exc:
             raise StreamConflict(details={"stream_id": stream_id,
                                           "expected_version": expected_version}) from exc
@@ -113,16 +119,25 @@ class EventStore:
 
     def load(self, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
         """The stream's events, oldest first."""
-        t = self.table
-        rows = self.session.execute(
-            select(t).where(t.c.stream_id == stream_id, t.c.version > after_version)
-            .order_by(t.c.version)
-        ).mappings()
+        rows = _load(self.table).execute(self.session, {"stream_id": stream_id,
+                                                        "after_version": after_version}).mappings()
         return [_stored(row) for row in rows]
 
     def stream_ids(self) -> Sequence[str]:
         """Every stream in the table (for rebuilding projections)."""
         return self.session.execute(select(self.table.c.stream_id).distinct()).scalars().all()
+
+
+@compiled_once
+def _append(table: Table) -> Executable:
+    return insert(table).values(**binds(*EVENT_COLUMNS))
+
+
+@compiled_once
+def _load(table: Table) -> Executable:
+    return (select(*(table.c[name] for name in EVENT_COLUMNS))
+            .where(table.c.stream_id == bindparam("stream_id"), table.c.version > bindparam("after_version"))
+            .order_by(table.c.version))
 
 
 def _stored(row: Any) -> StoredEvent:

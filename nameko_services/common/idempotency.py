@@ -6,6 +6,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
+
+from nameko_services.common.precompiled import binds, compiled_once
 
 
 def processed_events_table(metadata: MetaData) -> Table:
@@ -26,8 +29,12 @@ def first_delivery(session: Session, table: Table, event_id: str, handler: str) 
     transaction rolls back, the record goes with it and a redelivery runs again.
     A concurrent duplicate waits on the row lock and then sees the conflict.
     """
-    inserted = session.execute(
-        insert(table).values(event_id=event_id, handler=handler, processed_at=datetime.now(UTC))
-        .on_conflict_do_nothing().returning(table.c.event_id)
-    ).first()
+    inserted = _record(table).execute(session, {"event_id": event_id, "handler": handler,
+                                                "processed_at": datetime.now(UTC)}).first()
     return inserted is not None
+
+
+@compiled_once
+def _record(table: Table) -> Executable:
+    return (insert(table).values(**binds("event_id", "handler", "processed_at"))
+            .on_conflict_do_nothing().returning(table.c.event_id))

@@ -30,15 +30,19 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    any_,
+    bindparam,
     func,
     insert,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 from nameko_services.common.event_contracts import stamp
+from nameko_services.common.precompiled import binds, compiled_once
 from nameko_services.common.trace_context import message_headers
 
 EVENT_ID_HEADER = "nameko.event_id"
@@ -102,12 +106,31 @@ def add_to_outbox(session: Session, table: Table, event_type: str, payload: dict
     payload = stamp(event_type, payload)
     # pg_notify in RETURNING: the notification rides on the insert, no extra round trip.
     # PostgreSQL delivers it on commit only, once per transaction however many rows.
-    session.execute(insert(table).values(
-        event_id=event_id, event_type=event_type, payload=payload,
-        headers=dict(headers or {}, **{EVENT_ID_HEADER: event_id}),
-        created_at=datetime.now(UTC),
-    ).returning(func.pg_notify(outbox_channel(table), "")))
+    _queue(table).execute(session, {
+        "event_id": event_id, "event_type": event_type, "payload": payload,
+        "headers": dict(headers or {}, **{EVENT_ID_HEADER: event_id}), "created_at": datetime.now(UTC)})
     return event_id
+
+
+@compiled_once
+def _queue(table: Table) -> Executable:
+    return (insert(table).values(**binds("event_id", "event_type", "payload", "headers", "created_at"))
+            .returning(func.pg_notify(outbox_channel(table), "")))
+
+
+@compiled_once
+def _claim(table: Table, batch_size: int) -> Executable:
+    """The oldest unsent rows no other relay holds, locked until the relay's transaction ends."""
+    t = table
+    return (select(t.c.seq, t.c.event_id, t.c.event_type, t.c.payload, t.c.headers)
+            .where(t.c.published_at.is_(None)).order_by(t.c.seq)
+            .limit(batch_size).with_for_update(skip_locked=True))
+
+
+@compiled_once
+def _mark_sent(table: Table) -> Executable:
+    return (update(table).where(table.c.seq == any_(bindparam("seqs", type_=ARRAY(BigInteger))))
+            .values(published_at=bindparam("published_at")))
 
 
 class Outbox(Protocol):
@@ -148,20 +171,15 @@ class OutboxRelay:
 
     def relay_batch(self) -> int:
         """Publish one batch; return how many rows were sent."""
-        t = self.table
         with self.engine.begin() as conn:
-            rows = conn.execute(
-                select(t.c.seq, t.c.event_id, t.c.event_type, t.c.payload, t.c.headers)
-                .where(t.c.published_at.is_(None)).order_by(t.c.seq)
-                .limit(self.batch_size).with_for_update(skip_locked=True)
-            ).all()
+            rows = _claim(self.table, self.batch_size).execute(conn, {}).all()
             # Raises if the broker does not confirm: the transaction rolls back and
             # the rows stay unsent (those already published go again: at-least-once).
             publish_all(self.publish, [OutboxMessage(str(row.event_id), row.event_type, row.payload,
                                                      row.headers) for row in rows])
             if rows:
-                conn.execute(update(t).where(t.c.seq.in_([r.seq for r in rows]))
-                             .values(published_at=datetime.now(UTC)))
+                _mark_sent(self.table).execute(conn, {"seqs": [r.seq for r in rows],
+                                                      "published_at": datetime.now(UTC)})
         return len(rows)
 
     def relay_all(self) -> int:

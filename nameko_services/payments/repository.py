@@ -5,18 +5,23 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from nameko_services.common.event_sourced import AggregateRepository
 from nameko_services.common.outbox import SessionOutbox
+from nameko_services.common.precompiled import precompile
 from nameko_services.common.unit_of_work import SqlEventUnitOfWork, after_commit
 from nameko_services.payments import metrics, projection
 from nameko_services.payments.domain import Payment
 from nameko_services.payments.models import CancelledOrderRow, outbox, payment_events, processed_events
 
 payments = projection.payments
+# Statements every saga step runs, compiled once (common.precompiled).
+LOCK_ORDER = precompile(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"))
+IS_CANCELLED = precompile(select(CancelledOrderRow.order_id)
+                          .where(CancelledOrderRow.order_id == bindparam("order_id")))
 
 
 class SqlPayments(AggregateRepository[Payment]):
@@ -77,7 +82,7 @@ class SqlCancelledOrders:
             order_id=uuid.UUID(order_id), cancelled_at=datetime.now(UTC)).on_conflict_do_nothing())
 
     def contains(self, order_id: str) -> bool:
-        return self.session.get(CancelledOrderRow, uuid.UUID(order_id)) is not None
+        return IS_CANCELLED.execute(self.session, {"order_id": uuid.UUID(order_id)}).first() is not None
 
 
 class SqlUnitOfWork(SqlEventUnitOfWork):
@@ -95,5 +100,4 @@ class SqlUnitOfWork(SqlEventUnitOfWork):
         # Payments take turns per order, not per payment: the rules span an order's payments
         # (one per order version, none after its cancellation), and a new payment has no row
         # to lock yet. Every writer of a payment holds this lock, so its stream never conflicts.
-        self.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                             {"key": f"payments:{order_id}"})
+        LOCK_ORDER.execute(self.session, {"key": f"payments:{order_id}"})
