@@ -25,6 +25,10 @@ the invariants: every order final, the product's stock down by exactly the confi
 with nothing left reserved, one captured payment per confirmed order and the captured money
 equal to the confirmed totals. Any failure exits non-zero.
 
+``--py-spy DIR`` records every platform process with py-spy (``.venv/bin/pip install py-spy``)
+during the first round at the first ``--connections`` value and prints, per process, its top
+frames and the packages its own samples fall in (the raw stacks stay in DIR for flame graphs).
+
 ``--root`` runs the platform from another checkout (e.g. a ``git worktree`` of an earlier
 commit) to compare code; ``--env NAME=VALUE`` sets the platform's environment (compare settings
 by running twice, or give ``--compare-env`` to alternate rounds with and without it).
@@ -47,13 +51,13 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import httpx
-from product_get import Results, admin_token, percentile
+from product_get import Results, admin_token, percentile, py_spy
 
 ROOT = Path(__file__).resolve().parents[1]
 ADDRESS = {"name": "Bench Buyer", "line1": "1 Bench St",
@@ -357,9 +361,15 @@ def session(platform: object, urls: dict[str, str], args: argparse.Namespace, la
     meter = Meter(platform, urls)
     warm = asyncio.run(load(base_url, token, product_id, max(args.connections), args.warm_up, None))
     wait_final(urls["orders"], warm.order_ids)
-    for _ in range(args.rounds):
+    for number in range(args.rounds):
         for connections in args.connections:
-            rounds.append(one_round(label, platform, meter, urls, token, product_id, connections, args))
+            recording = nullcontext()
+            if args.py_spy and number == 0 and connections == args.connections[0]:
+                pids = {name: proc.pid for name, proc in platform.processes.items()}  # type: ignore[attr-defined]
+                into = args.py_spy / label.replace("×", "x").replace(" ", "-")
+                recording = py_spy(pids, args.duration, into)
+            with recording:
+                rounds.append(one_round(label, platform, meter, urls, token, product_id, connections, args))
             print(rounds[-1].line(), flush=True)
     deadline = time.monotonic() + 30  # the catalog commits a reservation after the order is final
     while (problems := invariants(urls, product_id)) and time.monotonic() < deadline:
@@ -400,6 +410,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--compare-env", action="append", default=[], metavar="NAME=VALUE",
                         help="alternate sessions without and with these settings")
+    parser.add_argument("--py-spy", type=Path, metavar="DIR",
+                        help="record every platform process with py-spy during the first round at the "
+                             "first --connections value; print top frames and packages")
     parser.add_argument("--queue-types", type=lambda text: [t.strip() for t in text.split(",") if t.strip()],
                         help="e.g. classic,quorum: alternate sessions of each SHOP_QUEUE_TYPE")
     return parser.parse_args()

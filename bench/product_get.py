@@ -291,32 +291,69 @@ class Target:
 
 def profile(target: Target, args: argparse.Namespace, into: Path) -> Round:
     """One round of ``target`` with py-spy recording its gateway and catalog; their top frames."""
+    pids = {name: process.pid for name in ("gateway", "catalog")
+            for process in target.processes.get(name, [])}
+    with py_spy(pids, args.duration, into):
+        return target.measure(args)
+
+
+@contextmanager
+def py_spy(pids: dict[str, int], duration: float, into: Path, rate: int = 200) -> Iterator[None]:
+    """py-spy records each of ``pids`` for ``duration`` seconds while the block runs; then prints
+    each one's top frames and the packages its samples are spent in (py-spy must be installed)."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    into.mkdir(parents=True, exist_ok=True)
     recorders = {}
-    for name in ("gateway", "catalog"):
-        for process in target.processes.get(name, []):
-            out = into / f"{name}-{process.pid}.txt"
-            recorders[out] = subprocess.Popen([spy, "record", "--pid", str(process.pid), "--format", "raw",
-                                               "--duration", f"{args.duration:.0f}", "--rate", "200",
-                                               "--nonblocking", "--output", str(out)],
-                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    measured = target.measure(args)
+    for name, pid in pids.items():
+        out = into / f"{name}-{pid}.txt"
+        recorders[out] = subprocess.Popen([spy, "record", "--pid", str(pid), "--format", "raw",
+                                           "--duration", f"{duration:.0f}", "--rate", str(rate),
+                                           "--nonblocking", "--output", str(out)],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield
     for out, recorder in recorders.items():
-        recorder.wait(timeout=args.duration + 30)
+        recorder.wait(timeout=duration + 30)
         if out.exists():
-            print(f"\npy-spy {out.name}: top frames (own samples, share of all)\n{top_frames(out)}")
-    return measured
+            print(f"\npy-spy {out.name}: top frames (own samples, share of all)\n{top_frames(out)}"
+                  f"\n  by package (own samples):\n{top_packages(out)}", flush=True)
+
+
+def _leaves(collapsed: Path) -> Counter[str]:
+    """Own samples by function: "send (uvicorn/.../httptools_impl.py)"."""
+    leaves: Counter[str] = Counter()
+    for line in collapsed.read_text().splitlines():
+        stack, _, samples = line.rpartition(" ")
+        if stack and samples.isdigit():
+            leaves[re.sub(r":\d+\)$", ")", stack.rsplit(";", 1)[-1])] += int(samples)
+    return leaves
+
+
+def _shares(counts: Counter[str], count: int) -> str:
+    total = sum(counts.values()) or 1
+    return "\n".join(f"  {100 * n / total:5.1f} %  {name}" for name, n in counts.most_common(count))
 
 
 def top_frames(collapsed: Path, count: int = 12) -> str:
     """The leaf frames with the most samples in a py-spy raw (collapsed stacks) file."""
-    leaves: Counter[str] = Counter()
-    for line in collapsed.read_text().splitlines():
-        stack, _, samples = line.rpartition(" ")
-        if stack and samples.isdigit():  # by function: "send (uvicorn/.../httptools_impl.py)"
-            leaves[re.sub(r":\d+\)$", ")", stack.rsplit(";", 1)[-1])] += int(samples)
-    total = sum(leaves.values()) or 1
-    return "\n".join(f"  {100 * n / total:5.1f} %  {frame}" for frame, n in leaves.most_common(count))
+    return _shares(_leaves(collapsed), count)
+
+
+def package_of(frame: str) -> str:
+    """Where a leaf frame's code lives, as py-spy names files (relative to their sys.path entry):
+    a top-level package ("sqlalchemy", "json", "socket") or, for ours, the package and its
+    first subpackage ("nameko_services.orders", "nameko_services.common", "gateway")."""
+    parts = frame.rpartition(" (")[2].rstrip(")").rsplit(":", 1)[0].split("/")
+    if parts[0] == "nameko_services" and len(parts) > 2:
+        return ".".join(parts[:2])
+    return parts[0].removesuffix(".py")
+
+
+def top_packages(collapsed: Path, count: int = 12) -> str:
+    """Own samples by the package their code lives in."""
+    packages: Counter[str] = Counter()
+    for frame, n in _leaves(collapsed).items():
+        packages[package_of(frame)] += n
+    return _shares(packages, count)
 
 
 # --- our platform ----------------------------------------------------------------------------
@@ -416,7 +453,6 @@ def main() -> None:
         for number in range(args.rounds):
             for target in targets if number % 2 == 0 else targets[::-1]:
                 if args.py_spy and number == 0 and target.name == "ours":
-                    args.py_spy.mkdir(parents=True, exist_ok=True)
                     rounds.append(profile(target, args, args.py_spy))
                 else:
                     rounds.append(target.measure(args))
