@@ -30,6 +30,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    bindparam,
     select,
     update,
 )
@@ -37,6 +38,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from nameko_services.common.db import new_metadata
+from nameko_services.common.precompiled import binds, precompile
 from nameko_services.payments.gateways.base import TransientGatewayError
 
 Answer = dict[str, Any]  # {"result": str | None} or {"error": {"kind", "code", "message"}}
@@ -88,6 +90,23 @@ class SandboxPayment:
 
 
 FIELDS = dataclasses.fields(SandboxPayment)
+
+# Every sandbox call runs these; compiled once (common.precompiled).
+_keys, _payments = sandbox_idempotency_keys, sandbox_payments
+_claim = insert(_keys).values(key=bindparam("key"), calls=1, created_at=bindparam("now"),
+                              updated_at=bindparam("now"))
+CLAIM_KEY = precompile(_claim.on_conflict_do_update(
+    index_elements=[_keys.c.key], set_={"calls": _keys.c.calls + 1, "updated_at": _claim.excluded.updated_at})
+    .returning(_keys.c.calls, _keys.c.answer))
+REMEMBER_ANSWER = precompile(update(_keys).where(_keys.c.key == bindparam("key"))
+                             .values(answer=bindparam("answer"), updated_at=bindparam("now")))
+LOCK_PAYMENT = precompile(select(*(_payments.c[f.name] for f in FIELDS))
+                          .where(_payments.c.id == bindparam("id")).with_for_update())
+_save = insert(_payments).values(**binds(*(f.name for f in FIELDS)), created_at=bindparam("now"),
+                                 updated_at=bindparam("now"))
+SAVE_PAYMENT = precompile(_save.on_conflict_do_update(
+    index_elements=[_payments.c.id], set_={name: _save.excluded[name] for name in
+                                           ("status", "captured_amount", "refunded_amount", "updated_at")}))
 
 
 class SandboxBook(Protocol):
@@ -141,29 +160,18 @@ class SqlSandboxBook:
 
     def claim(self, key: str) -> tuple[int, Answer | None]:
         # The upsert locks the key's row: a second call with the key waits for this one to end.
-        keys, now = sandbox_idempotency_keys, _now()
-        statement = insert(keys).values(key=key, calls=1, created_at=now, updated_at=now)
-        statement = statement.on_conflict_do_update(
-            index_elements=[keys.c.key], set_={"calls": keys.c.calls + 1, "updated_at": now})
-        row = self.connection.execute(statement.returning(keys.c.calls, keys.c.answer)).one()
+        row = CLAIM_KEY.execute(self.connection, {"key": key, "now": _now()}).one()
         return row.calls, row.answer
 
     def remember(self, key: str, answer: Answer) -> None:
-        keys = sandbox_idempotency_keys
-        self.connection.execute(update(keys).where(keys.c.key == key)
-                                .values(answer=answer, updated_at=_now()))
+        REMEMBER_ANSWER.execute(self.connection, {"key": key, "answer": answer, "now": _now()})
 
     def payment(self, payment_id: str) -> SandboxPayment | None:
-        row = self.connection.execute(select(sandbox_payments).where(sandbox_payments.c.id == payment_id)
-                                      .with_for_update()).mappings().one_or_none()
+        row = LOCK_PAYMENT.execute(self.connection, {"id": payment_id}).mappings().one_or_none()
         return None if row is None else SandboxPayment(**{f.name: row[f.name] for f in FIELDS})
 
     def save(self, payment: SandboxPayment) -> None:
-        values, now = dataclasses.asdict(payment), _now()
-        statement = insert(sandbox_payments).values(**values, created_at=now, updated_at=now)
-        changed = {name: values[name] for name in ("status", "captured_amount", "refunded_amount")}
-        self.connection.execute(statement.on_conflict_do_update(
-            index_elements=[sandbox_payments.c.id], set_={**changed, "updated_at": now}))
+        SAVE_PAYMENT.execute(self.connection, {**dataclasses.asdict(payment), "now": _now()})
 
 
 class MemorySandboxLedger:
