@@ -89,6 +89,7 @@ class Database(DependencyProvider):
         self.database = database
         self.url_key = url_key
         self.sessions: dict[Any, Session] = {}
+        self.session_info: dict[str, Any] = {}  # each session's ``info`` starts as this (relay hand-off)
 
     def setup(self) -> None:
         from nameko_services.common.migrate import ensure_compatible_schema
@@ -116,7 +117,7 @@ class Database(DependencyProvider):
             self.engine.dispose()
 
     def get_dependency(self, worker_ctx: Any) -> Session:
-        session = self.session_factory()
+        session = self.session_factory(info=dict(self.session_info))
         self.sessions[worker_ctx] = session
         return session
 

@@ -1,24 +1,27 @@
 """Transactional outbox: events are rows written with the state change, then relayed.
 
-A service never publishes a domain event itself. ``add_to_outbox`` writes the
-event into the service's ``outbox`` table inside the caller's transaction; an
-``OutboxRelay`` later publishes unsent rows to the service's nameko events
-exchange (``<service>.events``, routing key = event type) with publisher
-confirms, and only then marks them sent. A crash between commit and publish
-loses nothing: the row is still unsent and is published by the next pass
-(at-least-once; consumers are idempotent on ``event_id``). Relays in several
-processes share the work with ``FOR UPDATE SKIP LOCKED``.
+A service never publishes a domain event inside its transaction. ``add_to_outbox`` writes the
+event into the service's ``outbox`` table inside the caller's transaction; it is published to the
+service's nameko events exchange (``<service>.events``, routing key = event type) with publisher
+confirms, and only then marked sent. Two ways, same guarantees:
 
-Each row also sends a PostgreSQL notification on ``outbox_channel(table)``, delivered
-only when its transaction commits, so a relay LISTENing there publishes at once
-instead of at its next poll (and never wakes before the row is visible).
+- **Handed off** (the fast path): a unit of work that commits hands the messages it queued to
+  its process's relay (``SessionOutbox``, ``HAND_OFF``), which publishes them and marks their
+  rows sent with one autocommit UPDATE (``OutboxRelay.publish_committed``): no query finds them.
+- **Swept**: ``OutboxRelay.relay_batch`` claims unsent rows with ``FOR UPDATE SKIP LOCKED`` and
+  publishes them. Every relay sweeps now and then, for rows nobody handed off: written outside a
+  unit of work, or left by a process that died between its commit and its publish. A sweep
+  leaves rows younger than a grace period alone: their own process is publishing them.
+
+A crash anywhere between commit and mark loses nothing: the row is still unsent and the next
+sweep, in any process, publishes it (at-least-once; consumers are idempotent on ``event_id``).
 """
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -51,12 +54,16 @@ CORRELATION_HEADER = "nameko.correlation_id"
 
 @dataclass(frozen=True)
 class OutboxMessage:
-    """One event waiting to be published."""
+    """One event waiting to be published (``seq``: its row, 0 for a message with none)."""
 
     event_id: str
     event_type: str
     payload: dict[str, Any]
     headers: dict[str, Any]
+    seq: int = 0
+
+
+HAND_OFF = "shop_outbox_hand_off"  # session.info: the process relay's hand-off, when one runs
 
 
 Publish = Callable[[OutboxMessage], None]
@@ -89,42 +96,40 @@ def outbox_table(metadata: MetaData) -> Table:
     return table
 
 
-def outbox_channel(table: Table) -> str:
-    """The NOTIFY channel announcing new rows of ``table``, e.g. ``outbox_inserted``.
-
-    PostgreSQL channels belong to one database, as the table does: one table, one channel.
-    """
-    return f"{table.fullname}_inserted"
-
-
 def add_to_outbox(session: Session, table: Table, event_type: str, payload: dict[str, Any], *,
                   headers: dict[str, Any] | None = None, event_id: str | None = None) -> str:
-    """Queue an event in the current transaction and announce it on commit; return its id.
+    """Queue an event in the current transaction; return its id (a sweep publishes it).
 
     The payload gets this code's ``schema_version`` of ``event_type`` (``common.event_contracts``)."""
+    return queue_message(session, table, event_type, payload, headers=headers, event_id=event_id).event_id
+
+
+def queue_message(session: Session, table: Table, event_type: str, payload: dict[str, Any], *,
+                  headers: dict[str, Any] | None = None, event_id: str | None = None) -> OutboxMessage:
+    """Write the event's row in the current transaction; return it as the relay will publish it."""
     event_id = event_id or str(uuid.uuid4())
     payload = stamp(event_type, payload)
-    # pg_notify in RETURNING: the notification rides on the insert, no extra round trip.
-    # PostgreSQL delivers it on commit only, once per transaction however many rows.
-    _queue(table).execute(session, {
-        "event_id": event_id, "event_type": event_type, "payload": payload,
-        "headers": dict(headers or {}, **{EVENT_ID_HEADER: event_id}), "created_at": datetime.now(UTC)})
-    return event_id
+    headers = dict(headers or {}, **{EVENT_ID_HEADER: event_id})
+    seq = _queue(table).execute(session, {
+        "event_id": event_id, "event_type": event_type, "payload": payload, "headers": headers,
+        "created_at": datetime.now(UTC)}).scalar_one()
+    return OutboxMessage(event_id, event_type, payload, headers, seq)
 
 
 @compiled_once
 def _queue(table: Table) -> Executable:
     return (insert(table).values(**binds("event_id", "event_type", "payload", "headers", "created_at"))
-            .returning(func.pg_notify(outbox_channel(table), "")))
+            .returning(table.c.seq))
 
 
 @compiled_once
 def _claim(table: Table, batch_size: int) -> Executable:
-    """The oldest unsent rows no other relay holds, locked until the relay's transaction ends."""
+    """The oldest unsent rows written before ``created_before`` that no other relay holds, locked
+    until the relay's transaction ends."""
     t = table
     return (select(t.c.seq, t.c.event_id, t.c.event_type, t.c.payload, t.c.headers)
-            .where(t.c.published_at.is_(None)).order_by(t.c.seq)
-            .limit(batch_size).with_for_update(skip_locked=True))
+            .where(t.c.published_at.is_(None), t.c.created_at < bindparam("created_before"))
+            .order_by(t.c.seq).limit(batch_size).with_for_update(skip_locked=True))
 
 
 @compiled_once
@@ -141,23 +146,39 @@ class Outbox(Protocol):
 
 
 class SessionOutbox:
-    """A unit of work's outbox: events queued in its session's transaction.
+    """A unit of work's outbox: events queued in its session's transaction, handed off once committed.
 
     With a correlation id, every event carries it, so the handlers downstream log the
     same id and one order can be followed through every service. Each row also keeps the
     span current when it was written (``nameko.traceparent``): the event, published later,
-    continues that trace in every handler.
+    continues that trace in every handler. The unit of work calls ``committed`` after its
+    commit (the messages go to the process's relay, if the session has one: ``HAND_OFF``) and
+    ``discard`` when it rolls back.
     """
 
     def __init__(self, session: Session, table: Table, correlation_id: str | None = None) -> None:
         self.session = session
         self.table = table
         self.headers = {CORRELATION_HEADER: correlation_id} if correlation_id else {}
+        self.queued: list[OutboxMessage] = []
 
     def add(self, event_type: str, payload: dict[str, Any]) -> str:
         """Queue an event; return its id."""
         headers = {**self.headers, **message_headers()}
-        return add_to_outbox(self.session, self.table, event_type, payload, headers=headers)
+        message = queue_message(self.session, self.table, event_type, payload, headers=headers)
+        self.queued.append(message)
+        return message.event_id
+
+    def committed(self) -> None:
+        """The transaction committed: hand what it queued to the relay (a sweep's, without one)."""
+        messages, self.queued = self.queued, []
+        hand_off = self.session.info.get(HAND_OFF)
+        if messages and hand_off is not None:
+            hand_off(messages)
+
+    def discard(self) -> None:
+        """The transaction rolled back: its rows are gone, and so are its messages."""
+        self.queued = []
 
 
 class OutboxRelay:
@@ -165,18 +186,29 @@ class OutboxRelay:
 
     def __init__(self, engine: Engine, table: Table, publish: Publish, batch_size: int = 100) -> None:
         self.engine = engine
+        self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.table = table
         self.publish = publish
         self.batch_size = batch_size
 
-    def relay_batch(self) -> int:
-        """Publish one batch; return how many rows were sent."""
+    def publish_committed(self, messages: list[OutboxMessage]) -> None:
+        """Publish messages whose rows are committed, then mark those rows sent (one statement, no
+        transaction). Raises if the broker does not confirm: the rows stay unsent for a sweep."""
+        publish_all(self.publish, messages)
+        with self.autocommit.connect() as conn:
+            _mark_sent(self.table).execute(conn, {"seqs": [m.seq for m in messages],
+                                                  "published_at": datetime.now(UTC)})
+
+    def relay_batch(self, grace: float = 0.0) -> int:
+        """Publish one batch of unsent rows at least ``grace`` seconds old; return how many were sent."""
+        created_before = datetime.now(UTC) - timedelta(seconds=grace)
         with self.engine.begin() as conn:
-            rows = _claim(self.table, self.batch_size).execute(conn, {}).all()
+            rows = _claim(self.table, self.batch_size).execute(
+                conn, {"created_before": created_before}).all()
             # Raises if the broker does not confirm: the transaction rolls back and
             # the rows stay unsent (those already published go again: at-least-once).
             publish_all(self.publish, [OutboxMessage(str(row.event_id), row.event_type, row.payload,
-                                                     row.headers) for row in rows])
+                                                     row.headers, row.seq) for row in rows])
             if rows:
                 _mark_sent(self.table).execute(conn, {"seqs": [r.seq for r in rows],
                                                       "published_at": datetime.now(UTC)})

@@ -1,70 +1,136 @@
-"""RelayLoop: one pass per wake-up, full batches drained, failures survived, connection closed."""
+"""RelayLoop: hand-offs published as they come, sweeps on schedule with their grace, failures survived."""
 import pytest
 
+from nameko_services.common.outbox import OutboxMessage
 from nameko_services.common.relay import RelayLoop
 
 
-class FakeListener:
-    def __init__(self, wake_ups):
-        self.wake_ups = wake_ups
+def message(seq):
+    return OutboxMessage(f"event-{seq}", "thing_happened", {"n": seq}, {}, seq)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+class FakeHanded:
+    """Hands off one prepared batch per take; each take moves the clock by what it waited."""
+
+    def __init__(self, clock, batches, takes):
+        self.clock = clock
+        self.batches = list(batches)
+        self.takes = takes
         self.timeouts = []
-        self.closed = False
 
-    def wait(self, timeout):
+    def take(self, timeout):
         self.timeouts.append(timeout)
-        self.wake_ups -= 1
-        return True
-
-    def close(self):
-        self.closed = True
+        self.takes -= 1
+        batch = self.batches.pop(0) if self.batches else []
+        if not batch:
+            self.clock.now += timeout  # waited the whole timeout for nothing
+        return batch
 
 
 class FakeRelay:
     batch_size = 10
 
-    def __init__(self, results):
-        self.results = list(results)
-        self.calls = 0
+    def __init__(self, sweeps=(), publishes=()):
+        self.sweeps = list(sweeps)  # rows each relay_batch sends, or an exception
+        self.publishes = list(publishes)  # None, or an exception per publish_committed
+        self.swept = []  # the grace of each relay_batch call
+        self.published = []
 
-    def relay_batch(self):
-        self.calls += 1
-        result = self.results.pop(0) if self.results else 0
+    def relay_batch(self, grace=0.0):
+        self.swept.append(grace)
+        result = self.sweeps.pop(0) if self.sweeps else 0
         if isinstance(result, Exception):
             raise result
         return result
 
-
-def _run(relay, wake_ups, fallback=7.0):
-    listener = FakeListener(wake_ups)
-    RelayLoop(relay, listener, fallback_interval=fallback, error_pause=0).run(lambda: listener.wake_ups > 0)
-    return listener
-
-
-def test_full_batches_are_followed_by_another_and_a_short_one_ends_the_pass():
-    relay = FakeRelay([10, 10, 3, 0])
-    listener = _run(relay, wake_ups=2)
-    # wake-up 1: 10, 10, 3 (short: drained); wake-up 2 made running() false before any pass
-    assert relay.calls == 3
-    assert listener.timeouts == [7.0, 7.0]
-    assert listener.closed
+    def publish_committed(self, messages):
+        outcome = self.publishes.pop(0) if self.publishes else None
+        if isinstance(outcome, Exception):
+            raise outcome
+        self.published.append([m.seq for m in messages])
 
 
-def test_a_failing_pass_is_logged_and_the_next_wake_up_tries_again():
-    relay = FakeRelay([ConnectionError("broker down"), 4])
-    listener = _run(relay, wake_ups=3)
-    assert relay.calls == 2
-    assert listener.closed
+def _run(relay, batches, takes, interval=1.0, grace=5.0):
+    clock = Clock()
+    handed = FakeHanded(clock, batches, takes)
+    RelayLoop(relay, handed, sweep_interval=interval, sweep_grace=grace, error_pause=0,
+              clock=clock).run(lambda: handed.takes > 0)
+    return handed
 
 
-def test_the_connection_is_closed_even_when_the_loop_is_killed():
+def test_a_sweep_runs_on_starting_and_full_batches_are_followed_by_another():
+    relay = FakeRelay(sweeps=[10, 10, 3])
+    _run(relay, batches=[], takes=2, interval=30.0)
+    assert relay.swept == [5.0, 5.0, 5.0, 5.0]  # at once: three batches; 30 s later: one
+
+
+def test_handed_off_messages_are_published_as_they_come_without_a_sweep():
+    relay = FakeRelay()
+    handed = _run(relay, batches=[[message(1)], [message(2), message(3)]], takes=2, interval=30.0)
+    assert relay.published == [[1], [2, 3]]
+    assert relay.swept == [5.0]  # the start's sweep only: 30 s have not passed
+    assert handed.timeouts == [30.0, 30.0, 0.0]  # the last: stopping, whatever is left
+
+
+def test_a_sweep_runs_every_interval_and_leaves_young_rows_to_their_own_process():
+    relay = FakeRelay()
+    handed = _run(relay, batches=[], takes=3, interval=2.0, grace=5.0)
+    assert relay.swept == [5.0, 5.0, 5.0]  # at 0, 2 and 4 s; at 6 s the loop was stopping
+    assert handed.timeouts == [2.0, 2.0, 2.0, 0.0]
+
+
+def test_a_failed_publish_is_logged_and_its_rows_are_left_to_the_next_sweep(caplog):
+    relay = FakeRelay(publishes=[ConnectionError("broker down")])
+    _run(relay, batches=[[message(1)], [message(2)]], takes=2, interval=30.0)
+    assert relay.published == [[2]]
+    assert "a sweep will publish them" in caplog.text
+
+
+def test_a_failing_sweep_is_logged_and_the_next_one_tries_again(caplog):
+    relay = FakeRelay(sweeps=[ConnectionError("database down"), 4])
+    _run(relay, batches=[], takes=2, interval=1.0)
+    assert relay.swept == [5.0, 5.0]
+    assert "outbox sweep failed" in caplog.text
+
+
+def test_stopping_publishes_what_was_still_handed_off():
+    relay = FakeRelay()
+
+    class Draining(FakeHanded):
+        def take(self, timeout):
+            if self.takes <= 0 and timeout == 0.0:  # the drain after the loop
+                return [message(7)] if not relay.published else []
+            return super().take(timeout)
+
+    clock = Clock()
+    RelayLoop(relay, Draining(clock, [], 1), sweep_interval=30.0, clock=clock).run(lambda: clock.now < 30.0)
+    assert relay.published == [[7]]
+
+
+def test_the_publisher_is_closed_even_when_the_loop_is_killed():
     class Killed(BaseException):
         pass
 
-    class Dying(FakeListener):
-        def wait(self, timeout):
+    class Publisher:
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    class Dying(FakeHanded):
+        def take(self, timeout):
             raise Killed()
 
-    listener = Dying(1)
+    relay = FakeRelay()
+    relay.publish = Publisher()
     with pytest.raises(Killed):  # as eventlet's GreenletExit when the container kills the thread
-        RelayLoop(FakeRelay([]), listener).run(lambda: True)
-    assert listener.closed
+        RelayLoop(relay, Dying(Clock(), [], 1)).run(lambda: True)
+    assert relay.publish.closed
