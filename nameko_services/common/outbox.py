@@ -44,6 +44,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
+from nameko_services.common.db import ping_when_idle
+from nameko_services.common.engine import create_engine
 from nameko_services.common.event_contracts import stamp
 from nameko_services.common.precompiled import binds, compiled_once
 from nameko_services.common.trace_context import message_headers
@@ -186,18 +188,34 @@ class OutboxRelay:
 
     def __init__(self, engine: Engine, table: Table, publish: Publish, batch_size: int = 100) -> None:
         self.engine = engine
-        self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.table = table
         self.publish = publish
         self.batch_size = batch_size
+        self._marks: Engine | None = None
 
     def publish_committed(self, messages: list[OutboxMessage]) -> None:
         """Publish messages whose rows are committed, then mark those rows sent (one statement, no
         transaction). Raises if the broker does not confirm: the rows stay unsent for a sweep."""
         publish_all(self.publish, messages)
-        with self.autocommit.connect() as conn:
+        with self._marking().connect() as conn:
             _mark_sent(self.table).execute(conn, {"seqs": [m.seq for m in messages],
                                                   "published_at": datetime.now(UTC)})
+
+    def _marking(self) -> Engine:
+        # A connection of its own, always in autocommit: one statement per mark. Borrowing one of
+        # the pool's and switching it costs a round trip to reset it, and every later
+        # transaction on it a longer BEGIN.
+        if self._marks is None:
+            self._marks = create_engine(self.engine.url, isolation_level="AUTOCOMMIT", pool_size=1,
+                                        max_overflow=1)
+            ping_when_idle(self._marks)  # one that idled across a database restart is replaced first
+        return self._marks
+
+    def close(self) -> None:
+        """Close the marking connection (the relay's own; the engine is the caller's)."""
+        if self._marks is not None:
+            self._marks.dispose()
+            self._marks = None
 
     def relay_batch(self, grace: float = 0.0) -> int:
         """Publish one batch of unsent rows at least ``grace`` seconds old; return how many were sent."""

@@ -142,6 +142,7 @@ class RelayLoop:
             close = getattr(getattr(self.relay, "publish", None), "close", None)
             if close is not None:  # the publisher's broker connection
                 close()
+            getattr(self.relay, "close", lambda: None)()  # its marking connection
 
     def _publish(self, messages: list[OutboxMessage]) -> None:
         try:
