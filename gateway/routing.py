@@ -50,12 +50,12 @@ class Context:
         except ValueError:
             raise BadRequest("The request body is not valid JSON.") from None
         assert self.endpoint.body is not None
-        return dict(load(self.endpoint.body(), data, none_is_empty=False))
+        return dict(load(self.endpoint.body, data, none_is_empty=False))
 
     def query(self) -> dict[str, Any]:
         """The query string, validated by the endpoint's query schema."""
         assert self.endpoint.query is not None
-        return dict(load(self.endpoint.query(), dict(self.request.query_params)))
+        return dict(load(self.endpoint.query, dict(self.request.query_params)))
 
     def path_id(self, name: str, not_found: type[NotFound] = NotFound) -> str:
         """A UUID path parameter in canonical form; anything else is simply not found."""

@@ -46,13 +46,13 @@ class CatalogService(ShopService):
     @rpc
     def create_category(self, payload: Json) -> Json:
         """Add a category (admin); the slug is made from the name when absent."""
-        read = partial(load, schemas.CreateCategorySchema(), payload)
+        read = partial(load, schemas.CreateCategorySchema, payload)
         return schemas.dump_category(handlers.create_category(self.uow, self.caller, read))
 
     @rpc
     def update_category(self, category_id: str, changes: Json) -> Json:
         """Rename, re-slug, move, deactivate or reactivate a category (admin)."""
-        read = partial(load, schemas.UpdateCategorySchema(), changes)
+        read = partial(load, schemas.UpdateCategorySchema, changes)
         return schemas.dump_category(handlers.update_category(self.uow, self.caller, category_id, read))
 
     @rpc
@@ -64,7 +64,7 @@ class CatalogService(ShopService):
     def list_products(self, category_id: str | None = None, q: str | None = None, page: int = 1,
                       per_page: int = 20, include_inactive: bool = False) -> Json:
         """A page of products, searched and filtered; inactive ones only for admins."""
-        query = load(schemas.ProductQuerySchema(), {
+        query = load(schemas.ProductQuerySchema, {
             "category_id": category_id, "q": q, "page": page, "per_page": per_page,
             "include_inactive": include_inactive})
         return handlers.list_products(self.uow, self.caller, query).document(schemas.dump_product)
@@ -77,13 +77,13 @@ class CatalogService(ShopService):
     @rpc
     def create_product(self, payload: Json) -> Json:
         """Add a product with its initial stock (admin)."""
-        read = partial(load, schemas.CreateProductSchema(), payload)
+        read = partial(load, schemas.CreateProductSchema, payload)
         return schemas.dump_product(handlers.create_product(self.uow, self.caller, read))
 
     @rpc
     def update_product(self, product_id: str, changes: Json) -> Json:
         """Change a product's fields (admin)."""
-        read = partial(load, schemas.UpdateProductSchema(), changes)
+        read = partial(load, schemas.UpdateProductSchema, changes)
         return schemas.dump_product(handlers.update_product(self.uow, self.caller, product_id, read))
 
     @rpc
@@ -104,32 +104,32 @@ class CatalogService(ShopService):
     @rpc
     def price_items(self, items: list[Json]) -> Json:
         """Price an order's items at the catalog's current prices (orders, shopctl or admin)."""
-        read = partial(load, schemas.PriceItemsSchema(), {"items": items})
+        read = partial(load, schemas.PriceItemsSchema, {"items": items})
         return schemas.dump_quote(handlers.price_items(self.uow, self.caller, read))
 
     @event_handler("orders", "order_placed")
     def on_order_placed(self, payload: Json) -> None:
         """Reserve a new order's stock; answer stock_reserved or stock_reservation_failed."""
         event_id = self.handling(payload, "order_id")
-        saga.on_order_placed(self.uow, event_id, load(schemas.OrderPlacedSchema(), payload))
+        saga.on_order_placed(self.uow, event_id, load(schemas.OrderPlacedSchema, payload))
 
     @event_handler("orders", "stock_adjustment_requested")
     def on_stock_adjustment_requested(self, payload: Json) -> None:
         """Hold a modified order's items; answer stock_adjusted or stock_adjustment_failed."""
         event_id = self.handling(payload, "order_id")
         saga.on_stock_adjustment_requested(
-            self.uow, event_id, load(schemas.StockAdjustmentRequestedSchema(), payload))
+            self.uow, event_id, load(schemas.StockAdjustmentRequestedSchema, payload))
 
     @event_handler("orders", "order_confirmed")
     def on_order_confirmed(self, payload: Json) -> None:
         """A paid order's reserved stock leaves the warehouse; answer stock_committed."""
         event_id = self.handling(payload, "order_id")
-        order_id, _ = load(schemas.OrderChangedSchema(), payload)
+        order_id, _ = load(schemas.OrderChangedSchema, payload)
         saga.on_order_confirmed(self.uow, event_id, order_id)
 
     @event_handler("orders", "order_cancelled")
     def on_order_cancelled(self, payload: Json) -> None:
         """A cancelled order's stock is released or restocked; answer stock_released."""
         event_id = self.handling(payload, "order_id")
-        order_id, order_version = load(schemas.OrderChangedSchema(), payload)
+        order_id, order_version = load(schemas.OrderChangedSchema, payload)
         saga.on_order_cancelled(self.uow, event_id, order_id, order_version)

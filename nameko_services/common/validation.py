@@ -14,6 +14,7 @@ No nameko, eventlet or SQLAlchemy here, so the gateway imports it too.
 """
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -82,8 +83,17 @@ def field_messages(messages: Any) -> Any:
     return messages
 
 
-def load(schema: Schema, payload: Any, *, none_is_empty: bool = True) -> Any:
+@functools.cache
+def shared_schema(cls: type[Schema]) -> Schema:
+    """One instance per Schema class: ``load`` keeps no state in it (no ``context``, no ``partial``)."""
+    return cls()
+
+
+def load(schema: Schema | type[Schema], payload: Any, *, none_is_empty: bool = True) -> Any:
     """Validate ``payload`` with ``schema``; every problem is reported at once as ``InvalidInput``.
+
+    Given a Schema class, its one shared instance loads (``shared_schema``): instantiating copies
+    every declared field, 76-136 µs for the saga's schemas, on each event and call otherwise.
 
     Its details name each bad field, nested ones by path (``{"items": {"0": {"quantity": [...]}}}``);
     a payload that is not an object is ``{"_schema": ["Invalid input type."]}``. None is an empty
@@ -91,8 +101,9 @@ def load(schema: Schema, payload: Any, *, none_is_empty: bool = True) -> Any:
     body is already ``{}``, so a JSON ``null`` there is a body that is not an object.
     The gateway and every service load their input through this one function.
     """
+    instance = shared_schema(schema) if isinstance(schema, type) else schema
     try:
-        return schema.load({} if payload is None and none_is_empty else payload)
+        return instance.load({} if payload is None and none_is_empty else payload)
     except ValidationError as error:
         messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
         raise InvalidInput(details=field_messages(messages)) from None

@@ -82,7 +82,7 @@ class OrdersService(ShopService):
     def _react(self, handler: str, payload: Json) -> None:
         """One catalog or payments event, applied to its order once."""
         event_id = self.handling(payload, "order_id")
-        saga.react(self.uow, handler, event_id, load(schemas.ReplySchema(), payload))
+        saga.react(self.uow, handler, event_id, load(schemas.ReplySchema, payload))
 
     @rpc
     def ping(self) -> str:
@@ -92,7 +92,7 @@ class OrdersService(ShopService):
     @rpc
     def place_order(self, idempotency_key: str, payload: Json) -> Json:
         """Place an order at the catalog's prices; the same Idempotency-Key and body again replays it."""
-        key, cmd = valid_idempotency_key(idempotency_key), load(schemas.PlaceOrderSchema(), payload)
+        key, cmd = valid_idempotency_key(idempotency_key), load(schemas.PlaceOrderSchema, payload)
         order, replayed = handlers.place_order(self.uow, RemoteCatalog(self.catalog_rpc), self.settings,
                                                self.actor, key, cmd)
         return {"order": order, "replayed": replayed}
@@ -106,7 +106,7 @@ class OrdersService(ShopService):
     def list_orders(self, status: str | None = None, user_id: str | None = None, page: int = 1,
                     per_page: int = 20) -> Json:
         """A page of orders: customers their own, admins all (filtered by status and user)."""
-        query = load(schemas.OrderQuerySchema(), {
+        query = load(schemas.OrderQuerySchema, {
             "status": status, "user_id": user_id, "page": page, "per_page": per_page})
         return queries.list_orders(self.uow, self.actor, query)
 
@@ -118,7 +118,7 @@ class OrdersService(ShopService):
     @rpc
     def modify_order(self, order_id: str, changes: Json) -> Json:
         """Change items and/or address before the capture is requested; new items go through the saga."""
-        command = load(schemas.ModifyOrderSchema(), changes)
+        command = load(schemas.ModifyOrderSchema, changes)
         return handlers.modify_order(self.uow, RemoteCatalog(self.catalog_rpc), self.settings, self.actor,
                                      order_id, command)
 
@@ -140,7 +140,7 @@ class OrdersService(ShopService):
     @rpc
     def list_orders_needing_attention(self, page: int = 1, per_page: int = 20) -> Json:
         """Orders whose compensation keeps failing (admin)."""
-        query = load(schemas.PageSchema(), {"page": page, "per_page": per_page})
+        query = load(schemas.PageSchema, {"page": page, "per_page": per_page})
         return queries.list_needing_attention(self.uow, self.actor, query["page"], query["per_page"])
 
     @rpc

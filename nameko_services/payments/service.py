@@ -67,28 +67,28 @@ class PaymentsService(ShopService):
     def on_payment_requested(self, payload: Json) -> None:
         """Authorise the payment of an order version (once) and answer authorised or failed."""
         event_id = self.handling(payload, "order_id", "payment_id")
-        cmd = load(schemas.PaymentRequestedSchema(), payload)
+        cmd = load(schemas.PaymentRequestedSchema, payload)
         saga.on_payment_requested(self.uow, self.processor, event_id, cmd)
 
     @event_handler("orders", "capture_requested")
     def on_capture_requested(self, payload: Json) -> None:
         """Capture an authorised payment and answer captured or failed(capture_failed)."""
         event_id = self.handling(payload, "order_id", "payment_id")
-        order_id, version, payment_id = load(schemas.CaptureRequestedSchema(), payload)
+        order_id, version, payment_id = load(schemas.CaptureRequestedSchema, payload)
         saga.on_capture_requested(self.uow, self.processor, event_id, order_id, version, payment_id)
 
     @event_handler("orders", "void_requested")
     def on_void_requested(self, payload: Json) -> None:
         """Void a stale or unwanted authorisation and answer payment_voided."""
         event_id = self.handling(payload, "order_id", "payment_id")
-        order_id, payment_id = load(schemas.VoidRequestedSchema(), payload)
+        order_id, payment_id = load(schemas.VoidRequestedSchema, payload)
         saga.on_void_requested(self.uow, self.processor, event_id, order_id, payment_id)
 
     @event_handler("orders", "order_cancelled")
     def on_order_cancelled(self, payload: Json) -> None:
         """Remember the cancellation; void or refund the order's payments."""
         event_id = self.handling(payload, "order_id", "payment_id")
-        order_id = load(schemas.OrderCancelledSchema(), payload)
+        order_id = load(schemas.OrderCancelledSchema, payload)
         saga.on_order_cancelled(self.uow, self.processor, event_id, order_id)
 
     @timer(interval=RECOVERY_INTERVAL)
@@ -105,7 +105,7 @@ class PaymentsService(ShopService):
     @rpc
     def list_payments(self, order_id: str | None = None, page: int = 1, per_page: int = 20) -> Json:
         """A page of payments, newest first: a customer's own, or all for admins."""
-        query = load(schemas.PaymentQuerySchema(),
+        query = load(schemas.PaymentQuerySchema,
                              {"order_id": order_id, "page": page, "per_page": per_page})
         return handlers.list_payments(self.uow, self.caller, query).document(schemas.dump_payment)
 
@@ -147,7 +147,7 @@ class PaymentsService(ShopService):
     def refund_payment(self, payment_id: str, amount: int | None = None) -> Json:
         """Refund all or part of what remains of a captured payment (admin)."""
         bind(payment_id=payment_id)
-        payment_id, amount = load(schemas.RefundSchema(), {"payment_id": payment_id,
+        payment_id, amount = load(schemas.RefundSchema, {"payment_id": payment_id,
                                                                    "amount": amount})
         return schemas.dump_payment(handlers.refund_payment(self.uow, self.processor, self.caller,
                                                             payment_id, amount))

@@ -70,7 +70,7 @@ class UsersService(ShopService):
     @rpc
     def register(self, payload: Json) -> Json:
         """Open a customer account."""
-        data = load(schemas.RegisterSchema(), payload)
+        data = load(schemas.RegisterSchema, payload)
         return schemas.dump_user(handlers.register(self.uow, data["email"], data["password"], data["name"]))
 
     @rpc
@@ -117,20 +117,20 @@ class UsersService(ShopService):
     @rpc
     def update_me(self, changes: Json) -> Json:
         """Change the caller's name or shipping address."""
-        read = partial(load, schemas.UpdateProfileSchema(), changes)
+        read = partial(load, schemas.UpdateProfileSchema, changes)
         return schemas.dump_user(handlers.update_profile(self.uow, self.caller, read))
 
     @rpc
     def change_password(self, current_password: str, new_password: str) -> None:
         """Change the caller's password; every refresh token is revoked."""
-        read = partial(load, schemas.ChangePasswordSchema(), {
+        read = partial(load, schemas.ChangePasswordSchema, {
             "current_password": current_password, "new_password": new_password})
         handlers.change_password(self.uow, self.caller, read)
 
     @rpc
     def list_users(self, page: int = 1, per_page: int = 20) -> Json:
         """A page of accounts (admin)."""
-        read = partial(load, schemas.PageSchema(), {"page": page, "per_page": per_page})
+        read = partial(load, schemas.PageSchema, {"page": page, "per_page": per_page})
         return handlers.list_users(self.uow, self.caller, read).document(schemas.dump_user)
 
     @rpc
@@ -141,5 +141,5 @@ class UsersService(ShopService):
     @rpc
     def set_roles(self, user_id: str, roles: list[str]) -> Json:
         """Replace an account's roles (admin); ``customer`` is always kept."""
-        read = partial(load, schemas.RolesSchema(), {"roles": roles})
+        read = partial(load, schemas.RolesSchema, {"roles": roles})
         return schemas.dump_user(handlers.set_roles(self.uow, self.caller, user_id, read))

@@ -3,11 +3,11 @@ import subprocess
 import sys
 
 import pytest
-from marshmallow import ValidationError, fields
+from marshmallow import Schema, ValidationError, fields
 
 from nameko_services.common.errors import InvalidInput
 from nameko_services.common.text import UNSTORABLE_MESSAGE, escaped, is_storable
-from nameko_services.common.validation import AddressSchema, InputSchema, Pattern, load
+from nameko_services.common.validation import AddressSchema, InputSchema, Pattern, load, shared_schema
 
 ADDRESS = {"name": "Ada Lovelace", "line1": "1 Main St",
            "city": "Berlin", "postal_code": "10115", "country": "DE"}
@@ -86,3 +86,15 @@ def test_the_shared_rules_import_neither_nameko_nor_eventlet_nor_sqlalchemy():
               "print(sorted({m.split('.')[0] for m in sys.modules} & {'nameko', 'eventlet', 'sqlalchemy'}))")
     assert subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=True).stdout.strip() == "[]"
+
+
+def test_a_schema_class_loads_through_one_shared_instance_that_keeps_nothing_between_loads():
+    class Line(Schema):
+        quantity = fields.Integer(required=True)
+
+    assert shared_schema(Line) is shared_schema(Line)
+    with pytest.raises(InvalidInput) as bad:
+        load(Line, {"quantity": "many"})
+    assert bad.value.details == {"quantity": ["Not a valid integer."]}
+    assert load(Line, {"quantity": 2}) == {"quantity": 2}  # the earlier failure left nothing behind
+    assert load(Line(), {"quantity": 3}) == {"quantity": 3}  # an instance still works as before
