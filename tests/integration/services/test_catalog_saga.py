@@ -1,5 +1,6 @@
 """The catalog's side of the order saga over RabbitMQ and PostgreSQL: orders events in, catalog events out."""
 import uuid
+from functools import partial
 
 import eventlet
 import pytest
@@ -9,47 +10,21 @@ from sqlalchemy import text
 
 from nameko_services.catalog.service import CatalogService
 from nameko_services.common.errors import StockBelowReserved
-from nameko_services.common.events import event_handler
 from nameko_services.common.outbox import OutboxMessage
 from nameko_services.common.relay import event_publisher
+from tests.integration.services import event_listeners
+from tests.integration.services.event_listeners import recording_listener, wait_for
 from tests.integration.services.forgery import refused
 
 ADMIN = ("00000000-0000-4000-8000-0000000000ad", ["customer", "admin"])
 PLACED_QUEUE = "evt-orders-order_placed--catalog.on_order_placed"
 
 
-class CatalogEvents:
-    """Listens to catalog.events the way the orders service will."""
-
-    name = "catalog_events_listener"
-    received = []
-
-    def _record(self, event_type, payload):
-        CatalogEvents.received.append((event_type, payload))
-
-    @event_handler("catalog", "stock_reserved")
-    def on_reserved(self, payload):
-        self._record("stock_reserved", payload)
-
-    @event_handler("catalog", "stock_reservation_failed")
-    def on_failed(self, payload):
-        self._record("stock_reservation_failed", payload)
-
-    @event_handler("catalog", "stock_adjusted")
-    def on_adjusted(self, payload):
-        self._record("stock_adjusted", payload)
-
-    @event_handler("catalog", "stock_adjustment_failed")
-    def on_adjustment_failed(self, payload):
-        self._record("stock_adjustment_failed", payload)
-
-    @event_handler("catalog", "stock_committed")
-    def on_committed(self, payload):
-        self._record("stock_committed", payload)
-
-    @event_handler("catalog", "stock_released")
-    def on_released(self, payload):
-        self._record("stock_released", payload)
+CatalogEvents = recording_listener(
+    "catalog_events_listener", "catalog", ("stock_reserved", "stock_reservation_failed", "stock_adjusted",
+                                           "stock_adjustment_failed", "stock_committed", "stock_released"))
+answers = partial(event_listeners.answers, CatalogEvents)
+answered = partial(event_listeners.answered, CatalogEvents)
 
 
 @pytest.fixture
@@ -96,19 +71,6 @@ def dispatch(saga_config):
     return _dispatch
 
 
-def wait_for(predicate, timeout=15):
-    with eventlet.Timeout(timeout):
-        while not predicate():
-            eventlet.sleep(0.05)
-
-
-def answers(event_type, order_id):
-    return [p for t, p in CatalogEvents.received if t == event_type and p["order_id"] == order_id]
-
-
-def answered(event_type, order_id, count=1):
-    wait_for(lambda: len(answers(event_type, order_id)) >= count)
-    return answers(event_type, order_id)
 
 
 def stock(admin, product):

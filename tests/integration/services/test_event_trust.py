@@ -6,7 +6,6 @@ the reason and changes nothing; the genuine event, signed by the relay, does its
 """
 import uuid
 
-import eventlet
 import pytest
 from kombu import Connection
 from sqlalchemy import text
@@ -18,6 +17,7 @@ from nameko_services.common.outbox import OutboxMessage
 from nameko_services.common.relay import event_publisher
 from nameko_services.common.rpc import rpc
 from nameko_services.orders.service import OrdersService
+from tests.integration.services.event_listeners import wait_for
 from tests.integration.services.forgery import (
     EVENT_FORGERIES,
     dead_letters,
@@ -33,12 +33,6 @@ ADDRESS = {"name": "Ada Lovelace", "line1": "1 Main St",
            "city": "Berlin", "postal_code": "10115", "country": "DE"}
 CANCELLED_QUEUE = "evt-orders-order_cancelled--catalog.on_order_cancelled"
 CAPTURED_QUEUE = "evt-payments-payment_captured--orders.on_payment_captured"
-
-
-def wait_for(predicate, timeout=15):
-    with eventlet.Timeout(timeout):
-        while not predicate():
-            eventlet.sleep(0.05)
 
 
 def emit(config, service, event_type, payload):

@@ -34,6 +34,7 @@ from nameko_services.common.rpc import rpc
 from nameko_services.orders import projection
 from nameko_services.orders.models import Base
 from nameko_services.orders.service import OrdersService
+from tests.integration.services.event_listeners import wait_for
 
 CUSTOMER = ("00000000-0000-4000-8000-0000000000c1", ["customer"])
 OTHER = ("00000000-0000-4000-8000-0000000000c2", ["customer"])
@@ -216,12 +217,6 @@ def body(quantity=2, token="tok_visa", product=MUG):
 def place(as_customer, key=None, **kwargs):
     key = key or str(uuid.uuid4())
     return as_customer("place_order", idempotency_key=key, payload=body(**kwargs))["order"]
-
-
-def wait_for(predicate, timeout=15):
-    with eventlet.Timeout(timeout):
-        while not predicate():
-            eventlet.sleep(0.05)
 
 
 def announced(event_type, order_id):

@@ -1,5 +1,6 @@
 """The payments service over RabbitMQ and PostgreSQL: orders events in, payments events out, RPC."""
 import uuid
+from functools import partial
 
 import eventlet
 import pytest
@@ -11,7 +12,8 @@ from nameko_services.common.outbox import OutboxMessage
 from nameko_services.common.relay import event_publisher
 from nameko_services.payments import projection
 from nameko_services.payments.service import PaymentsService
-from tests.integration.services.event_listeners import recording_listener
+from tests.integration.services import event_listeners
+from tests.integration.services.event_listeners import recording_listener, wait_for
 from tests.unit.payments.fake_stripe import API_KEY, FakeStripe
 
 ADMIN = ("00000000-0000-4000-8000-0000000000ad", ["customer", "admin"])
@@ -20,6 +22,8 @@ EVENTS = ("payment_authorised", "payment_failed", "payment_captured", "payment_v
 
 
 PaymentEvents = recording_listener("payments_events_listener", "payments", EVENTS)
+answers = partial(event_listeners.answers, PaymentEvents)
+answered = partial(event_listeners.answered, PaymentEvents)
 
 
 @pytest.fixture
@@ -56,19 +60,6 @@ def dispatch(config):
     return _dispatch
 
 
-def wait_for(predicate, timeout=15):
-    with eventlet.Timeout(timeout):
-        while not predicate():
-            eventlet.sleep(0.05)
-
-
-def answers(event_type, order_id):
-    return [p for t, p in PaymentEvents.received if t == event_type and p["order_id"] == order_id]
-
-
-def answered(event_type, order_id, count=1):
-    wait_for(lambda: len(answers(event_type, order_id)) >= count)
-    return answers(event_type, order_id)
 
 
 def requested(order_id, token="tok_visa", version=1, user=None, amount=2500):

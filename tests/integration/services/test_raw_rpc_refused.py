@@ -6,7 +6,6 @@ or ``payments.refund_payment`` and no, a garbled, a forged or a misdirected
 """
 import uuid
 
-import eventlet
 import pytest
 
 from nameko_services.catalog.service import CatalogService
@@ -15,6 +14,7 @@ from nameko_services.common.event_auth import sign_event
 from nameko_services.common.outbox import OutboxMessage
 from nameko_services.common.relay import event_publisher
 from nameko_services.payments.service import PaymentsService
+from tests.integration.services.event_listeners import wait_for
 from tests.integration.services.forgery import forged_key, raw_rpc
 
 ADMIN = ("00000000-0000-4000-8000-0000000000ad", ["customer", "admin"])
@@ -45,12 +45,6 @@ VARIANTS = list(forged_tokens("catalog"))
 
 def refused_as_unauthenticated(reply):
     return reply["result"] is None and reply["error"]["exc_type"] == "NotAuthenticated"
-
-
-def wait_for(predicate, timeout=15):
-    with eventlet.Timeout(timeout):
-        while not predicate():
-            eventlet.sleep(0.05)
 
 
 # --- catalog.set_stock -------------------------------------------------------------------------
