@@ -28,9 +28,9 @@ from nameko_services.common.errors import NotFound, ServiceError
 log = logging.getLogger(__name__)
 
 FINAL = frozenset({"cancelled", "delivered"})  # nothing follows these
-# Seconds: reads again after an event whose change had not shown yet. Up to 7.7 s in all: on a loaded
-# machine the orders service took more than the 1.7 s of (0.2, 0.5, 1.0) to apply a payment's
-# action (a browser test waited for the heartbeat); a read that shows the change ends them.
+# Seconds: reads again after an event whose change had not shown yet, up to 7.7 s in all. The
+# orders service announces the changes a customer waits on once it applied them (a card's step:
+# payment_action_shown); these cover the rest (a refund's payment status) on a loaded machine.
 FOLLOW_UPS = (0.2, 0.5, 1.0, 2.0, 4.0)
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # nginx must not buffer it
 

@@ -38,6 +38,12 @@ def order_confirmed(order: Order) -> Message:
         "order_id": order.id, "order_version": order.saga_version, "payment_id": order.payment_id})
 
 
+def payment_action_shown(order: Order) -> Message:
+    """Nobody's saga step: the order now shows the customer's card step (3-D Secure), so the
+    gateways' order streams read it after it changed, not when payments announced it."""
+    return Message("payment_action_shown", {"order_id": order.id, "order_version": order.saga_version})
+
+
 def order_shipped(order: Order) -> Message:
     """Nobody's saga step: the storefront's live order page (the gateway's stream) hears it."""
     return Message("order_shipped", {"order_id": order.id})

@@ -260,6 +260,7 @@ class Order(Aggregate):
             return self._stale("payment_action_required", version)
         self.trigger(PAYMENT_ACTION_REQUIRED, {"payment_id": payment_id,
                                                "payment_action": dict(next_action)})
+        self.announce(messages.payment_action_shown(self))
         return None
 
     def on_payment_failed(self, version: int, payment_id: str, reason: str) -> str | None:

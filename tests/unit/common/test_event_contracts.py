@@ -36,9 +36,9 @@ ORDER, PAYMENT, OTHER_PAYMENT = (str(uuid.uuid4()) for _ in range(3))
 
 
 def _order_events():
-    """Every orders.events message of an order's life: placed, modified, paid, a stale
-    authorisation voided, confirmed, shipped, delivered; another cancelled; a free one confirmed
-    without payment."""
+    """Every orders.events message of an order's life: placed, modified, the card's step shown,
+    paid, a stale authorisation voided, confirmed, shipped, delivered; another cancelled; a free one
+    confirmed without payment."""
     emitted = []
 
     def take(outcome):
@@ -51,6 +51,8 @@ def _order_events():
     more = Priced("EUR", (Line(str(uuid.uuid4()), "Cup", 500, 3),))
     order = take(decide(order, Order.modify, CUSTOMER, price(more), None))
     order = take(decide(order, Order.on_stock_adjusted, order.saga_version))
+    order = take(decide(order, Order.on_payment_action_required, order.saga_version, PAYMENT,
+                        {"type": "redirect", "url": "/sandbox/3ds/sbx_pi_0"}))
     order = take(decide(order, Order.on_payment_authorised, order.saga_version, PAYMENT))
     take(decide(order, Order.on_payment_authorised, order.saga_version - 1, OTHER_PAYMENT))
     confirmed = take(decide(order, Order.on_payment_captured, order.saga_version, PAYMENT))

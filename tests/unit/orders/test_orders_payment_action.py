@@ -17,7 +17,10 @@ def waiting_for_the_customer():
 
 def test_the_customer_s_step_is_recorded_and_shown_while_the_order_waits():
     outcome = waiting_for_the_customer()
-    assert [e.type for e in outcome.events] == [PAYMENT_ACTION_REQUIRED] and outcome.messages == []
+    assert [e.type for e in outcome.events] == [PAYMENT_ACTION_REQUIRED]
+    # Announced once recorded: the live order page reads the order after it shows the step.
+    assert [(m.type, m.payload) for m in outcome.messages] == [
+        ("payment_action_shown", {"order_id": outcome.after.id, "order_version": outcome.after.saga_version})]
     shown = document(outcome.after)
     assert (shown["status"], shown["payment_action"]) == (AWAITING_PAYMENT, STEP)
 
@@ -55,5 +58,5 @@ def test_a_customer_who_never_answers_is_timed_out_at_the_deadline():
 def test_a_step_for_a_stale_payment_is_ignored():
     order = reserved()
     stale = decide(order, Order.on_payment_action_required, order.saga_version - 1, PAYMENT, STEP)
-    assert stale.events == [] and stale.note is not None
+    assert stale.events == [] and stale.messages == [] and stale.note is not None
     assert document(stale.after)["payment_action"] is None
