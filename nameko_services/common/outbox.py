@@ -153,34 +153,26 @@ class SessionOutbox:
     With a correlation id, every event carries it, so the handlers downstream log the
     same id and one order can be followed through every service. Each row also keeps the
     span current when it was written (``nameko.traceparent``): the event, published later,
-    continues that trace in every handler. The unit of work calls ``committed`` after its
-    commit (the messages go to the process's relay, if the session has one: ``HAND_OFF``) and
-    ``discard`` when it rolls back.
+    continues that trace in every handler. When the session carries its process relay's hand-off
+    (``HAND_OFF``), each message goes to it through ``after_commit`` (the unit of work's: run once
+    the transaction commits, dropped if it rolls back); without one, a sweep publishes the row.
     """
 
-    def __init__(self, session: Session, table: Table, correlation_id: str | None = None) -> None:
+    def __init__(self, session: Session, table: Table, correlation_id: str | None = None,
+                 after_commit: Callable[[Callable[[], None]], None] | None = None) -> None:
         self.session = session
         self.table = table
         self.headers = {CORRELATION_HEADER: correlation_id} if correlation_id else {}
-        self.queued: list[OutboxMessage] = []
+        self.after_commit = after_commit
 
     def add(self, event_type: str, payload: dict[str, Any]) -> str:
         """Queue an event; return its id."""
         headers = {**self.headers, **message_headers()}
         message = queue_message(self.session, self.table, event_type, payload, headers=headers)
-        self.queued.append(message)
-        return message.event_id
-
-    def committed(self) -> None:
-        """The transaction committed: hand what it queued to the relay (a sweep's, without one)."""
-        messages, self.queued = self.queued, []
         hand_off = self.session.info.get(HAND_OFF)
-        if messages and hand_off is not None:
-            hand_off(messages)
-
-    def discard(self) -> None:
-        """The transaction rolled back: its rows are gone, and so are its messages."""
-        self.queued = []
+        if hand_off is not None and self.after_commit is not None:
+            self.after_commit(lambda: hand_off([message]))
+        return message.event_id
 
 
 class OutboxRelay:

@@ -95,8 +95,8 @@ class SqlUnitOfWork:
 class SqlEventUnitOfWork(SqlUnitOfWork):
     """A saga participant's: its ``outbox`` and ``processed_events`` tables in the same session.
 
-    What a block queued in the outbox is handed to the process's relay once it commits, and
-    forgotten when it leaves uncommitted (``SessionOutbox``): a retried block starts with nothing.
+    What a block queued in the outbox is handed to the process's relay once it commits
+    (``after_commit``), and forgotten when it leaves uncommitted: a retried block starts with nothing.
     """
 
     outbox_table: ClassVar[Table]
@@ -104,15 +104,8 @@ class SqlEventUnitOfWork(SqlUnitOfWork):
 
     def __init__(self, session: Session, correlation_id: str | None = None) -> None:
         super().__init__(session)
-        self.outbox = SessionOutbox(session, self.outbox_table, correlation_id)
-
-    def __exit__(self, exc_type: object, error: object, traceback: object) -> None:
-        self.outbox.discard()  # leaving a block rolls back what it did not commit, rows included
-        super().__exit__(exc_type, error, traceback)
-
-    def commit(self) -> None:
-        super().commit()
-        self.outbox.committed()
+        self.outbox = SessionOutbox(session, self.outbox_table, correlation_id,
+                                    lambda callback: after_commit(session, callback))
 
     def first_delivery(self, event_id: str, handler: str) -> bool:
         return first_delivery(self.session, self.processed_events, event_id, handler)
