@@ -39,7 +39,7 @@ class Precompiled:
     """One statement's SQL in psycopg2's ``%(name)s`` style, its fixed values and bind processors."""
 
     sql: str
-    fixed: Mapping[str, Any]  # values the statement itself carries (``.values(x=None)``, a channel name)
+    fixed: Mapping[str, Any]  # values the statement itself carries (``.values(calls=1)``, a LIMIT)
     processors: Mapping[str, Callable[[Any], Any]]
     names: frozenset[str]  # every bind parameter a run must (or may, if fixed) give
 

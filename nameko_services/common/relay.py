@@ -6,6 +6,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import eventlet
+from eventlet.event import Event
+from eventlet.queue import Empty, LightQueue
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
@@ -82,8 +85,6 @@ class HandOff:
     """Committed messages on their way from the service's workers to its relay thread."""
 
     def __init__(self, most: int = 100) -> None:
-        from eventlet.queue import LightQueue
-
         self.queue: LightQueue = LightQueue()
         self.most = most
 
@@ -92,8 +93,6 @@ class HandOff:
             self.queue.put(message)
 
     def take(self, timeout: float) -> list[OutboxMessage]:
-        from eventlet.queue import Empty
-
         try:
             taken = [self.queue.get(timeout=timeout)]
         except Empty:
@@ -151,8 +150,6 @@ class RelayLoop:
             log.exception("publishing committed outbox rows failed; a sweep will publish them")
 
     def _sweep(self, running: Callable[[], bool], grace: float) -> None:
-        import eventlet
-
         try:
             # A short batch means the outbox is drained (of rows old enough).
             while running() and self.relay.relay_batch(grace) >= self.relay.batch_size:
@@ -201,8 +198,6 @@ class OutboxRelayRunner(DependencyProvider):
         service = self.container.service_name
         OUTBOX_LAG.readers[self] = lambda: [([service], relay.lag())]  # pending rows, oldest age
         self._running = True
-        from eventlet.event import Event
-
         self._stopped = Event()
         self.container.spawn_managed_thread(self._relay, identifier="outbox-relay")
 
@@ -214,11 +209,8 @@ class OutboxRelayRunner(DependencyProvider):
 
     def stop(self) -> None:
         """Let the thread publish what the service's last workers handed off (they have ended)."""
-        self._running = False
-        OUTBOX_LAG.readers.pop(self, None)
+        self.kill()
         if hasattr(self, "_stopped"):
-            import eventlet
-
             with eventlet.Timeout(STOP_WAIT, False):  # a broker that does not answer: a sweep's job later
                 self._stopped.wait()  # within one sweep interval, plus the last publish
 

@@ -22,6 +22,7 @@ from nameko_services.common.relay import (
     RelayLoop,
 )
 from nameko_services.common.unit_of_work import SqlEventUnitOfWork
+from tests.integration.services.event_listeners import wait_for
 from tests.integration.services.scratch_database import scratch_engine
 
 metadata = MetaData()
@@ -47,12 +48,6 @@ def empty_outbox(engine):
     yield
     with engine.begin() as conn:
         conn.execute(outbox.delete())
-
-
-def _until(condition, timeout=PROMPTLY):
-    with eventlet.Timeout(timeout):
-        while not condition():
-            eventlet.sleep(0.01)
 
 
 def _unsent(engine):
@@ -97,17 +92,17 @@ def _commit(unit_of_work, *numbers, commit=True):
 def test_a_committed_unit_of_work_is_published_at_once_and_its_rows_marked_sent(engine, relaying):
     published, unit_of_work = relaying()
     _commit(unit_of_work, 1)
-    _until(lambda: published == [1])
+    wait_for(lambda: published == [1], timeout=PROMPTLY)
     _commit(unit_of_work, 2, 3)
-    _until(lambda: sorted(published) == [1, 2, 3])
-    _until(lambda: _unsent(engine) == [])
+    wait_for(lambda: sorted(published) == [1, 2, 3], timeout=PROMPTLY)
+    wait_for(lambda: _unsent(engine) == [], timeout=PROMPTLY)
 
 
 def test_a_rolled_back_unit_of_work_hands_off_nothing(engine, relaying):
     published, unit_of_work = relaying()
     _commit(unit_of_work, 1, commit=False)
     _commit(unit_of_work, 2)
-    _until(lambda: published == [2])
+    wait_for(lambda: published == [2], timeout=PROMPTLY)
     eventlet.sleep(0.3)
     assert published == [2] and _unsent(engine) == []
 
@@ -117,7 +112,7 @@ def test_rows_a_dead_process_left_are_published_when_a_relay_starts(engine, rela
         add_to_outbox(session, outbox, "thing_happened", {"n": 1})  # committed, never published
     eventlet.sleep(0.5)
     published, _ = relaying(sweep_grace=0.5)  # its first sweep: at once
-    _until(lambda: published == [1], timeout=0.5)
+    wait_for(lambda: published == [1], timeout=0.5)
 
 
 def test_a_row_nobody_handed_off_is_swept_once_older_than_the_grace(engine, relaying):
@@ -127,7 +122,7 @@ def test_a_row_nobody_handed_off_is_swept_once_older_than_the_grace(engine, rela
         add_to_outbox(session, outbox, "thing_happened", {"n": 1})  # outside any unit of work
     eventlet.sleep(0.6)
     assert published == []  # younger than the grace: perhaps its own process is publishing it
-    _until(lambda: published == [1])
+    wait_for(lambda: published == [1], timeout=PROMPTLY)
 
 
 def test_a_hand_off_the_broker_refused_is_published_by_a_later_sweep(engine, relaying):
@@ -141,7 +136,7 @@ def test_a_hand_off_the_broker_refused_is_published_by_a_later_sweep(engine, rel
 
     _, unit_of_work = relaying(sweep_interval=0.2, sweep_grace=0.5, publish=flaky)
     _commit(unit_of_work, 1)
-    _until(lambda: published == [1])
+    wait_for(lambda: published == [1], timeout=PROMPTLY)
     assert attempts == [1, 1] and _unsent(engine) == []
 
 
@@ -155,7 +150,7 @@ def test_a_unit_of_work_retried_after_a_conflict_publishes_only_what_its_last_at
         uow.outbox.add("thing_happened", {"n": 2})
         uow.commit()
     uow.session.close()
-    _until(lambda: published == [2])
+    wait_for(lambda: published == [2], timeout=PROMPTLY)
     eventlet.sleep(0.3)
     assert published == [2]
 
@@ -195,4 +190,4 @@ def test_a_service_s_sessions_hand_its_commits_to_its_relay(engine, container_fa
                 uow.outbox.add("thing_happened", {"n": n})
                 uow.commit()
     assert Receiver.received == [1, 2]
-    _until(lambda: _unsent(engine) == [])
+    wait_for(lambda: _unsent(engine) == [], timeout=PROMPTLY)
