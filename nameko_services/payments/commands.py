@@ -14,6 +14,7 @@ class RequestPayment:
     amount: int
     currency: str
     payment_token: str
+    capture_at_once: bool = False  # capture as soon as authorised (schema 1.1; 1.0 asks by capture_requested)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,10 @@ customer (3-D Secure) goes ``pending`` → ``requires_action`` (with the ``next_
 → ``authorised`` when they pass the challenge, ``failed`` when they fail it, ``voided`` when the
 order is cancelled first (its deadline passed).
 
+A payment asked to be captured at once (``capture_at_once``, docs/SAGA.md step 4) starts its
+capture in the transaction that records the authorisation, unless the order was cancelled
+meanwhile, and announces only the capture's result; otherwise orders asks for the capture.
+
 Every call to the processor is recorded first as an intent (``Pending``: action, amount,
 idempotency key) and then as its result, in two transactions (see ``handlers.py``).
 While an intent is open no other action starts.
@@ -83,6 +87,7 @@ class Payment(Aggregate):
     pending: Pending | None = None
     captured_at: str | None = None  # ISO 8601 UTC
     next_action: dict[str, str] | None = None  # while requires_action: {"type": "redirect", "url"}
+    capture_at_once: bool = False  # capture when authorised, without waiting for capture_requested
 
     # --- history -------------------------------------------------------------------------
 
@@ -101,6 +106,7 @@ class Payment(Aggregate):
         self.order_id, self.order_version, self.user_id = d["order_id"], d["order_version"], d["user_id"]
         self.amount, self.currency, self.provider = d["amount"], d["currency"], d["provider"]
         self.payment_token, self.status = d["payment_token"], PENDING
+        self.capture_at_once = bool(d.get("capture_at_once", False))  # absent before it existed
         self.pending = Pending(AUTHORISE, d["amount"], d["idempotency_key"], d["order_version"])
 
     def _on_PaymentActionRequired(self, d: Mapping[str, Any]) -> None:
@@ -172,6 +178,10 @@ class Payment(Aggregate):
         self.record(CAPTURE_STARTED, {"amount": self.amount, "order_version": order_version,
                                       "idempotency_key": self.next_key(CAPTURE)})
         return True
+
+    def start_capture_at_once(self) -> bool:
+        """Start the capture of a payment asked to be captured when authorised; False otherwise."""
+        return self.capture_at_once and self.start_capture(self.order_version)
 
     def start_void(self, compensation: bool = True) -> bool:
         """Record the void intent; False unless the payment is authorised (or still waiting for the
@@ -258,15 +268,17 @@ class Payment(Aggregate):
 
 
 def initiate(payment_id: str, order_id: str, order_version: int, user_id: str, amount: int,
-             currency: str, token: str, provider: str) -> Payment:
-    """A new payment whose authorisation is about to be asked for."""
+             currency: str, token: str, provider: str, capture_at_once: bool = False) -> Payment:
+    """A new payment whose authorisation is about to be asked for (and its capture once
+    authorised, with ``capture_at_once``)."""
     if amount <= 0:
         raise InvalidInput("amount: must be positive", {"amount": ["Must be positive."]})
     payment = Payment(payment_id)
     payment.record(PAYMENT_INITIATED, {
         "order_id": order_id, "order_version": order_version, "user_id": user_id, "amount": amount,
         "currency": currency, "provider": provider, "payment_token": token,
-        "idempotency_key": payment.next_key(AUTHORISE)})
+        "idempotency_key": payment.next_key(AUTHORISE),
+        **({"capture_at_once": True} if capture_at_once else {})})
     return payment
 
 

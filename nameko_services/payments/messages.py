@@ -15,6 +15,8 @@ def announcement(payment: Payment, event_type: str, data: Mapping[str, Any]) -> 
     """The ``payments.events`` message for one new event of ``payment``; None for bookkeeping."""
     ids = {"order_id": payment.order_id, "payment_id": payment.id}
     money = {"amount": payment.amount, "currency": payment.currency}
+    if event_type == domain.PAYMENT_AUTHORISED and payment.capture_at_once:
+        return None  # its capture follows at once: payment_captured (or payment_failed) answers
     if event_type == domain.PAYMENT_AUTHORISED:
         return Message("payment_authorised", {**ids, "order_version": payment.order_version, **money})
     if event_type == domain.PAYMENT_ACTION_REQUIRED:

@@ -129,7 +129,8 @@ def carry_out(uow: UnitOfWork, processor: Processor, payment: Payment) -> Paymen
     """Make the payment's open call and record its result; return the payment as it ends up.
 
     A payment that completes for an order cancelled meanwhile is undone at once (the
-    cancellation found it busy and could not).
+    cancellation found it busy and could not); one authorised to be captured at once goes on
+    to its capture.
     """
     pending = payment.pending
     if pending is None:
@@ -143,8 +144,11 @@ def carry_out(uow: UnitOfWork, processor: Processor, payment: Payment) -> Paymen
             return current or payment
         outcome.apply(current)
         if pending.action in (domain.AUTHORISE, domain.CAPTURE) and \
-                uow.cancelled_orders.contains(current.order_id) and current.start_undo():
-            log.info("payment completed for a cancelled order; undoing it")
+                uow.cancelled_orders.contains(current.order_id):
+            if current.start_undo():
+                log.info("payment completed for a cancelled order; undoing it")
+        elif pending.action == domain.AUTHORISE and current.start_capture_at_once():
+            log.info("payment authorised; capturing it at once")
         uow.payments.save(current)
         uow.commit()
     log.info("processor call recorded", extra={"action": pending.action, "status": current.status,
@@ -155,7 +159,8 @@ def carry_out(uow: UnitOfWork, processor: Processor, payment: Payment) -> Paymen
 def confirm_action(uow: UnitOfWork, processor: Processor, payment: Payment) -> Payment:
     """Ask the provider how the customer's challenge went and record it (authorised or failed);
     a payment that is not waiting, or a customer who has not answered, changes nothing. Passed for
-    an order cancelled meanwhile, the authorisation is voided at once (as ``carry_out`` does)."""
+    an order cancelled meanwhile, the authorisation is voided at once (as ``carry_out`` does);
+    otherwise one to be captured at once is captured."""
     if payment.status != domain.REQUIRES_ACTION or payment.provider_reference is None:
         return payment
     reference = payment.provider_reference
@@ -178,6 +183,8 @@ def confirm_action(uow: UnitOfWork, processor: Processor, payment: Payment) -> P
         changed = current.customer_passed() if failure is None else current.customer_failed(*failure)
         if changed and uow.cancelled_orders.contains(current.order_id):
             current.start_undo()
+        elif changed:
+            current.start_capture_at_once()
         if changed:
             uow.payments.save(current)
             uow.commit()

@@ -41,7 +41,7 @@ def on_payment_requested(uow: UnitOfWork, processor: Processor, event_id: str,
             return None
         payment = domain.initiate(str(uuid.uuid4()), cmd.order_id, cmd.order_version, cmd.user_id,
                                   cmd.amount, cmd.currency, cmd.payment_token,
-                                  processor.adapters.for_new_payments)
+                                  processor.adapters.for_new_payments, cmd.capture_at_once)
         uow.payments.save(payment)
         uow.commit()
     return carry_out(uow, processor, payment)
@@ -65,18 +65,19 @@ def on_capture_requested(uow: UnitOfWork, processor: Processor, event_id: str, o
 
 def on_void_requested(uow: UnitOfWork, processor: Processor, event_id: str, order_id: str,
                       payment_id: str) -> Payment | None:
-    """Void a stale or unwanted authorisation; a payment already voided answers payment_voided again."""
+    """Undo a stale or unwanted payment: void an authorisation, refund one captured at once (its
+    order changed first). A payment already voided answers payment_voided again."""
     with uow:
         if not uow.first_delivery(event_id, ON_VOID_REQUESTED):
             return None
         uow.lock_order(order_id)
         payment = _payment_of(uow, order_id, payment_id)
-        started = payment.start_void(compensation=True)
+        started = payment.start_undo()
         if not started and payment.status == domain.VOIDED:
             payment.announce(messages.voided(payment))  # a repeat: same answer
         elif not started:
-            log.warning("void requested for a payment that is not authorised",
-                        extra={"status": payment.status})
+            log.warning("void requested for a payment with nothing to undo",
+                        extra={"status": payment.status, "busy": payment.busy})
         uow.payments.save(payment)
         uow.commit()
     return carry_out(uow, processor, payment) if started else None

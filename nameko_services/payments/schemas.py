@@ -34,11 +34,13 @@ class PaymentRequestedSchema(OrderEvent):
     currency = fields.String(required=True, validate=Pattern(r"^[A-Z]{3}$"))
     payment_token = fields.String(required=True,
                                   validate=validate.Length(min=1, max=limits.MAX_PAYMENT_TOKEN_LENGTH))
+    capture_at_once = fields.Boolean(load_default=False, truthy={True}, falsy={False})
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> RequestPayment:
         return RequestPayment(str(data["order_id"]), data["order_version"], str(data["user_id"]),
-                              data["amount"], data["currency"], data["payment_token"])
+                              data["amount"], data["currency"], data["payment_token"],
+                              data["capture_at_once"])
 
 
 class CaptureRequestedSchema(OrderEvent):

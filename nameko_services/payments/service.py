@@ -65,7 +65,7 @@ class PaymentsService(ShopService):
 
     @event_handler("orders", "payment_requested")
     def on_payment_requested(self, payload: Json) -> None:
-        """Authorise the payment of an order version (once) and answer authorised or failed."""
+        """Authorise the payment of an order version (once), capture it at once if asked, and answer."""
         event_id = self.handling(payload, "order_id", "payment_id")
         cmd = load(schemas.PaymentRequestedSchema, payload)
         saga.on_payment_requested(self.uow, self.processor, event_id, cmd)
@@ -79,7 +79,7 @@ class PaymentsService(ShopService):
 
     @event_handler("orders", "void_requested")
     def on_void_requested(self, payload: Json) -> None:
-        """Void a stale or unwanted authorisation and answer payment_voided."""
+        """Void a stale or unwanted authorisation (refund one captured at once) and answer."""
         event_id = self.handling(payload, "order_id", "payment_id")
         order_id, payment_id = load(schemas.VoidRequestedSchema, payload)
         saga.on_void_requested(self.uow, self.processor, event_id, order_id, payment_id)

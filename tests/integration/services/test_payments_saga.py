@@ -117,6 +117,29 @@ def test_the_same_request_delivered_twice_makes_one_payment_and_one_authorisatio
         assert conn.execute(text("SELECT count(*) FROM payments")).scalar() == 1
 
 
+def test_a_request_to_capture_at_once_answers_payment_captured_alone(service, dispatch, call, sandbox):
+    order, event_id = new_order(), str(uuid.uuid4())
+    payload = dict(requested(order, version=2), capture_at_once=True, schema_version="1.1")
+    dispatch("payment_requested", payload, event_id)
+    dispatch("payment_requested", payload, event_id)  # redelivered: charged and captured once
+    [captured] = answered("payment_captured", order)
+    assert (captured["order_version"], captured["amount"]) == (2, 2500)
+    eventlet.sleep(0.5)
+    assert answers("payment_authorised", order) == [] and len(answers("payment_captured", order)) == 1
+    assert sandbox.charges == 1
+    payment = call("payments", "get_payment", captured["payment_id"], as_user=ADMIN)
+    assert (payment["status"], payment["amount"]) == ("captured", 2500)
+
+
+def test_a_capture_made_at_once_that_orders_calls_stray_is_refunded(service, dispatch):
+    order = new_order()
+    dispatch("payment_requested", dict(requested(order), capture_at_once=True, schema_version="1.1"))
+    [captured] = answered("payment_captured", order)
+    dispatch("void_requested", {"order_id": order, "payment_id": captured["payment_id"]})
+    [refunded] = answered("payment_refunded", order)
+    assert (refunded["payment_id"], refunded["refunded_total"]) == (captured["payment_id"], 2500)
+
+
 def test_capture_answers_payment_captured(service, dispatch, call):
     order = new_order()
     payment_id = authorise(dispatch, order)["payment_id"]

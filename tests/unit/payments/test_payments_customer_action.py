@@ -15,9 +15,9 @@ THREE_DS = "tok_threeDSecure2Required"
 OWNER = Principal(user_id=USER, roles=("customer",))
 
 
-def request(uow, processor, token=THREE_DS, version=1):
+def request(uow, processor, token=THREE_DS, version=1, at_once=False):
     return saga.on_payment_requested(uow, processor, str(uuid.uuid4()),
-                                     RequestPayment(ORDER, version, USER, 2500, "EUR", token))
+                                     RequestPayment(ORDER, version, USER, 2500, "EUR", token, at_once))
 
 
 def test_the_sandbox_answers_a_3d_secure_card_with_its_challenge_page(sandbox):
@@ -62,6 +62,14 @@ def test_passing_the_challenge_authorises_the_payment_and_tells_orders(uow, proc
     assert uow.outbox.of_type("payment_authorised") == [{
         "order_id": ORDER, "order_version": 1, "payment_id": payment.id, "amount": 2500, "currency": "EUR"}]
     assert uow.payments.load(payment.id).status == domain.AUTHORISED
+
+
+def test_passing_the_challenge_of_a_payment_to_capture_at_once_captures_it(uow, processor):
+    payment = request(uow, processor, at_once=True)
+    assert [kind for kind, _ in uow.outbox.rows] == ["payment_action_required"]
+    done = handlers.answer_sandbox_challenge(uow, processor, payment.provider_reference, True)
+    assert done.status == domain.CAPTURED
+    assert [kind for kind, _ in uow.outbox.rows] == ["payment_action_required", "payment_captured"]
 
 
 def test_failing_the_challenge_fails_the_payment_with_authentication_failed(uow, processor):

@@ -18,9 +18,9 @@ def eid():
     return str(uuid.uuid4())
 
 
-def request(uow, processor, token="tok_visa", version=1, event=None, amount=1000):
+def request(uow, processor, token="tok_visa", version=1, event=None, amount=1000, at_once=False):
     return saga.on_payment_requested(uow, processor, event or eid(),
-                                     RequestPayment(ORDER, version, USER, amount, "EUR", token))
+                                     RequestPayment(ORDER, version, USER, amount, "EUR", token, at_once))
 
 
 def captured(uow, processor):
@@ -129,6 +129,45 @@ def test_a_capture_that_completes_after_the_cancellation_is_refunded(uow, proces
     assert saga.on_order_cancelled(uow, processor, eid(), ORDER) == 0
     carry_out(uow, processor, uow.payments.load(payment.id))
     assert uow.payments.load(payment.id).status == domain.REFUNDED
+
+
+def test_a_payment_asked_to_be_captured_at_once_is_authorised_and_captured_in_one_go(uow, processor, sandbox):
+    payment = request(uow, processor, at_once=True, version=2)
+    assert (payment.status, payment.captured_amount, sandbox.charges) == (domain.CAPTURED, 1000, 1)
+    assert [kind for kind, _ in uow.outbox.rows] == ["payment_captured"]  # no payment_authorised
+    [announced] = uow.outbox.of_type("payment_captured")
+    assert {key: announced[key] for key in ("order_version", "payment_id", "amount")} == {
+        "order_version": 2, "payment_id": payment.id, "amount": 1000}
+    assert [e.type for e in uow.payments.history(payment.id)] == [
+        "PaymentInitiated", "PaymentAuthorised", "CaptureStarted", "PaymentCaptured"]
+
+
+def test_a_payment_to_capture_at_once_for_an_order_cancelled_during_the_authorisation_is_voided(
+        uow, processor):
+    """The cancellation found the authorisation in flight: the capture never starts."""
+    with uow:
+        payment = domain.initiate(eid(), ORDER, 1, USER, 1000, "EUR", "tok_visa", "sandbox", True)
+        uow.payments.save(payment)
+        uow.commit()
+    assert saga.on_order_cancelled(uow, processor, eid(), ORDER) == 0  # busy: undone when it completes
+    done = carry_out(uow, processor, uow.payments.load(payment.id))
+    assert done.status == domain.VOIDED
+    assert [kind for kind, _ in uow.outbox.rows] == ["payment_voided"]
+
+
+def test_a_refused_card_to_capture_at_once_fails_without_a_capture(uow, processor):
+    payment = request(uow, processor, "tok_chargeDeclined", at_once=True)
+    assert payment.status == domain.FAILED and uow.outbox.of_type("payment_captured") == []
+
+
+def test_a_stray_capture_made_at_once_is_refunded_when_orders_asks_for_the_void(uow, processor):
+    """The order changed while its old total was captured: orders sends void_requested, the
+    captured money goes back; a repeat of that request refunds nothing more."""
+    payment = request(uow, processor, at_once=True)
+    saga.on_void_requested(uow, processor, eid(), ORDER, payment.id)
+    saga.on_void_requested(uow, processor, eid(), ORDER, payment.id)
+    assert uow.payments.load(payment.id).status == domain.REFUNDED
+    assert [r["refunded_total"] for r in uow.outbox.of_type("payment_refunded")] == [1000]
 
 
 def test_an_interrupted_authorisation_is_resumed_with_the_same_key(uow, processor, sandbox):
