@@ -36,7 +36,7 @@ def observe(order: Order, saved: list[str], first_times: Callable[[], Mapping[st
             if started is not None:
                 _step(step, started, ended)
     if PAYMENT_CAPTURED in saved:
-        _payment_steps(order, ended, first_times().get(CAPTURE_REQUESTED))
+        _payment_steps(order, ended, first_times())
     if PAYMENT_CAPTURED in saved or PAYMENT_WAIVED in saved:
         _step("placed_to_confirmed", order.created_at, ended)
         ORDERS.labels("confirmed", "").inc()
@@ -46,12 +46,17 @@ def observe(order: Order, saved: list[str], first_times: Callable[[], Mapping[st
         ORDERS.labels("cancelled", reason).inc()
 
 
-def _payment_steps(order: Order, confirmed: datetime, capture_requested: datetime | None) -> None:
-    """authorised → captured ends when payments captured (its event says when; older events
-    did not, so the step then runs to the confirmation), captured → confirmed is the hop back."""
+def _payment_steps(order: Order, confirmed: datetime, times: Mapping[str, datetime]) -> None:
+    """authorised → captured when orders asked for the capture, reserved → captured when payments
+    captured at once (authorising inside the step); both end when payments captured (its event
+    says when; older events did not, so the step then runs to the confirmation). captured →
+    confirmed is the hop back."""
     captured = datetime.fromisoformat(order.captured_at) if order.captured_at else None
+    capture_requested, reserved = times.get(CAPTURE_REQUESTED), times.get(STOCK_RESERVED)
     if capture_requested is not None:
         _step("authorised_to_captured", capture_requested, captured or confirmed)
+    elif reserved is not None:
+        _step("reserved_to_captured", reserved, captured or confirmed)
     if captured is not None:
         _step("captured_to_confirmed", captured, confirmed)
 

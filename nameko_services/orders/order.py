@@ -273,13 +273,21 @@ class Order(Aggregate):
         return None
 
     def on_payment_captured(self, version: int, payment_id: str, captured_at: str = "") -> str | None:
-        """Confirm the order; a capture for a cancelled order is refunded by payments on order_cancelled."""
-        if not (self.status == AWAITING_PAYMENT and self.capture_requested and payment_id == self.payment_id):
-            return self._stale(f"payment_captured of {payment_id}", version)
-        self.trigger(PAYMENT_CAPTURED, {"payment_id": payment_id, **({"captured_at": captured_at}
-                                                                     if captured_at else {})})
-        self.announce(messages.order_confirmed(self))
-        return None
+        """Confirm the order by the capture it asked for, or by one payments made at once for the
+        current version. A stray capture (the order changed or moved on first) is refunded: by
+        payments on order_cancelled for a cancelled order, on void_requested otherwise."""
+        asked = self.capture_requested and payment_id == self.payment_id
+        at_once = not self.capture_requested and version == self.saga_version
+        if self.status == AWAITING_PAYMENT and (asked or at_once):
+            self.trigger(PAYMENT_CAPTURED, {"payment_id": payment_id, **({"captured_at": captured_at}
+                                                                         if captured_at else {})})
+            self.announce(messages.order_confirmed(self))
+            return None
+        stale = self._stale(f"payment_captured of {payment_id}", version)
+        if payment_id == self.payment_id or self.status == CANCELLED:
+            return stale  # a repeat of the order's own capture, or payments refunds on order_cancelled
+        self.announce(messages.void_requested(self.id, payment_id))
+        return f"{stale}; refund requested"
 
     def on_payment_refunded(self, payment_id: str, refunded_total: int) -> str | None:
         """Money of the order's payment went back: ``partially_refunded`` or ``refunded``."""
@@ -302,7 +310,8 @@ class Order(Aggregate):
     # --- helpers -------------------------------------------------------------------------------
 
     def check_modifiable(self, actor: Actor) -> None:
-        """Only the customer changes an order, before the capture is requested, one change at a time."""
+        """Only the customer changes an order, before it is paid (or its capture requested), one
+        change at a time."""
         if self.user_id != actor.user_id:
             raise PermissionDenied("Only the customer who placed the order may change it.")
         if not self.modifiable or self.pending_modification is not None:
@@ -419,6 +428,8 @@ def _capture_requested(order: Order, data: Mapping[str, Any]) -> None:
 
 
 def _captured(order: Order, data: Mapping[str, Any]) -> None:
+    order.payment_action = None
+    order.payment_id = str(data["payment_id"])  # captured at once: the order first hears of it here
     order.status = CONFIRMED
     order.payment_status = PAID
     order.captured_at = data.get("captured_at")

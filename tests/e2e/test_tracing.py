@@ -18,11 +18,7 @@ CHAIN = [
     ("catalog", "stock_reserved publish"),
     ("orders", "orders.on_stock_reserved"),
     ("orders", "payment_requested publish"),
-    ("payments", "payments.on_payment_requested"),
-    ("payments", "payment_authorised publish"),
-    ("orders", "orders.on_payment_authorised"),
-    ("orders", "capture_requested publish"),
-    ("payments", "payments.on_capture_requested"),
+    ("payments", "payments.on_payment_requested"),  # authorises and captures at once
     ("payments", "payment_captured publish"),
     ("orders", "orders.on_payment_captured"),
 ]

@@ -143,11 +143,13 @@ class StandInCatalog:
 
 
 class StandInPayments:
-    """Authorises (``tok_visa``) or declines payment requests and captures, unless ``silent``."""
+    """Authorises (``tok_visa``) or declines payment requests and captures, unless ``silent``; as
+    payments of schema 1.0 does (it never heard of capture_at_once) unless ``at_once``."""
 
     name = "payments"
     config = Config()
     silent = False
+    at_once = False
 
     @event_handler("orders", "payment_requested")
     def on_payment_requested(self, payload):
@@ -156,7 +158,9 @@ class StandInPayments:
         reply = {"order_id": payload["order_id"], "order_version": payload["order_version"],
                  "payment_id": str(uuid.uuid4()), "amount": payload["amount"],
                  "currency": payload["currency"]}
-        if payload["payment_token"] == "tok_visa":
+        if payload["payment_token"] == "tok_visa" and self.at_once and payload["capture_at_once"]:
+            publish(self.config, "payments", "payment_captured", reply)
+        elif payload["payment_token"] == "tok_visa":
             publish(self.config, "payments", "payment_authorised", reply)
         else:
             publish(self.config, "payments", "payment_failed", dict(
@@ -187,7 +191,7 @@ def stand_ins(config, container_factory):
     Listener.received = []
     StandInCatalog.stock, StandInCatalog.silent, StandInCatalog.adjusted = {MUG: 10, PLATE: 10}, False, []
     StandInCatalog.price_delay = 0.0
-    StandInPayments.silent = False
+    StandInPayments.silent = StandInPayments.at_once = False
     for cls in (Listener, StandInCatalog, StandInPayments):
         container_factory(cls, config).start()  # their queues exist before orders publishes
 
@@ -255,6 +259,34 @@ def test_the_happy_path_runs_from_pending_to_confirmed_announcing_every_step(as_
         (1, "OrderPlaced"), (2, "StockReserved"), (3, "CaptureRequested"), (4, "PaymentCaptured")]
     assert "tok_visa" not in repr(history)
     assert confirmed["updated_at"] == history[-1]["occurred_at"]
+
+
+def test_a_payment_captured_at_once_confirms_the_order_in_one_step(as_customer):
+    StandInPayments.at_once = True
+    order = place(as_customer)
+    oid = order["id"]
+    status_becomes(as_customer, oid, "confirmed")
+    [requested] = announced("payment_requested", oid)
+    assert requested["capture_at_once"] is True
+    [confirmation] = announced_once("order_confirmed", oid)
+    assert confirmation["order_version"] == 3 and announced("capture_requested", oid) == []
+    history = as_customer("get_order_events", oid)
+    assert [e["type"] for e in history] == ["OrderPlaced", "StockReserved", "PaymentCaptured"]
+    assert as_customer("get_order", oid)["payment_status"] == "paid"
+
+
+def test_a_capture_made_at_once_for_an_older_version_is_sent_back_for_a_refund(as_customer, config):
+    StandInPayments.silent = True
+    order = place(as_customer, quantity=1)
+    status_becomes(as_customer, order["id"], "awaiting_payment")
+    as_customer("modify_order", order["id"], {"items": [{"product_id": MUG, "quantity": 3}]})
+    wait_for(lambda: as_customer("get_order", order["id"])["total"] == 2997)
+    stray = str(uuid.uuid4())  # the old total's payment, captured while the order changed
+    publish(config, "payments", "payment_captured", {
+        "order_id": order["id"], "order_version": 2, "payment_id": stray, "amount": 999, "currency": "EUR"})
+    assert announced_once("void_requested", order["id"]) == [{"order_id": order["id"], "payment_id": stray}]
+    after = as_customer("get_order", order["id"])
+    assert (after["status"], after["payment_status"]) == ("awaiting_payment", "pending")
 
 
 def test_an_order_the_stock_cannot_cover_is_cancelled_as_out_of_stock(as_customer):
@@ -529,7 +561,7 @@ def test_the_migrated_orders_tables_match_the_models(orders_db_url):
 @pytest.fixture
 def real_catalog_saga(config, core_config, container_factory):
     Listener.received = []
-    StandInPayments.silent = False
+    StandInPayments.silent = StandInPayments.at_once = False
     for cls, cfg in ((Listener, config), (StandInPayments, config),
                      (CatalogService, dict(core_config, EVENT_RETRY_DELAYS=[0.1, 0.2]))):
         container_factory(cls, cfg).start()

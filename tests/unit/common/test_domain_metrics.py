@@ -44,6 +44,20 @@ def test_the_capture_time_payments_reported_splits_captured_from_confirmed():
     assert step_sum("captured_to_confirmed") == before["captured_to_confirmed"] + 0.25
 
 
+def test_a_capture_made_at_once_times_reserved_to_captured_and_no_authorised_step():
+    def step_sum(step):
+        return sample("shop_saga_step_seconds_sum", step=step, reason="")
+
+    steps = ("reserved_to_captured", "authorised_to_captured", "reserved_to_authorised")
+    before = {step: step_sum(step) for step in steps}
+    order = confirmed()
+    order.created_at, order.updated_at = T0, T0 + timedelta(seconds=2)
+    order.captured_at = (T0 + timedelta(seconds=1.75)).isoformat()
+    order_metrics.observe(order, [PAYMENT_CAPTURED], lambda: {STOCK_RESERVED: T0 + timedelta(seconds=0.5)})
+    assert step_sum("reserved_to_captured") == before["reserved_to_captured"] + 1.25
+    assert {step: step_sum(step) for step in steps[1:]} == {step: before[step] for step in steps[1:]}
+
+
 def test_a_capture_clock_ahead_of_the_orders_clock_never_makes_a_negative_step():
     before = sample("shop_saga_step_seconds_sum", step="captured_to_confirmed", reason="")
     order = confirmed()

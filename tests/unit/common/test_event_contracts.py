@@ -38,7 +38,7 @@ ORDER, PAYMENT, OTHER_PAYMENT = (str(uuid.uuid4()) for _ in range(3))
 def _order_events():
     """Every orders.events message of an order's life: placed, modified, the card's step shown,
     paid, a stale authorisation voided, confirmed, shipped, delivered; another cancelled; a free one
-    confirmed without payment."""
+    confirmed without payment; one captured at once, and a stray capture of it refunded."""
     emitted = []
 
     def take(outcome):
@@ -63,6 +63,10 @@ def _order_events():
     free = Priced("EUR", (Line(str(uuid.uuid4()), "Sticker", 0, 1),))
     gift = take(placing(str(uuid.uuid4()), CUSTOMER.user_id, free, ADDRESS, "tok_visa", DEADLINE))
     take(decide(gift, Order.on_stock_reserved, gift.saga_version))
+    at_once = take(placing(str(uuid.uuid4()), CUSTOMER.user_id, lines, ADDRESS, "tok_visa", DEADLINE))
+    at_once = take(decide(at_once, Order.on_stock_reserved, at_once.saga_version))
+    at_once = take(decide(at_once, Order.on_payment_captured, at_once.saga_version, PAYMENT))
+    take(decide(at_once, Order.on_payment_captured, at_once.saga_version - 1, OTHER_PAYMENT))
     return emitted
 
 
@@ -109,6 +113,7 @@ def _payments_events():
 
 
 EMITTED = [*_order_events(), *_catalog_events(), *_payments_events()]
+WRITTEN = {"payment_requested": "1.1"}  # the minors past 1.0 this code writes (capture_at_once)
 
 
 def _contract(event_type, major=1):
@@ -153,7 +158,7 @@ def test_every_event_a_service_emits_or_handles_has_a_contract():
                          ids=[f"{s}.{k}-{n}" for n, (s, k, _) in enumerate(EMITTED)])
 def test_every_event_each_service_emits_validates_against_its_schema(service, event_type, payload):
     stamped = stamp(event_type, payload)
-    assert stamped[SCHEMA_VERSION] == _contract(event_type).version == "1.0"
+    assert stamped[SCHEMA_VERSION] == _contract(event_type).version == WRITTEN.get(event_type, "1.0")
     validator = Draft202012Validator(_contract(event_type).schema)
     assert [error.message for error in validator.iter_errors(stamped)] == []
 
@@ -207,6 +212,19 @@ def test_each_handler_accepts_every_supported_version(source, event_type, label,
     readable = read(event_type, copy.deepcopy(payload))
     assert readable == SAMPLES[(source, event_type)]  # what this code knows, nothing more or less
     load(schema(), readable)  # an InvalidInput here would retry and dead-letter the event
+
+
+def test_a_payment_request_of_1_0_asks_for_the_capture_later_and_one_of_1_1_at_once():
+    """Orders of 1.0 (a rolling deploy) never said capture_at_once: payments authorises only and
+    waits for capture_requested, as it always did."""
+    from nameko_services.payments.schemas import PaymentRequestedSchema
+
+    current = stamp("payment_requested", SAMPLES[("orders", "payment_requested")])
+    older = {key: value for key, value in current.items() if key != "capture_at_once"}
+    older[SCHEMA_VERSION] = "1.0"
+    assert current["capture_at_once"] is True and current[SCHEMA_VERSION] == "1.1"
+    assert load(PaymentRequestedSchema, read("payment_requested", current)).capture_at_once is True
+    assert load(PaymentRequestedSchema, read("payment_requested", older)).capture_at_once is False
 
 
 def test_an_added_field_is_dropped_only_for_a_minor_newer_than_the_code():

@@ -58,19 +58,27 @@ def test_a_placed_order_is_pending_at_version_one_and_announces_order_placed():
                                         "quantity": 3, "line_total": 2997}
 
 
-def test_an_order_rebuilt_from_its_history_equals_the_order_built_step_by_step():
+CAPTURE_ASKED_FOR = [lambda o: decide(o, Order.on_payment_authorised, o.saga_version, PAYMENT),
+                     lambda o: decide(o, Order.on_compensation_failed, OTHER_PAYMENT, "void", "down"),
+                     lambda o: decide(o, Order.on_payment_captured, o.saga_version, PAYMENT)]
+CAPTURED_AT_ONCE = [lambda o: decide(o, Order.on_compensation_failed, OTHER_PAYMENT, "void", "down"),
+                    lambda o: decide(o, Order.on_payment_action_required, o.saga_version, PAYMENT,
+                                     {"type": "redirect", "url": "/sandbox/3ds/sbx_pi_0"}),
+                    lambda o: decide(o, Order.on_payment_captured, o.saga_version, PAYMENT)]
+
+
+@pytest.mark.parametrize("paying", [CAPTURE_ASKED_FOR, CAPTURED_AT_ONCE], ids=["asked", "at_once"])
+def test_an_order_rebuilt_from_its_history_equals_the_order_built_step_by_step(paying):
     steps = [lambda o: placing(ORDER, USER, priced(), ADDRESS, "tok_visa", DEADLINE),
-             lambda o: decide(o, Order.on_stock_reserved, o.saga_version),
-             lambda o: decide(o, Order.on_payment_authorised, o.saga_version, PAYMENT),
-             lambda o: decide(o, Order.on_compensation_failed, OTHER_PAYMENT, "void", "down"),
-             lambda o: decide(o, Order.on_payment_captured, o.saga_version, PAYMENT)]
+             lambda o: decide(o, Order.on_stock_reserved, o.saga_version), *paying]
     order, history = Order(ORDER), []
     for step in steps:
         outcome = step(order)
         history += [(e.type, e.data, order.version + i, T0) for i, e in enumerate(outcome.events, 1)]
         order = outcome.after
     assert Order.from_history(ORDER, history) == order
-    assert (order.status, order.version, order.saga_version, order.payment_id) == ("confirmed", 5, 5, PAYMENT)
+    assert (order.status, order.version, order.payment_id, order.payment_action) == (
+        "confirmed", 5, PAYMENT, None)
 
 
 def test_the_payment_token_is_kept_in_the_state_but_never_in_public_event_data():
@@ -189,7 +197,7 @@ def test_the_catalog_holding_the_new_items_applies_them_and_asks_for_the_new_amo
     assert types(outcome) == (["OrderModified"], ["payment_requested"])
     assert outcome.messages[0].payload == {
         "order_id": ORDER, "order_version": 4, "user_id": USER, "amount": 4995, "currency": "EUR",
-        "payment_token": "tok_visa"}
+        "payment_token": "tok_visa", "capture_at_once": True}
     after = outcome.after
     assert (after.status, after.total, after.pending_modification) == ("awaiting_payment", 4995, None)
 
@@ -332,6 +340,48 @@ def test_a_capture_of_a_cancelled_order_changes_nothing():
     order = capture_requested()
     order = decide(order, Order.cancel, CUSTOMER).after
     assert types(decide(order, Order.on_payment_captured, 3, PAYMENT)) == ([], [])
+
+
+def test_a_capture_made_at_once_for_the_current_version_confirms_the_order():
+    order = decide(reserved(), Order.on_payment_action_required, 2, PAYMENT,
+                   {"type": "redirect", "url": "/sandbox/3ds/sbx_pi_0"}).after
+    outcome = decide(order, Order.on_payment_captured, 2, PAYMENT, "2026-12-01T12:00:01+00:00")
+    assert types(outcome) == (["PaymentCaptured"], ["order_confirmed"])
+    # the card's step shown was bookkeeping (version 3): the capture is version 4
+    assert outcome.messages[0].payload == {"order_id": ORDER, "order_version": 4, "payment_id": PAYMENT}
+    after = outcome.after
+    assert (after.status, after.payment_status, after.payment_id, after.payment_action) == (
+        "confirmed", "paid", PAYMENT, None)
+
+
+def test_a_capture_made_at_once_for_an_older_version_is_refunded_and_the_order_waits_on():
+    """The customer changed the order while its old total was being captured: that money goes back,
+    and the new total is asked for once the catalog holds the new items."""
+    order = modification_requested(quantity=5)
+    outcome = decide(order, Order.on_payment_captured, 2, OTHER_PAYMENT)
+    assert types(outcome) == ([], ["void_requested"])
+    assert outcome.messages[0].payload == {"order_id": ORDER, "payment_id": OTHER_PAYMENT}
+    assert "refund requested" in outcome.note
+    assert (outcome.after.status, outcome.after.payment_status) == ("awaiting_payment", "pending")
+
+
+def test_a_stray_capture_after_the_order_was_paid_is_refunded_but_a_repeat_of_its_own_is_not():
+    order = decide(reserved(), Order.on_payment_captured, 2, PAYMENT).after
+    assert types(decide(order, Order.on_payment_captured, 2, OTHER_PAYMENT)) == ([], ["void_requested"])
+    assert types(decide(order, Order.on_payment_captured, 2, PAYMENT)) == ([], [])
+
+
+def test_a_capture_made_at_once_for_a_cancelled_order_is_left_to_payments():
+    """payments refunds every payment of a cancelled order on order_cancelled: asking again would
+    only race that refund."""
+    assert types(decide(cancelled(), Order.on_payment_captured, 2, PAYMENT)) == ([], [])
+
+
+def test_an_order_paid_at_once_stays_modifiable_until_the_capture_arrives():
+    order = reserved()
+    order.check_modifiable(CUSTOMER)
+    with pytest.raises(OrderNotModifiable):
+        decide(order, Order.on_payment_captured, 2, PAYMENT).after.check_modifiable(CUSTOMER)
 
 
 def test_a_failed_payment_of_the_current_version_cancels_the_order():

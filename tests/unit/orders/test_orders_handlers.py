@@ -191,7 +191,17 @@ def test_the_happy_path_confirms_the_order_with_one_message_per_step(uow, catalo
     saga.react(uow, saga.ON_STOCK_RESERVED, event(), Reply(oid, 1))
     [requested] = uow.messages("payment_requested")
     assert requested == {"order_id": oid, "order_version": 2, "user_id": USER, "amount": 1998,
-                         "currency": "EUR", "payment_token": "tok_visa"}
+                         "currency": "EUR", "payment_token": "tok_visa", "capture_at_once": True}
+    saga.react(uow, saga.ON_PAYMENT_CAPTURED, event(), Reply(oid, 2, PAYMENT))
+    assert uow.messages("order_confirmed") == [{"order_id": oid, "order_version": 3, "payment_id": PAYMENT}]
+    assert uow.orders.document(oid)["status"] == "confirmed"
+    assert [t for t, _ in uow.stream(oid)] == ["OrderPlaced", "StockReserved", "PaymentCaptured"]
+
+
+def test_a_payments_of_1_0_authorising_only_gets_the_capture_asked_for(uow, catalog):
+    order, _ = place(uow, catalog)
+    oid = order["id"]
+    saga.react(uow, saga.ON_STOCK_RESERVED, event(), Reply(oid, 1))
     saga.react(uow, saga.ON_PAYMENT_AUTHORISED, event(), Reply(oid, 2, PAYMENT))
     assert uow.messages("capture_requested") == [{"order_id": oid, "order_version": 3, "payment_id": PAYMENT}]
     saga.react(uow, saga.ON_PAYMENT_CAPTURED, event(), Reply(oid, 3, PAYMENT))
