@@ -11,7 +11,9 @@ session's PostgreSQL backend, same machine only) per statement.
 - ``session, built each time``: ``session.execute(insert(...).values(...))``, as the services did;
 - ``session, built once``: the same statement object with bind parameters, reused;
 - ``precompiled``: ``common.precompiled`` (driver SQL through SQLAlchemy's connection);
-- ``bare cursor``: psycopg2 alone, the floor.
+- ``bare cursor``: psycopg2 alone, the floor on the client;
+- ``bare cursor, prepared``: the same through a server-side ``PREPARE``d statement (``EXECUTE``),
+  which PostgreSQL parses and plans once per connection: what that would save its backend.
 """
 from __future__ import annotations
 
@@ -69,6 +71,14 @@ def main() -> None:
         pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
         cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
+        # Server-side prepared: PostgreSQL parses and plans it once per connection, not per call.
+        positional = precompiled.sql
+        for n, name in enumerate(("event_id", "handler", "processed_at"), 1):
+            positional = positional.replace(f"%({name})s", f"${n}")
+        prepare = f"PREPARE bench_processed AS {positional}"
+        prepared_call = "EXECUTE bench_processed(%(event_id)s, %(handler)s, %(processed_at)s)"
+        cursor.execute(prepare)
+
         def values() -> dict:
             return {"event_id": str(uuid.uuid4()), "handler": "bench", "processed_at": datetime.now(UTC)}
 
@@ -78,6 +88,7 @@ def main() -> None:
             "session, built once": lambda: session.execute(built_once, values()).first(),
             "precompiled": lambda: precompiled.execute(session, values()).first(),
             "bare cursor": lambda: (cursor.execute(precompiled.sql, values()), cursor.fetchone()),
+            "bare cursor, prepared": lambda: (cursor.execute(prepared_call, values()), cursor.fetchone()),
         }
         figures: dict[str, list[tuple[float, float]]] = {name: [] for name in ways}
         for number in range(args.rounds):
@@ -90,6 +101,8 @@ def main() -> None:
                                       1e6 * (backend_cpu(pid) - backend) / args.count))
             session.rollback()  # keeps the table small; the same transaction size each round
             cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute("DEALLOCATE ALL")
+            cursor.execute(prepare)
         print(f"{args.count} statements per way and round, {args.rounds} rounds; median CPU per statement:")
         for name, rounds in figures.items():
             print(f"  {name:<26} client {statistics.median(c for c, _ in rounds):5.0f} µs, "

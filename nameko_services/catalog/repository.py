@@ -5,7 +5,20 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Uuid, any_, bindparam, delete, exists, func, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Uuid,
+    any_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -48,7 +61,8 @@ def _category(row: CategoryRow) -> Category:
     return Category(str(row.id), row.name, row.slug, _str(row.parent_id), row.active)
 
 
-def _product(row: ProductRow) -> Product:
+def _product(row: ProductRow | Row[Any]) -> Product:
+    """A product from its ORM row or a plain row of ``products`` (the same column names)."""
     return Product(str(row.id), row.sku, row.name, row.price, row.currency, row.description,
                    _str(row.category_id), row.active, row.created_at, row.updated_at)
 
@@ -125,8 +139,8 @@ class SqlProducts:
         return None if row is None else _product(row)
 
     def get_many(self, product_ids: Iterable[str]) -> dict[str, Product]:
-        keys = [uuid.UUID(pid) for pid in product_ids]
-        rows = self.session.scalars(select(ProductRow).where(ProductRow.id.in_(keys)))
+        """Every order prices and reserves through here: plain rows, compiled once, no ORM objects."""
+        rows = PRODUCTS_BY_ID.execute(self.session, {"ids": [uuid.UUID(pid) for pid in product_ids]})
         return {str(row.id): _product(row) for row in rows}
 
     def search(self, query: ProductQuery) -> tuple[list[ProductView], int]:
@@ -165,6 +179,8 @@ class SqlProducts:
 
 
 # The saga's statements, compiled once (common.precompiled): each order runs them all.
+PRODUCTS_BY_ID = precompile(
+    select(ProductRow.__table__).where(ProductRow.id == any_(bindparam("ids", type_=ARRAY(Uuid)))))
 LOCK_STOCK = precompile(
     select(StockLevelRow.product_id, StockLevelRow.on_hand, StockLevelRow.reserved)
     .where(StockLevelRow.product_id == any_(bindparam("product_ids", type_=ARRAY(Uuid))))

@@ -5,12 +5,13 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from nameko_services.common.event_sourced import AggregateRepository
 from nameko_services.common.outbox import SessionOutbox
+from nameko_services.common.precompiled import binds, precompile
 from nameko_services.common.unit_of_work import SqlEventUnitOfWork, after_commit
 from nameko_services.orders import metrics, projection
 from nameko_services.orders.domain import OPEN_STATUSES
@@ -80,6 +81,19 @@ def _record(row: Any) -> KeyRecord:
                      None if row.order_id is None else str(row.order_id), row.created_at)
 
 
+# Every placement claims its key and completes it: both compiled once (common/precompiled.py).
+_CLAIM = precompile(
+    insert(IdempotencyKeyRow).values(**binds("user_id", "key", "request_hash", "created_at"),
+                                     state=IN_PROGRESS)
+    .on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(IdempotencyKeyRow.key))
+_COMPLETE = precompile(
+    update(IdempotencyKeyRow)
+    .where(IdempotencyKeyRow.user_id == bindparam("claim_user_id"),
+           IdempotencyKeyRow.key == bindparam("claim_key"), IdempotencyKeyRow.state == IN_PROGRESS,
+           IdempotencyKeyRow.created_at == bindparam("claimed_at"))
+    .values(state=DONE, order_id=bindparam("placed_order_id")).returning(IdempotencyKeyRow.key))
+
+
 class SqlIdempotencyKeys:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -89,11 +103,8 @@ class SqlIdempotencyKeys:
 
     def claim(self, user_id: str, key: str, request_hash: str, now: datetime) -> KeyRecord | None:
         # A concurrent claim of the same key waits here until the other transaction ends.
-        inserted = self.session.execute(
-            insert(IdempotencyKeyRow).values(user_id=user_id, key=key, request_hash=request_hash,
-                                             state=IN_PROGRESS, created_at=now)
-            .on_conflict_do_nothing(index_elements=["user_id", "key"])
-            .returning(IdempotencyKeyRow.key)).first()
+        inserted = _CLAIM.execute(self.session, {"user_id": user_id, "key": key,
+                                                 "request_hash": request_hash, "created_at": now}).first()
         if inserted is not None:
             return None
         return _record(self.session.execute(
@@ -108,10 +119,9 @@ class SqlIdempotencyKeys:
         return taken is not None
 
     def complete(self, user_id: str, key: str, claimed_at: datetime, order_id: str) -> bool:
-        done = self.session.execute(update(IdempotencyKeyRow).where(self._claim(user_id, key, claimed_at))
-                                    .values(state=DONE, order_id=order_id)
-                                    .returning(IdempotencyKeyRow.key)).first()
-        return done is not None
+        done = _COMPLETE.execute(self.session, {"claim_user_id": user_id, "claim_key": key,
+                                                "claimed_at": claimed_at, "placed_order_id": order_id})
+        return done.first() is not None
 
     def release(self, user_id: str, key: str, claimed_at: datetime) -> None:
         self.session.execute(delete(IdempotencyKeyRow).where(self._claim(user_id, key, claimed_at)))
