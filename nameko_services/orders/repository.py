@@ -86,12 +86,21 @@ _CLAIM = precompile(
     insert(IdempotencyKeyRow).values(**binds("user_id", "key", "request_hash", "created_at"),
                                      state=IN_PROGRESS)
     .on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(IdempotencyKeyRow.key))
-_COMPLETE = precompile(
-    update(IdempotencyKeyRow)
-    .where(IdempotencyKeyRow.user_id == bindparam("claim_user_id"),
-           IdempotencyKeyRow.key == bindparam("claim_key"), IdempotencyKeyRow.state == IN_PROGRESS,
-           IdempotencyKeyRow.created_at == bindparam("claimed_at"))
-    .values(state=DONE, order_id=bindparam("placed_order_id")).returning(IdempotencyKeyRow.key))
+# A claim is its claiming time: a take-over replaces it, so a request that was taken over can
+# neither complete nor release the key any more. Every change of a claimed key names it so.
+_HELD = ((IdempotencyKeyRow.user_id == bindparam("claim_user_id"))
+         & (IdempotencyKeyRow.key == bindparam("claim_key")) & (IdempotencyKeyRow.state == IN_PROGRESS)
+         & (IdempotencyKeyRow.created_at == bindparam("claimed_at")))
+_COMPLETE = precompile(update(IdempotencyKeyRow).where(_HELD)
+                       .values(state=DONE, order_id=bindparam("placed_order_id"))
+                       .returning(IdempotencyKeyRow.key))
+_TAKE_OVER = precompile(update(IdempotencyKeyRow).where(_HELD).values(created_at=bindparam("taken_at"))
+                        .returning(IdempotencyKeyRow.key))
+_RELEASE = precompile(delete(IdempotencyKeyRow).where(_HELD))
+
+
+def _held(user_id: str, key: str, claimed_at: datetime) -> dict[str, Any]:
+    return {"claim_user_id": user_id, "claim_key": key, "claimed_at": claimed_at}
 
 
 class SqlIdempotencyKeys:
@@ -111,26 +120,15 @@ class SqlIdempotencyKeys:
             select(IdempotencyKeyRow).where(self._where(user_id, key))).scalar_one())
 
     def take_over(self, record: KeyRecord, now: datetime) -> bool:
-        taken = self.session.execute(
-            update(IdempotencyKeyRow)
-            .where(self._where(record.user_id, record.key), IdempotencyKeyRow.state == IN_PROGRESS,
-                   IdempotencyKeyRow.created_at == record.created_at)
-            .values(created_at=now).returning(IdempotencyKeyRow.key)).first()
-        return taken is not None
+        held = _held(record.user_id, record.key, record.created_at)
+        return _TAKE_OVER.execute(self.session, {**held, "taken_at": now}).first() is not None
 
     def complete(self, user_id: str, key: str, claimed_at: datetime, order_id: str) -> bool:
-        done = _COMPLETE.execute(self.session, {"claim_user_id": user_id, "claim_key": key,
-                                                "claimed_at": claimed_at, "placed_order_id": order_id})
-        return done.first() is not None
+        held = _held(user_id, key, claimed_at)
+        return _COMPLETE.execute(self.session, {**held, "placed_order_id": order_id}).first() is not None
 
     def release(self, user_id: str, key: str, claimed_at: datetime) -> None:
-        self.session.execute(delete(IdempotencyKeyRow).where(self._claim(user_id, key, claimed_at)))
-
-    def _claim(self, user_id: str, key: str, claimed_at: datetime) -> Any:
-        # A claim is its claiming time: a take-over replaces it, so a request that was taken over
-        # can neither complete nor release the key any more.
-        return self._where(user_id, key) & (IdempotencyKeyRow.state == IN_PROGRESS) & (
-            IdempotencyKeyRow.created_at == claimed_at)
+        _RELEASE.execute(self.session, _held(user_id, key, claimed_at))
 
 
 def needing_attention(engine: Engine) -> int:

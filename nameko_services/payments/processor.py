@@ -143,12 +143,8 @@ def carry_out(uow: UnitOfWork, processor: Processor, payment: Payment) -> Paymen
             log.info("processor result already recorded", extra={"action": pending.action})
             return current or payment
         outcome.apply(current)
-        if pending.action in (domain.AUTHORISE, domain.CAPTURE) and \
-                uow.cancelled_orders.contains(current.order_id):
-            if current.start_undo():
-                log.info("payment completed for a cancelled order; undoing it")
-        elif pending.action == domain.AUTHORISE and current.start_capture_at_once():
-            log.info("payment authorised; capturing it at once")
+        if pending.action in (domain.AUTHORISE, domain.CAPTURE):
+            _go_on(uow, current, pending.action)
         uow.payments.save(current)
         uow.commit()
     log.info("processor call recorded", extra={"action": pending.action, "status": current.status,
@@ -181,15 +177,23 @@ def confirm_action(uow: UnitOfWork, processor: Processor, payment: Payment) -> P
         if current is None:
             return payment
         changed = current.customer_passed() if failure is None else current.customer_failed(*failure)
-        if changed and uow.cancelled_orders.contains(current.order_id):
-            current.start_undo()
-        elif changed:
-            current.start_capture_at_once()
         if changed:
+            _go_on(uow, current, domain.AUTHORISE)
             uow.payments.save(current)
             uow.commit()
     log.info("customer's action confirmed", extra={"status": current.status, "changed": changed})
     return carry_out(uow, processor, current)
+
+
+def _go_on(uow: UnitOfWork, payment: Payment, completed: str) -> None:
+    """After an authorisation or capture is recorded: undo it if the order was cancelled meanwhile
+    (the cancellation found the payment busy and could not), else capture an authorisation that
+    was asked to be captured at once."""
+    if uow.cancelled_orders.contains(payment.order_id):
+        if payment.start_undo():
+            log.info("payment completed for a cancelled order; undoing it")
+    elif completed == domain.AUTHORISE and payment.start_capture_at_once():
+        log.info("payment authorised; capturing it at once")
 
 
 def resume_pending(uow: UnitOfWork, processor: Processor, started_before: datetime) -> int:
