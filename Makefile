@@ -70,6 +70,7 @@ migrate: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python bench/product_get.py
 	$(BIN)/python bench/product_get.py --search --rounds 1
+	$(BIN)/python bench/gateway_overhead.py
 	$(BIN)/python bench/order_confirm.py
 
 clean:

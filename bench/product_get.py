@@ -131,9 +131,12 @@ def _seconds(text: str) -> float:
     return float(number) * UNITS[unit]
 
 
-def wrk(url: str, connections: int, duration: float) -> Load:
-    """``wrk`` at ``connections`` for ``duration`` s (two threads: the machine's cores)."""
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration:.0f}s", "--latency", "--timeout", "10s", url]
+def wrk(url: str, connections: int, duration: float, headers: dict[str, str] | None = None) -> Load:
+    """``wrk`` at ``connections`` for ``duration`` s (two threads, the machine's cores, unless
+    there is one connection: wrk wants one per thread)."""
+    sent = [arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")]
+    command = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration:.0f}s", "--latency",
+               "--timeout", "10s", *sent, url]
     return wrk_load(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
 
 
@@ -148,10 +151,11 @@ def wrk_load(out: str) -> Load:
                 _seconds(latency.get("50", "0s")), _seconds(latency.get("99", "0s")))
 
 
-async def _python_load(url: str, connections: int, duration: float) -> Load:
+async def _python_load(url: str, connections: int, duration: float,
+                       headers: dict[str, str] | None = None) -> Load:
     results = Results()
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=30, headers=headers) as client:
         started = time.monotonic()
 
         async def one_client() -> None:
@@ -173,10 +177,11 @@ async def _python_load(url: str, connections: int, duration: float) -> Load:
                 percentile(results.latencies, 99))
 
 
-def load(tool: str, url: str, connections: int, duration: float) -> Load:
+def load(tool: str, url: str, connections: int, duration: float,
+         headers: dict[str, str] | None = None) -> Load:
     if tool == "wrk":
-        return wrk(url, connections, duration)
-    return asyncio.run(_python_load(url, connections, duration))
+        return wrk(url, connections, duration, headers)
+    return asyncio.run(_python_load(url, connections, duration, headers))
 
 
 # --- processes and their CPU -----------------------------------------------------------------
