@@ -49,11 +49,11 @@ from product_get import (
 WAYS = ("http", "nameko", "aio")
 
 
-def over_http(args: argparse.Namespace, url: str, token: str, processes: Processes) -> Round:
+def over_http(args: argparse.Namespace, url: str, headers: dict[str, str], processes: Processes) -> Round:
     watched = {"caller": processes["gateway"], "catalog": processes["catalog"],
                "rabbitmq": processes["rabbitmq"]}
     before = cpu_seconds(watched)
-    measured = load(args.tool, url, args.concurrency, args.duration, {"Authorization": f"Bearer {token}"})
+    measured = load(args.tool, url, args.concurrency, args.duration, headers)
     after = cpu_seconds(watched)
     return Round("http", measured, {name: after[name] - before[name] for name in before})
 
@@ -123,16 +123,16 @@ def main() -> None:
     with started_platform(env, None) as (base_url, processes, product_id):
         broker = processes["gateway"][0].environ()["SHOP_AMQP_URI"]
         with httpx.Client(base_url=base_url, timeout=30) as client:
-            token = password_token(client, *ADMIN)
+            admin = {"Authorization": f"Bearer {password_token(client, *ADMIN)}"}
         url = f"{base_url}/api/v1/products/{product_id}"
         print(f"{args.rounds} rounds of {args.duration:.0f} s per way, {args.concurrency} callers, "
               f"{args.tool}; {url}", flush=True)
-        load(args.tool, url, args.concurrency, args.warm_up, {"Authorization": f"Bearer {token}"})
+        load(args.tool, url, args.concurrency, args.warm_up, admin)
         rounds: list[Round] = []
         for number in range(args.rounds):
             for way in WAYS[number % len(WAYS):] + WAYS[:number % len(WAYS)]:
                 if way == "http":
-                    rounds.append(over_http(args, url, token, processes))
+                    rounds.append(over_http(args, url, admin, processes))
                 else:
                     rounds.append(over_amqp(way, args, product_id, broker, processes))
                 print(rounds[-1].line(), flush=True)

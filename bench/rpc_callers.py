@@ -27,18 +27,12 @@ if __name__ == "__main__" and sys.argv[1:2] == ["nameko"]:
 
 import argparse
 import json
-import math
 import os
 import resource
 import time
 from typing import Any
 
-
-def _percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1]
+from product_get import percentile
 
 
 def _cpu() -> float:
@@ -53,7 +47,7 @@ def _wait_for_go() -> None:
 
 def _result(latencies: list[float], errors: int, seconds: float, cpu: float) -> dict[str, Any]:
     return {"calls": len(latencies), "errors": errors, "seconds": seconds,
-            "p50": _percentile(latencies, 50), "p99": _percentile(latencies, 99), "cpu": cpu}
+            "p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "cpu": cpu}
 
 
 def nameko_calls(product_id: str, concurrency: int, duration: float) -> dict[str, Any]:
@@ -99,8 +93,9 @@ def aio_calls(product_id: str, concurrency: int, duration: float) -> dict[str, A
 
     from gateway.rpc import AmqpRpcClient
     from nameko_services.common.auth import Principal
+    from nameko_services.common.shell import OPERATOR_USER_ID
 
-    admin = Principal(user_id="00000000-0000-0000-0000-000000000000", roles=("admin",))
+    admin = Principal(user_id=OPERATOR_USER_ID, roles=("admin",))  # as the shell's calls act
 
     async def run() -> dict[str, Any]:
         client = AmqpRpcClient(os.environ["SHOP_AMQP_URI"])
